@@ -1,0 +1,11 @@
+#include "registry.h"
+
+NB_MODULE(_native, m) {
+    m.doc() = "voxlite native kernels (RVQ/FSQ, sampling, KV cache, ODE/diffusion solvers)";
+    using namespace voxlite::bind;
+    register_build_info(m);
+    register_rvq(m);
+    register_sampling(m);
+    register_kvcache(m);
+    register_solvers(m);
+}

@@ -1,0 +1,1 @@
+"""NumPy reference implementations that the native kernels must match (tests and benchmarks)."""
