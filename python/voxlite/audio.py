@@ -1,0 +1,100 @@
+"""Audio in and out: reading (any rate, resampled with soxr), atomic writing, and the Audio result type."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioError, InvalidInput
+
+_WRITE_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
+
+
+@dataclass
+class Audio:
+    """Mono float32 samples in [-1, 1] at ``sample_rate``."""
+
+    samples: np.ndarray  # (N,) float32
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_audio(path, self.samples, self.sample_rate)
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """High-quality resampling (soxr VHQ) of (N,) or (N, C) float audio."""
+    for r in (rate_in, rate_out):
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r <= 0:
+            raise InvalidInput(f"sample rates must be positive integers, got {rate_in!r} -> {rate_out!r}")
+    if rate_in == rate_out:
+        return np.asarray(samples, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(np.asarray(samples, dtype=np.float32), rate_in, rate_out, quality="VHQ").astype(np.float32)
+
+
+def read_audio(path: str | os.PathLike, *, sample_rate: int | None = None, max_channels: int = 2,
+               max_seconds: float | None = None) -> Audio:
+    """Read a sound file as mono float32, resampled to ``sample_rate`` when given.
+
+    Raises AudioError for a missing/unreadable file, no samples, more than ``max_channels`` channels,
+    non-finite samples, or a duration over ``max_seconds``. Multi-channel audio is averaged to mono.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"no audio file at {path}")
+    try:
+        info = sf.info(str(path))
+        if max_seconds is not None and info.frames > max_seconds * info.samplerate:
+            raise AudioError(f"{path.name} lasts {info.frames / info.samplerate:.1f} s; the limit is {max_seconds} s")
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except AudioError:
+        raise
+    except Exception as e:  # soundfile raises LibsndfileError/RuntimeError for unreadable files
+        raise AudioError(f"cannot read {path.name} as audio: {e}") from None
+    if data.shape[0] == 0:
+        raise AudioError(f"{path.name} contains no samples")
+    if data.shape[1] > max_channels:
+        raise AudioError(f"{path.name} has {data.shape[1]} channels; at most {max_channels} are accepted")
+    if not np.isfinite(data).all():
+        raise AudioError(f"{path.name} contains NaN or infinite samples")
+    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    if sample_rate is not None and rate != sample_rate:
+        mono = resample(mono, rate, sample_rate)
+        rate = sample_rate
+    return Audio(np.ascontiguousarray(mono, dtype=np.float32), int(rate))
+
+
+def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) -> Path:
+    """Write mono audio atomically (a temp file renamed into place): a failure leaves no partial file."""
+    import soundfile as sf
+
+    path = Path(path)
+    fmt = _WRITE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInput(f"cannot write {path.suffix or 'extension-less'} files; use {', '.join(_WRITE_FORMATS)}")
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 1 or samples.size == 0:
+        raise InvalidInput(f"expected non-empty mono samples (N,), got shape {samples.shape}")
+    if not np.isfinite(samples).all():
+        raise InvalidInput("refusing to write audio with NaN or infinite samples")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, format=fmt[0], subtype=fmt[1])
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

@@ -1,0 +1,78 @@
+"""OpenVINO sessions (CPU), reading a bundle's ONNX graph (or OpenVINO IR) directly."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..bundle.manifest import TensorSpec
+from ..cache import cache_dir
+from ..errors import BackendError, BackendUnavailable, BundleError, InvalidInput
+from .base import Session
+
+_OV_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "i64": "int64", "i32": "int32",
+              "i16": "int16", "i8": "int8", "u8": "uint8", "boolean": "bool"}
+
+
+class OpenVinoSession(Session):
+    backend = "openvino"
+
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, device: str = "CPU",
+                 inference_precision: str = "f32"):
+        try:
+            import openvino as ov
+        except ImportError:
+            raise BackendUnavailable("openvino is not installed: pip install 'voxlite[openvino]'") from None
+        self.path = Path(path)
+        core = ov.Core()
+        if device not in core.available_devices:
+            raise BackendUnavailable(f"OpenVINO device {device!r} is not available "
+                                     f"(available: {core.available_devices})")
+        try:
+            model = core.read_model(str(self.path))
+        except Exception as e:
+            raise BundleError(f"openvino could not read {self.path.name}: {e}") from None
+        # f32 by default: on CPUs with bf16 units OpenVINO would otherwise quietly compute in bf16.
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": inference_precision,
+                  "CACHE_DIR": str(cache_dir("openvino"))}
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = threads
+        try:
+            self._compiled = core.compile_model(model, device, config)
+        except Exception as e:
+            raise BackendError(f"openvino could not compile {self.path.name} for {device}: {e}") from None
+        self.device = device
+        self.threads = threads
+        self._request = self._compiled.create_infer_request()
+        self.inputs = tuple(_spec(p) for p in self._compiled.inputs)
+        self.outputs = tuple(_spec(p) for p in self._compiled.outputs)
+        self._ports = {s.name: p for s, p in zip(self.outputs, self._compiled.outputs)}
+        rt_info = model.get_rt_info()
+        self.metadata = {}
+        if rt_info.__contains__("framework"):
+            self.metadata = {k: str(v) for k, v in rt_info["framework"].items()}
+
+    def run(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        self.check_feeds(feeds)
+        names = list(output_names) if output_names is not None else list(self._ports)
+        unknown = set(names) - set(self._ports)
+        if unknown:
+            raise InvalidInput(f"unknown outputs {sorted(unknown)}; the graph gives {list(self._ports)}")
+        try:
+            results = self._request.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()})
+        except Exception as e:
+            raise BackendError(f"openvino: running {self.path.name} failed: {e}") from None
+        # results are views of the request's buffers: copy so the next run cannot change them
+        return {name: np.array(results[self._ports[name]], copy=True) for name in names}
+
+
+def _spec(port) -> TensorSpec:
+    etype = port.get_element_type().get_type_name()
+    dtype = _OV_DTYPES.get(etype)
+    if dtype is None:
+        raise BundleError(f"graph port {port.get_any_name()} has unsupported element type {etype}")
+    shape = tuple(d.get_length() if d.is_static else f"{port.get_any_name()}_dim{i}"
+                  for i, d in enumerate(port.get_partial_shape()))
+    return TensorSpec(port.get_any_name(), dtype, shape)

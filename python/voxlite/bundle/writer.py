@@ -1,0 +1,198 @@
+"""Writing bundles (used by ``export/`` scripts and tests). Nothing here needs torch.
+
+The bundle is assembled in a temporary sibling directory and renamed into place by :meth:`finish`, so a
+failed export leaves nothing half-written at the destination.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import BundleError
+from .files import check_relpath, sha256_file
+from .manifest import FORMAT, FORMAT_VERSION, TensorSpec, parse_manifest
+from .reader import MANIFEST
+
+# ONNX Runtime type strings -> manifest dtypes
+_ORT_DTYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(bfloat16)": "bfloat16",
+    "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8", "tensor(bool)": "bool",
+}
+
+
+def onnx_io_specs(path: str | os.PathLike) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """Read a graph's inputs and outputs (names, dtypes, shapes with symbolic dims) with ONNX Runtime."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def spec(arg) -> TensorSpec:
+        if arg.type not in _ORT_DTYPES:
+            raise BundleError(f"{path}: {arg.name} has unsupported type {arg.type}")
+        shape = tuple(d if isinstance(d, int) else (d or f"{arg.name}_dim{i}") for i, d in enumerate(arg.shape))
+        return TensorSpec(arg.name, _ORT_DTYPES[arg.type], shape)
+
+    return [spec(a) for a in sess.get_inputs()], [spec(a) for a in sess.get_outputs()]
+
+
+class BundleWriter:
+    """Assemble a bundle directory.
+
+    >>> w = BundleWriter("out/my-codec", model_type="codec", name="my-codec", sample_rate=24000)
+    >>> w.add_graph("decoder", "fp32", "decoder.onnx")
+    >>> w.add_tensor("codebooks", codebooks)
+    >>> w.finish()
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, *, model_type: str, name: str, sample_rate: int | None,
+                 hparams: Mapping[str, Any] | None = None, provenance: Mapping[str, Any] | None = None,
+                 default_precision: str | None = None, overwrite: bool = False):
+        self.out_dir = Path(out_dir)
+        if self.out_dir.exists() and not overwrite:
+            raise BundleError(f"{self.out_dir} exists; pass overwrite=True to replace it")
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}-", dir=self.out_dir.parent))
+        self._overwrite = overwrite
+        self._manifest: dict[str, Any] = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model_type": model_type,
+            "name": name,
+            "sample_rate": sample_rate,
+            "default_precision": default_precision,
+            "graphs": {},
+            "tensors": {},
+            "tokenizer": None,
+            "hparams": dict(hparams or {}),
+            "provenance": {
+                "created_by": f"voxlite {__version__}",
+                "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                **dict(provenance or {}),
+            },
+            "files": {},
+        }
+        self._done = False
+
+    # -- adding content -------------------------------------------------------------------------------
+    def add_file(self, relpath: str, source: str | os.PathLike | bytes) -> str:
+        """Copy a file (or bytes) into the bundle at ``relpath`` and record its hash."""
+        check_relpath(relpath)
+        if relpath == MANIFEST or relpath in self._manifest["files"]:
+            raise BundleError(f"bundle already has a file {relpath!r}")
+        target = self._tmp / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(source, (bytes, bytearray)):
+            target.write_bytes(source)
+        else:
+            shutil.copyfile(source, target)
+        self._manifest["files"][relpath] = {"sha256": sha256_file(target), "bytes": target.stat().st_size}
+        return relpath
+
+    def add_graph(self, name: str, precision: str, onnx_file: str | os.PathLike | bytes, *,
+                  inputs: Iterable[TensorSpec] | None = None, outputs: Iterable[TensorSpec] | None = None,
+                  metadata: Mapping[str, Any] | None = None) -> None:
+        """Add one precision variant of a graph. IO specs are read from the graph unless given."""
+        relpath = self.add_file(f"graphs/{name}.{precision}.onnx", onnx_file)
+        if inputs is None or outputs is None:
+            read_in, read_out = onnx_io_specs(self._tmp / relpath)
+            inputs = read_in if inputs is None else inputs
+            outputs = read_out if outputs is None else outputs
+        entry = self._manifest["graphs"].setdefault(name, {
+            "inputs": [s.to_json() for s in inputs],
+            "outputs": [s.to_json() for s in outputs],
+            "files": {},
+            "metadata": dict(metadata or {}),
+        })
+        names_now = ([s.name for s in inputs], [s.name for s in outputs])
+        names_before = ([s["name"] for s in entry["inputs"]], [s["name"] for s in entry["outputs"]])
+        if names_now != names_before:
+            raise BundleError(f"graph {name!r}: the {precision} variant's IO names {names_now} differ from "
+                              f"the other variants' {names_before}")
+        if precision in entry["files"]:
+            raise BundleError(f"graph {name!r} already has a {precision} variant")
+        entry["files"][precision] = relpath
+
+    def add_tensor(self, name: str, array: np.ndarray) -> None:
+        array = np.ascontiguousarray(array)
+        buf = io.BytesIO()
+        np.save(buf, array, allow_pickle=False)
+        relpath = self.add_file(f"tensors/{name}.npy", buf.getvalue())
+        self._manifest["tensors"][name] = {"file": relpath, "dtype": str(array.dtype),
+                                           "shape": list(array.shape)}
+
+    def set_tokenizer(self, kind: str, source: str | os.PathLike | bytes, filename: str = "tokenizer.json",
+                      **options: Any) -> None:
+        relpath = self.add_file(f"tokenizer/{filename}", source)
+        self._manifest["tokenizer"] = {"type": kind, "file": relpath, **options}
+
+    # -- finishing ------------------------------------------------------------------------------------
+    def finish(self) -> Path:
+        """Validate the manifest, write it, and move the bundle into place atomically."""
+        if self._done:
+            raise BundleError("bundle already finished")
+        try:
+            manifest = {k: v for k, v in self._manifest.items() if v is not None or k == "sample_rate"}
+            parse_manifest(json.loads(json.dumps(manifest)))  # the reader's rules, before anything is final
+            (self._tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+            if self.out_dir.exists():
+                if not self._overwrite:
+                    raise BundleError(f"{self.out_dir} appeared while writing; not replacing it")
+                old = self.out_dir.with_name(f".{self.out_dir.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(self.out_dir, old)
+                os.replace(self._tmp, self.out_dir)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(self._tmp, self.out_dir)
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        return self.out_dir
+
+    def abort(self) -> None:
+        shutil.rmtree(self._tmp, ignore_errors=True)
+        self._done = True
+
+    def __enter__(self) -> "BundleWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif not self._done:
+            self.finish()
+
+
+def pack_archive(bundle_dir: str | os.PathLike, archive: str | os.PathLike) -> Path:
+    """Write a bundle directory as a single-file archive (zip; graphs stored, other files deflated)."""
+    from .reader import open_bundle
+
+    bundle = open_bundle(bundle_dir)  # only a valid bundle is packed
+    archive = Path(archive)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{archive.name}-", dir=archive.parent or ".")
+    os.close(fd)
+    try:
+        with zipfile.ZipFile(tmp_name, "w") as zf:
+            zf.write(bundle.root / MANIFEST, MANIFEST, compress_type=zipfile.ZIP_DEFLATED)
+            for relpath in bundle.manifest.files:
+                # ONNX/npy barely compress and storing them keeps extraction cheap
+                method = zipfile.ZIP_STORED if relpath.endswith((".onnx", ".npy", ".bin")) else zipfile.ZIP_DEFLATED
+                zf.write(bundle.root / relpath, relpath, compress_type=method)
+        os.replace(tmp_name, archive)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return archive

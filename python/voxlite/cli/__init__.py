@@ -1,0 +1,1 @@
+"""The ``voxlite`` command line."""

@@ -1,0 +1,1 @@
+"""PyTorch reference implementations (the only part of voxlite, with convert/ and export/, that imports torch)."""

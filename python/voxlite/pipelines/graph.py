@@ -1,0 +1,44 @@
+"""The generic family: a bundle of named graphs, run one at a time (``model_type: "graph"``).
+
+Useful on its own (any exported graph with its manifest, validated and run on any backend) and as the base
+that every family pipeline builds on: lazy per-graph sessions on one backend choice.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from ..backends import Session, select_backend
+from ..backends.base import check_threads
+from ..bundle import Bundle
+
+
+class GraphModel:
+    def __init__(self, bundle: Bundle, *, backend: str = "auto", precision: str | None = None,
+                 threads: int | None = None, allow_fallback: bool = False):
+        self.bundle = bundle
+        self.precision = precision
+        self.threads = check_threads(threads)
+        self.allow_fallback = allow_fallback
+        # resolve once so every graph of this model runs on the same, visible backend
+        self.backend_choice = select_backend(backend, allow_fallback=allow_fallback)
+        self._sessions: dict[str, Session] = {}
+
+    @property
+    def backend(self) -> str:
+        return self.backend_choice.name
+
+    def session(self, graph: str) -> Session:
+        if graph not in self._sessions:
+            self._sessions[graph] = self.bundle.session(
+                graph, precision=self.precision, backend=self.backend_choice.name, threads=self.threads,
+                allow_fallback=self.allow_fallback)
+        return self._sessions[graph]
+
+    def run(self, graph: str, feeds: Mapping[str, np.ndarray] | None = None, **named: np.ndarray) -> dict[str, np.ndarray]:
+        """Run ``graph`` with inputs given as a dict and/or keyword arguments."""
+        return self.session(graph).run({**(feeds or {}), **named})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.bundle.name!r}, backend={self.backend!r})"

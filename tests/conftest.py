@@ -1,0 +1,38 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # tests.reference / tests.graphs importable from any cwd
+    sys.path.insert(0, str(ROOT))
+
+from tests.graphs import make_mixer_onnx, mixer_weights  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    # extracted archives, engine caches etc. go to a per-session temp dir, never the user's cache
+    monkeypatch.setenv("VOXLITE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "voxlite-cache"))
+
+
+@pytest.fixture
+def mixer_onnx(tmp_path):
+    return make_mixer_onnx(tmp_path / "mixer.onnx", mixer_weights())
+
+
+@pytest.fixture
+def mixer_bundle(tmp_path, mixer_onnx):
+    """A real bundle: the mixer graph in two 'precisions' (fp32 and a second copy), a tensor and hparams."""
+    import numpy as np
+
+    from voxlite.bundle import BundleWriter
+
+    w = BundleWriter(tmp_path / "mixer-bundle", model_type="graph", name="mixer", sample_rate=16000,
+                     hparams={"frames_per_second": 50}, provenance={"source": "tests/graphs.py"},
+                     default_precision="fp32")
+    w.add_graph("mixer", "fp32", mixer_onnx, metadata={"sample_rate": 16000})
+    w.add_graph("mixer", "alt", mixer_onnx)
+    w.add_tensor("codebook", np.arange(24, dtype=np.float32).reshape(2, 3, 4))
+    return w.finish()
