@@ -1,0 +1,1 @@
+"""Shared building blocks of the reference models, written once and used by every family."""
