@@ -1,0 +1,1 @@
+"""Official checkpoint -> reference state_dict key maps (one module per family)."""
