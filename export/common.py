@@ -1,0 +1,120 @@
+"""What every export script shares: ONNX export, metadata stamping, fp16 / int8 variants, OpenVINO IR, and the
+verify step that compares an exported graph with its PyTorch reference before the bundle is published."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def export_onnx(module, args: tuple, path: str | os.PathLike, *, input_names: Sequence[str],
+                output_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]] | None = None,
+                opset: int = 17, metadata: Mapping[str, object] | None = None) -> Path:
+    """Trace ``module(*args)`` to ONNX (TorchScript exporter: stable for conv/RNN graphs), check it, and stamp
+    ``voxlite.*`` metadata so facts known at export time travel with the graph."""
+    import onnx
+    import torch
+
+    path = Path(path)
+    module = module.eval()
+    with torch.no_grad():
+        torch.onnx.export(module, args, str(path), input_names=list(input_names), output_names=list(output_names),
+                          dynamic_axes=dict(dynamic_axes or {}), opset_version=opset, dynamo=False,
+                          do_constant_folding=True)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    if metadata:
+        stamp_metadata(path, metadata)
+    return path
+
+
+def stamp_metadata(path: str | os.PathLike, metadata: Mapping[str, object]) -> None:
+    """Write ``voxlite.<key>`` entries into the graph's metadata_props (replacing earlier values)."""
+    import onnx
+
+    model = onnx.load(str(path))
+    keep = [p for p in model.metadata_props if not p.key.startswith("voxlite.") or
+            p.key[len("voxlite."):] not in metadata]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"voxlite.{key}", str(value)
+    onnx.save(model, str(path))
+
+
+def to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Weights and compute in float16, inputs and outputs kept float32 (callers feed the same arrays)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
+    onnx.save(model, str(dst))
+    return Path(dst)
+
+
+def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequence[str] = ("MatMul", "Gemm", "Conv"),
+            per_channel: bool = True) -> Path:
+    """Dynamic int8 quantization (int8 weights, activations quantized per run) with ONNX Runtime's tools."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        quantize_dynamic(str(prepared), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         op_types_to_quantize=list(op_types))
+    return Path(dst)
+
+
+def to_openvino_ir(src: str | os.PathLike, dst_xml: str | os.PathLike) -> Path:
+    import openvino as ov
+
+    model = ov.convert_model(str(src))
+    ov.save_model(model, str(dst_xml), compress_to_fp16=False)
+    return Path(dst_xml)
+
+
+@dataclass
+class Comparison:
+    max_abs: float
+    snr_db: float
+
+    def __str__(self) -> str:
+        return f"max|err| {self.max_abs:.3g}, SNR {self.snr_db:.1f} dB"
+
+
+def compare(reference: np.ndarray, candidate: np.ndarray) -> Comparison:
+    reference = np.asarray(reference, np.float64)
+    candidate = np.asarray(candidate, np.float64)
+    if reference.shape != candidate.shape:
+        raise ValueError(f"shapes differ: {reference.shape} vs {candidate.shape}")
+    err = candidate - reference
+    noise = float(np.sum(err ** 2))
+    signal = float(np.sum(reference ** 2))
+    snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
+    return Comparison(float(np.max(np.abs(err))) if err.size else 0.0, snr)
+
+
+def verify_graph(path: str | os.PathLike, feeds: Mapping[str, np.ndarray], reference: Callable[[], Mapping[str, np.ndarray]],
+                 *, max_abs: float | None = None, min_snr_db: float | None = None) -> dict[str, Comparison]:
+    """Run the exported graph on ONNX Runtime CPU and compare each output with the reference's."""
+    from voxlite.backends import open_session
+
+    got = open_session(path, backend="cpu").run(feeds)
+    want = reference()
+    results = {}
+    for name, ref in want.items():
+        c = compare(ref, got[name])
+        results[name] = c
+        if max_abs is not None and c.max_abs > max_abs:
+            raise AssertionError(f"{Path(path).name}: output {name!r} differs from the reference: {c} (allowed {max_abs})")
+        if min_snr_db is not None and c.snr_db < min_snr_db:
+            raise AssertionError(f"{Path(path).name}: output {name!r} SNR {c.snr_db:.1f} dB < {min_snr_db} dB")
+    return results
