@@ -10,10 +10,12 @@
 
 namespace voxlite {
 
-// Hot loops are compiled twice on x86-64 (baseline and AVX2+FMA) and picked at load time by
-// the CPU, so one portable wheel still gets vector code.
+// Hot loops are compiled twice on x86-64 (baseline and x86-64-v3 = AVX2+FMA+F16C) and picked at
+// load time by the CPU, so one portable wheel still gets vector code. Do not throw from a
+// VOXLITE_HOT function (GCC 12 can terminate on exceptions leaving a clone): validate first,
+// or return a status and throw in the caller.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-#define VOXLITE_HOT __attribute__((target_clones("avx2,fma", "default")))
+#define VOXLITE_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define VOXLITE_HOT
 #endif

@@ -29,7 +29,7 @@ void register_build_info(nb::module_& m) {
         d["stable_abi"] = false;
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
-        d["dispatch"] = "target_clones(avx2+fma, baseline)";
+        d["dispatch"] = "target_clones(x86-64-v3, baseline)";
 #else
         d["dispatch"] = "baseline";
 #endif
