@@ -241,5 +241,6 @@ def test_presets_and_converter_keys():
     ours = RVQCodec(cfg)
     load_strict(ours, convert_state_dict(official.state_dict()))
     assert ours.decoder.min_first_chunk() == 7
+    load_strict(RVQCodec(c48), convert_state_dict(EncodecModel.encodec_model_48khz(pretrained=False).state_dict()))
     with pytest.raises(ValueError):
         RVQCodecConfig(causal=True, norm="time_group_norm")
