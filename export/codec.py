@@ -1,0 +1,255 @@
+"""Export a codec (RVQ: EnCodec / SoundStream-style; more families plug in below) to a voxlite bundle.
+
+    python export/codec.py --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
+    python export/codec.py --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
+
+Graphs (each in every requested precision, each verified against the PyTorch reference before the bundle is
+written): ``encoder`` (audio -> latents), ``decoder`` (latents -> audio) and, for causal codecs,
+``decoder_stream_init`` (first latent chunk -> initial states) + ``decoder_stream`` (latent chunk + states ->
+audio chunk + new states). RVQ codebooks are stored as tensors and run by the native kernel, not in a graph.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from export.common import PRECISIONS, compare, export_onnx, stamp_metadata, to_fp16, to_int8  # noqa: E402
+from voxlite.bundle import BundleWriter  # noqa: E402
+from voxlite.models.blocks.conv import SConv1d  # noqa: E402
+
+# Bounds every exported variant must meet against the fp32 PyTorch reference on the verify input.
+FP32_MAX_ABS = 1e-4
+MIN_SNR_DB = {"fp16": 30.0, "int8": 10.0}
+
+
+@dataclasses.dataclass
+class CodecParts:
+    """What the exporter needs from a family: torch modules and facts."""
+
+    family: str
+    kind: str  # "rvq" | "vae"
+    sample_rate: int
+    channels: int
+    hop_length: int
+    latent_dim: int
+    encoder: nn.Module  # (B, channels, S) -> (B, D, S / hop)
+    decoder: nn.Module  # (B, D, T) -> (B, channels, T * hop)
+    config: dict
+    rvq: nn.Module | None = None  # voxlite.models.blocks.rvq.ResidualVQ
+    causal: bool = False  # decoder has .stream / .initial_state / .n_states / .state_names / .min_first_chunk
+
+
+# -- families ----------------------------------------------------------------------------------------------
+def encodec_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    from voxlite.models.rvq_codec import RVQCodec, RVQCodecConfig
+
+    cfg = {"tiny": RVQCodecConfig.tiny, "encodec_24khz": RVQCodecConfig.encodec_24khz,
+           "encodec_48khz": RVQCodecConfig.encodec_48khz}[config]()
+    if cfg.segment is not None or cfg.normalize:
+        raise SystemExit("segmented / normalised EnCodec (48 kHz) is not exported yet: its encode runs per segment")
+    if checkpoint:
+        from voxlite.convert.encodec import load_official
+
+        model = load_official(checkpoint, cfg)
+    else:
+        torch.manual_seed(seed)
+        model = RVQCodec(cfg)
+        _randomize(model, seed)
+    model.eval()
+    return CodecParts("encodec", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
+                      model.encoder, model.decoder, _jsonable(dataclasses.asdict(cfg)), model.quantizer,
+                      causal=cfg.causal)
+
+
+FAMILIES = {"encodec": encodec_parts}
+
+
+def _randomize(model: nn.Module, seed: int) -> None:
+    """Random-init export (tests, benchmarks): spread codebooks so every code is used."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "codebooks" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+
+
+def _jsonable(d: dict) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+# -- minimum lengths (reflect padding needs inputs longer than the padding) ------------------------------------
+def min_frames_for(layers, factor_in: int, downsampling: bool) -> int:
+    """Fewest frames at the module's input so every reflect-padded conv sees more samples than its padding."""
+    need, scale = 1, 1  # scale: samples per input frame at the current layer (up) or input samples per frame (down)
+    for m in layers.modules():
+        if isinstance(m, SConv1d) and m.pad_mode == "reflect" and m.padding_total:
+            length_needed = m.padding_total + 1  # at this layer's input
+            need = max(need, math.ceil(length_needed * (scale if downsampling else 1) / (1 if downsampling else scale)))
+            if downsampling:
+                scale *= m.conv.stride[0]
+        elif isinstance(m, SConv1d) and downsampling:
+            scale *= m.conv.stride[0]
+        elif hasattr(m, "convtr") and not downsampling:
+            scale *= m.convtr.stride[0]
+    return need
+
+
+# -- export wrappers ---------------------------------------------------------------------------------------------
+class _StreamInit(nn.Module):
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, latents):
+        return tuple(self.decoder.initial_state(latents.shape[0], latents))
+
+
+class _StreamStep(nn.Module):
+    def __init__(self, decoder):
+        super().__init__()
+        self.decoder = decoder
+
+    def forward(self, latents, *state):
+        audio, new = self.decoder.stream(latents, tuple(state))
+        return (audio, *new)
+
+
+def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
+                 provenance: dict | None = None, overwrite: bool = False, log=print) -> Path:
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise SystemExit(f"unknown precision {p!r}; choose from {PRECISIONS}")
+    if "fp32" not in precisions:
+        precisions = ("fp32", *precisions)
+    hop, dim, ch = parts.hop_length, parts.latent_dim, parts.channels
+    enc_min = max(min_frames_for(parts.encoder, 1, downsampling=True), 1)
+    dec_min = parts.decoder.min_first_chunk() if parts.causal else min_frames_for(parts.decoder, 1, False)
+    frames = max(24, enc_min + 5, dec_min + 5)
+    g = torch.Generator().manual_seed(1234)
+    wav = torch.randn(1, ch, frames * hop, generator=g) * 0.3
+    with torch.no_grad():
+        latents = parts.encoder(wav)
+        if parts.rvq is not None:
+            latents_q = parts.rvq.decode(parts.rvq.encode(latents))
+        else:
+            latents_q = latents
+
+    specs = {}  # graph name -> (module, args, input names, output names, dynamic axes, reference outputs)
+    specs["encoder"] = (parts.encoder, (wav,), ["audio"], ["latents"],
+                        {"audio": {0: "batch", 2: "samples"}, "latents": {0: "batch", 2: "frames"}})
+    specs["decoder"] = (parts.decoder, (latents_q,), ["latents"], ["audio"],
+                        {"latents": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}})
+    stream_hparams = {}
+    if parts.causal:
+        init = _StreamInit(parts.decoder)
+        with torch.no_grad():
+            state0 = init(latents_q[..., :dec_min + 2])
+        n = len(state0)
+        state_in = [f"state_{i}" for i in range(n)]
+        state_out = [f"new_state_{i}" for i in range(n)]
+        specs["decoder_stream_init"] = (init, (latents_q[..., :dec_min + 2],), ["latents"], state_in,
+                                        {"latents": {0: "batch", 2: "frames"}, **{s: {0: "batch"} for s in state_in}})
+        specs["decoder_stream"] = (_StreamStep(parts.decoder), (latents_q[..., :3], *state0), ["latents", *state_in],
+                                   ["audio", *state_out],
+                                   {"latents": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"},
+                                    **{s: {0: "batch"} for s in state_in + state_out}})
+        stream_hparams = {
+            "stream_states": [{"name": s, "source": src, "shape": ["batch", *t.shape[1:]]}
+                              for s, src, t in zip(state_in, parts.decoder.state_names(), state0)],
+            "stream_min_first_frames": dec_min,
+        }
+
+    hparams = {"family": parts.family, "kind": parts.kind, "hop_length": hop, "latent_dim": dim, "channels": ch,
+               "frame_rate": parts.sample_rate / hop, "encoder_min_samples": enc_min * hop,
+               "decoder_min_frames": dec_min, "config": parts.config, **stream_hparams}
+    if parts.rvq is not None:
+        hparams.update(n_q=parts.rvq.n_q, codebook_size=parts.rvq.codebook_size, normalize=parts.rvq.normalize)
+
+    writer = BundleWriter(out, model_type="codec", name=name or f"{parts.family}-{parts.sample_rate // 1000}khz",
+                          sample_rate=parts.sample_rate, hparams=hparams, default_precision="fp32",
+                          provenance=provenance or {}, overwrite=overwrite)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for gname, (module, args, ins, outs, axes) in specs.items():
+                fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
+                                   dynamic_axes=axes, metadata={"graph": gname, "family": parts.family,
+                                                                "sample_rate": parts.sample_rate})
+                with torch.no_grad():
+                    ref = module(*args)
+                ref = (ref,) if isinstance(ref, torch.Tensor) else ref
+                reference = {o: r.numpy() for o, r in zip(outs, ref)}
+                feeds = {i: a.numpy() for i, a in zip(ins, args)}
+                for precision in precisions:
+                    path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
+                    if precision == "fp16":
+                        to_fp16(fp32, path)
+                    elif precision == "int8":
+                        to_int8(fp32, path)
+                    if precision != "fp32":
+                        stamp_metadata(path, {"graph": gname, "precision": precision})
+                    _verify(path, feeds, reference, precision, gname, log)
+                    writer.add_graph(gname, precision, path, metadata={"sample_rate": parts.sample_rate})
+        if parts.rvq is not None:
+            writer.add_tensor("codebooks", parts.rvq.kernel_codebooks().numpy().astype(np.float32))
+            writer.add_tensor("search_codebooks", parts.rvq.codebooks.detach().numpy().astype(np.float32))
+            if parts.rvq.projected:
+                writer.add_tensor("in_proj_weight", parts.rvq.in_proj_weight.detach().numpy().astype(np.float32))
+                writer.add_tensor("in_proj_bias", parts.rvq.in_proj_bias.detach().numpy().astype(np.float32))
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _verify(path, feeds, reference, precision, gname, log) -> None:
+    from voxlite.backends import open_session
+
+    got = open_session(path, backend="cpu").run(feeds)
+    for name, ref in reference.items():
+        c = compare(ref, got[name])
+        ok = c.max_abs <= FP32_MAX_ABS if precision == "fp32" else c.snr_db >= MIN_SNR_DB[precision]
+        log(f"  {gname}.{precision} {name}: {c}{'' if ok else '  <-- out of bounds'}")
+        if not ok:
+            bound = f"max|err| <= {FP32_MAX_ABS}" if precision == "fp32" else f"SNR >= {MIN_SNR_DB[precision]} dB"
+            raise SystemExit(f"{gname}.{precision}: output {name!r} fails the bound ({bound}): {c}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
+    parser.add_argument("--checkpoint", help="official checkpoint (state dict); omit with --random-init")
+    parser.add_argument("--config", default=None, help="preset name (family-specific; e.g. tiny, encodec_24khz)")
+    parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--name")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    if bool(args.checkpoint) == bool(args.random_init):
+        parser.error("give exactly one of --checkpoint and --random-init")
+    config = args.config or {"encodec": "encodec_24khz"}[args.family]
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    parts = FAMILIES[args.family](args.checkpoint, config, args.seed)
+    provenance = {"family": args.family, "config": config,
+                  "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
+    out = export_codec(parts, args.out, precisions=tuple(args.precision), name=args.name, provenance=provenance,
+                       overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
