@@ -1,8 +1,6 @@
 """DAC reference model vs descript-audio-codec 1.0.0 at a tiny config with random weights."""
 import importlib.util
-import sys
 import types
-from pathlib import Path
 
 import pytest
 
@@ -15,16 +13,17 @@ from voxlite.convert.common import load_strict  # noqa: E402
 from voxlite.convert.dac import convert_state_dict  # noqa: E402
 from voxlite.models.dac import DACCodec, DACConfig  # noqa: E402
 
+from tests.models.official import import_model_module  # noqa: E402
+
 
 def _official_dac_class():
-    """``dac.model.dac.DAC``, importing only the model modules.
+    """``dac.model.dac.DAC``.
 
     ``import dac`` pulls in descript-audiotools and through it tensorboard, matplotlib, librosa, rich, ... for
     training, file I/O and metrics. The model code needs nothing of it but ``audiotools.ml.BaseModel`` (an
     ``nn.Module`` with save/load helpers) as DAC's base class, so when audiotools cannot be imported this loads
-    ``dac.nn.layers``, ``dac.nn.quantize``, ``dac.model.base`` and ``dac.model.dac`` behind a stand-in audiotools
-    whose ``BaseModel`` is ``nn.Module`` and whose ``AudioSignal`` raises. Modules added for that are removed from
-    sys.modules afterwards; the class keeps what it needs.
+    ``dac.model.dac`` (and the ``dac.nn`` / ``dac.model.base`` modules it imports) behind a stand-in audiotools
+    whose ``BaseModel`` is ``nn.Module`` and whose ``AudioSignal`` raises.
     """
     try:
         from dac.model.dac import DAC
@@ -32,31 +31,16 @@ def _official_dac_class():
         return DAC
     except ImportError:
         pass
-    before = set(sys.modules)
-    for name in list(sys.modules):
-        if name.split(".")[0] in ("dac", "audiotools"):
-            del sys.modules[name]
-    try:
-        class _NoAudioSignal:
-            def __init__(self, *args, **kwargs):
-                raise RuntimeError("audiotools.AudioSignal is not available in this test stand-in")
 
-        ml = types.ModuleType("audiotools.ml")
-        ml.BaseModel = torch.nn.Module
-        audiotools = types.ModuleType("audiotools")
-        audiotools.ml, audiotools.AudioSignal, audiotools.STFTParams = ml, _NoAudioSignal, _NoAudioSignal
-        sys.modules.update({"audiotools": audiotools, "audiotools.ml": ml})
-        root = Path(importlib.util.find_spec("dac").origin).parent
-        for pkg, sub in (("dac", ""), ("dac.nn", "nn"), ("dac.model", "model")):  # packages without __init__ code
-            module = types.ModuleType(pkg)
-            module.__path__ = [str(root / sub)]
-            sys.modules[pkg] = module
-        from dac.model.dac import DAC
+    class _NoAudioSignal:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("audiotools.AudioSignal is not available in this test stand-in")
 
-        return DAC
-    finally:
-        for name in set(sys.modules) - before:
-            del sys.modules[name]
+    ml = types.ModuleType("audiotools.ml")
+    ml.BaseModel = torch.nn.Module
+    audiotools = types.ModuleType("audiotools")
+    audiotools.ml, audiotools.AudioSignal, audiotools.STFTParams = ml, _NoAudioSignal, _NoAudioSignal
+    return import_model_module("dac.model.dac", stubs={"audiotools": audiotools, "audiotools.ml": ml}).DAC
 
 
 def _randomize(model, seed: int):
