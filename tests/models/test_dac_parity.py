@@ -6,6 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("einops")  # dac.nn imports it
+pytest.importorskip("tqdm")  # dac.model.base imports it
 if importlib.util.find_spec("dac") is None:
     pytest.skip("descript-audio-codec not installed", allow_module_level=True)
 
