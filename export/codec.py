@@ -1,4 +1,4 @@
-"""Export a codec (RVQ: EnCodec / SoundStream-style; more families plug in below) to a voxlite bundle.
+"""Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE) to a voxlite bundle.
 
     python export/codec.py --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
     python export/codec.py --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
@@ -44,11 +44,32 @@ class CodecParts:
     channels: int
     hop_length: int
     latent_dim: int
-    encoder: nn.Module  # (B, channels, S) -> (B, D, S / hop)
-    decoder: nn.Module  # (B, D, T) -> (B, channels, T * hop)
+    encoder: nn.Module  # (B, channels, S) with S a multiple of hop -> latents (B, D, S / hop)
+    decoder: nn.Module  # (B, D, T) -> (B, channels, ~T * hop)
     config: dict
     rvq: nn.Module | None = None  # voxlite.models.blocks.rvq.ResidualVQ
-    causal: bool = False  # decoder has .stream / .initial_state / .n_states / .state_names / .min_first_chunk
+    stream: "StreamAdapter | None" = None  # causal decoders only
+    decoder_min_frames: int = 1
+
+
+class StreamAdapter:
+    """One streaming interface over the families' decoders: initial states from the first chunk, then steps."""
+
+    def __init__(self, init, step, names, min_first_frames: int, zero_init: bool):
+        self.init, self.step, self.names, self.min_first_frames = init, step, names, min_first_frames
+        self.zero_init = zero_init  # initial states are zeros: no init graph, the pipeline makes them
+
+
+class _Call(nn.Module):
+    """Wrap a bound method as a module (what torch.onnx.export traces)."""
+
+    def __init__(self, owner: nn.Module, fn):
+        super().__init__()
+        self.owner = owner
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
 
 
 # -- families ----------------------------------------------------------------------------------------------
@@ -68,12 +89,59 @@ def encodec_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
         model = RVQCodec(cfg)
         _randomize(model, seed)
     model.eval()
+    dec = model.decoder
+    stream = None
+    if cfg.causal:
+        stream = StreamAdapter(lambda z: tuple(dec.initial_state(z.shape[0], z)), dec.stream, dec.state_names(),
+                               dec.min_first_chunk(), zero_init=cfg.pad_mode == "zeros")
     return CodecParts("encodec", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
-                      model.encoder, model.decoder, _jsonable(dataclasses.asdict(cfg)), model.quantizer,
-                      causal=cfg.causal)
+                      model.encoder, dec, _jsonable(dataclasses.asdict(cfg)), model.quantizer, stream,
+                      decoder_min_frames=min_frames_for(dec, upsampling=True))
 
 
-FAMILIES = {"encodec": encodec_parts}
+def dac_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    from voxlite.models.dac import DACCodec, DACConfig
+
+    if checkpoint:
+        from voxlite.convert.dac import load_official
+
+        model = load_official(checkpoint)
+        cfg = model.config
+    else:
+        cfg = DACConfig.preset(config)
+        torch.manual_seed(seed)
+        model = DACCodec(cfg)
+        _randomize(model, seed)
+    model.eval()
+    return CodecParts("dac", "rvq", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
+                      _Call(model, model.encode_latents), _Call(model, model.decode_latents),
+                      _jsonable(dataclasses.asdict(cfg)), model.quantizer)
+
+
+def wavevae_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    from voxlite.models.wavevae import WaveVAE, WaveVAEConfig
+
+    if checkpoint:
+        from voxlite.convert.voxcpm_audiovae import load_official
+
+        model = load_official(checkpoint)
+        cfg = model.config
+    else:
+        cfg = WaveVAEConfig.preset(config)
+        torch.manual_seed(seed)
+        model = WaveVAE(cfg)
+    model.eval()
+    if cfg.output_sample_rate != cfg.sample_rate:
+        raise SystemExit("WaveVAEs whose output rate differs from their input rate (VoxCPM2) are not exported yet")
+    names = [f"decoder.state_{i}" for i in range(len(model.decoder.state_shapes()))]
+    stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream, names, 1, zero_init=True)
+    return CodecParts("wavevae", "vae", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
+                      _Call(model, model.encode), _Call(model, model.decode), _jsonable(dataclasses.asdict(cfg)),
+                      None, stream)
+
+
+FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts}
+DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "dac": "44khz", "wavevae": "voxcpm-0.5b"}
 
 
 def _randomize(model: nn.Module, seed: int) -> None:
@@ -90,40 +158,43 @@ def _jsonable(d: dict) -> dict:
 
 
 # -- minimum lengths (reflect padding needs inputs longer than the padding) ------------------------------------
-def min_frames_for(layers, factor_in: int, downsampling: bool) -> int:
-    """Fewest frames at the module's input so every reflect-padded conv sees more samples than its padding."""
-    need, scale = 1, 1  # scale: samples per input frame at the current layer (up) or input samples per frame (down)
-    for m in layers.modules():
+def min_frames_for(module: nn.Module, *, upsampling: bool) -> int:
+    """Fewest input frames for which every reflect-padded conv of a decoder (upsampling) sees more samples
+    than its padding; the exported graph is exact from there on (shorter inputs are refused by the pipeline)."""
+    need, scale = 1, 1  # scale: samples per input frame at the current layer
+    for m in module.modules():
         if isinstance(m, SConv1d) and m.pad_mode == "reflect" and m.padding_total:
-            length_needed = m.padding_total + 1  # at this layer's input
-            need = max(need, math.ceil(length_needed * (scale if downsampling else 1) / (1 if downsampling else scale)))
-            if downsampling:
-                scale *= m.conv.stride[0]
-        elif isinstance(m, SConv1d) and downsampling:
-            scale *= m.conv.stride[0]
-        elif hasattr(m, "convtr") and not downsampling:
-            scale *= m.convtr.stride[0]
+            need = max(need, math.ceil((m.padding_total + 1) / scale))
+        elif isinstance(m, nn.ConvTranspose1d) and upsampling:
+            scale *= m.stride[0]
     return need
 
 
 # -- export wrappers ---------------------------------------------------------------------------------------------
 class _StreamInit(nn.Module):
-    def __init__(self, decoder):
+    def __init__(self, decoder: nn.Module, adapter: StreamAdapter):
         super().__init__()
-        self.decoder = decoder
+        self.decoder, self.adapter = decoder, adapter
 
     def forward(self, latents):
-        return tuple(self.decoder.initial_state(latents.shape[0], latents))
+        return tuple(self.adapter.init(latents))
 
 
 class _StreamStep(nn.Module):
-    def __init__(self, decoder):
+    def __init__(self, decoder: nn.Module, adapter: StreamAdapter):
         super().__init__()
-        self.decoder = decoder
+        self.decoder, self.adapter = decoder, adapter
 
     def forward(self, latents, *state):
-        audio, new = self.decoder.stream(latents, tuple(state))
+        audio, new = self.adapter.step(latents, tuple(state))
         return (audio, *new)
+
+
+def _whole_frames_only(module: nn.Module) -> None:
+    """Graphs take whole-frame inputs (the pipeline pads), so the length-dependent extra padding is off."""
+    for m in module.modules():
+        if isinstance(m, SConv1d):
+            m.pad_to_full_frames = False
 
 
 def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
@@ -134,9 +205,10 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
     if "fp32" not in precisions:
         precisions = ("fp32", *precisions)
     hop, dim, ch = parts.hop_length, parts.latent_dim, parts.channels
-    enc_min = max(min_frames_for(parts.encoder, 1, downsampling=True), 1)
-    dec_min = parts.decoder.min_first_chunk() if parts.causal else min_frames_for(parts.decoder, 1, False)
-    frames = max(24, enc_min + 5, dec_min + 5)
+    _whole_frames_only(parts.encoder)
+    _whole_frames_only(parts.decoder)
+    dec_min = max(parts.decoder_min_frames, parts.stream.min_first_frames if parts.stream else 1)
+    frames = max(24, dec_min + 5)
     g = torch.Generator().manual_seed(1234)
     wav = torch.randn(1, ch, frames * hop, generator=g) * 0.3
     with torch.no_grad():
@@ -152,28 +224,29 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
     specs["decoder"] = (parts.decoder, (latents_q,), ["latents"], ["audio"],
                         {"latents": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}})
     stream_hparams = {}
-    if parts.causal:
-        init = _StreamInit(parts.decoder)
+    if parts.stream is not None:
+        init = _StreamInit(parts.decoder, parts.stream)
         with torch.no_grad():
             state0 = init(latents_q[..., :dec_min + 2])
         n = len(state0)
         state_in = [f"state_{i}" for i in range(n)]
         state_out = [f"new_state_{i}" for i in range(n)]
-        specs["decoder_stream_init"] = (init, (latents_q[..., :dec_min + 2],), ["latents"], state_in,
-                                        {"latents": {0: "batch", 2: "frames"}, **{s: {0: "batch"} for s in state_in}})
-        specs["decoder_stream"] = (_StreamStep(parts.decoder), (latents_q[..., :3], *state0), ["latents", *state_in],
+        if not parts.stream.zero_init:
+            specs["decoder_stream_init"] = (init, (latents_q[..., :dec_min + 2],), ["latents"], state_in,
+                                            {"latents": {0: "batch", 2: "frames"}, **{s: {0: "batch"} for s in state_in}})
+        specs["decoder_stream"] = (_StreamStep(parts.decoder, parts.stream), (latents_q[..., :3], *state0), ["latents", *state_in],
                                    ["audio", *state_out],
                                    {"latents": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"},
                                     **{s: {0: "batch"} for s in state_in + state_out}})
         stream_hparams = {
             "stream_states": [{"name": s, "source": src, "shape": ["batch", *t.shape[1:]]}
-                              for s, src, t in zip(state_in, parts.decoder.state_names(), state0)],
+                              for s, src, t in zip(state_in, parts.stream.names, state0)],
             "stream_min_first_frames": dec_min,
+            "stream_init": "zeros" if parts.stream.zero_init else "graph",
         }
 
     hparams = {"family": parts.family, "kind": parts.kind, "hop_length": hop, "latent_dim": dim, "channels": ch,
-               "frame_rate": parts.sample_rate / hop, "encoder_min_samples": enc_min * hop,
-               "decoder_min_frames": dec_min, "config": parts.config, **stream_hparams}
+               "frame_rate": parts.sample_rate / hop, "decoder_min_frames": dec_min, "config": parts.config, **stream_hparams}
     if parts.rvq is not None:
         hparams.update(n_q=parts.rvq.n_q, codebook_size=parts.rvq.codebook_size, normalize=parts.rvq.normalize)
 
@@ -240,7 +313,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if bool(args.checkpoint) == bool(args.random_init):
         parser.error("give exactly one of --checkpoint and --random-init")
-    config = args.config or {"encodec": "encodec_24khz"}[args.family]
+    config = args.config or DEFAULT_CONFIGS[args.family]
     torch.set_num_threads(max(1, torch.get_num_threads()))
     parts = FAMILIES[args.family](args.checkpoint, config, args.seed)
     provenance = {"family": args.family, "config": config,

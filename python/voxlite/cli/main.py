@@ -16,6 +16,7 @@ from ..errors import VoxliteError
 COMMANDS: dict[str, str] = {
     "info": "voxlite.cli.info",
     "bundle": "voxlite.cli.bundle",
+    "codec": "voxlite.cli.codec",
 }
 
 

@@ -12,6 +12,7 @@ from ..errors import BundleError
 # model_type -> "module:Class"; the class is constructed as Class(bundle, backend=..., precision=..., threads=...)
 FAMILIES: dict[str, str] = {
     "graph": "voxlite.pipelines.graph:GraphModel",
+    "codec": "voxlite.pipelines.codec:CodecModel",
 }
 
 

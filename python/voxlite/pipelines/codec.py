@@ -2,12 +2,15 @@
 (WaveVAE), with RVQ done by the native kernel and a streaming decoder for causal codecs.
 
 Bundle contract (written by ``export/codec.py``):
-- graphs ``encoder`` (``audio`` (B, 1, S) -> ``latents`` (B, D, T)), ``decoder`` (``latents`` -> ``audio``), and for
-  causal codecs ``decoder_stream`` (``latents`` chunk + ``state_*`` -> ``audio`` chunk + ``new_state_*``).
+- graphs ``encoder`` (``audio`` (B, C, S), S a multiple of the hop -> ``latents`` (B, D, S / hop)), ``decoder``
+  (``latents`` -> ``audio``), and for causal codecs ``decoder_stream`` (``latents`` chunk + ``state_*`` ->
+  ``audio`` chunk + ``new_state_*``) with, when the initial state depends on the stream's start (reflect
+  padding), ``decoder_stream_init`` (first ``latents`` chunk -> ``state_*``).
 - tensors (RVQ): ``codebooks`` (n_q, K, D) in latent space (decode); ``search_codebooks`` (n_q, K, Dc) and, for
   factorized codes, ``in_proj_weight`` (n_q, Dc, D) / ``in_proj_bias`` (n_q, Dc) (encode).
-- hparams: ``kind`` ("rvq" | "vae"), ``hop_length``, ``latent_dim``; RVQ: ``n_q``, ``codebook_size``,
-  ``normalize``; streaming: ``stream_states`` [{name, shape (batch dim "batch")}], ``stream_min_first_frames``.
+- hparams: ``kind`` ("rvq" | "vae"), ``hop_length``, ``latent_dim``, ``channels``, ``decoder_min_frames``; RVQ:
+  ``n_q``, ``codebook_size``, ``normalize``; streaming: ``stream_states`` [{name, shape (batch dim "batch")}],
+  ``stream_min_first_frames``, ``stream_init`` ("zeros" | "graph").
 """
 from __future__ import annotations
 
@@ -32,8 +35,10 @@ class CodecModel(GraphModel):
         try:
             self.hop_length = int(hp["hop_length"])
             self.latent_dim = int(hp["latent_dim"])
+            self.channels = int(hp.get("channels", 1))
+            self.min_frames = int(hp.get("decoder_min_frames", 1))
         except (KeyError, TypeError, ValueError):
-            raise BundleError("codec bundle hparams need integer hop_length and latent_dim") from None
+            raise BundleError("codec bundle hparams need integer hop_length, latent_dim, channels") from None
         if bundle.sample_rate is None:
             raise BundleError("codec bundle has no sample_rate")
         self.sample_rate = bundle.sample_rate
@@ -69,7 +74,11 @@ class CodecModel(GraphModel):
     def encode_latents(self, audio: Audio | np.ndarray, sample_rate: int | None = None) -> np.ndarray:
         """Audio -> continuous latents (1, D, T) before quantization."""
         x = self._audio_array(audio, sample_rate)
-        return self.run("encoder", audio=x[None, None, :])["latents"]
+        # whole frames, and at least the decoder's minimum (zero padding at the end, as DAC/VoxCPM preprocess)
+        frames = max(-(-len(x) // self.hop_length), self.min_frames)
+        x = np.pad(x, (0, frames * self.hop_length - len(x)))
+        x = np.repeat(x[None, None, :], self.channels, axis=1)  # mono source for multi-channel codecs
+        return self.run("encoder", audio=np.ascontiguousarray(x))["latents"]
 
     def encode(self, audio: Audio | np.ndarray, sample_rate: int | None = None, *, n_q: int | None = None) -> np.ndarray:
         """Audio -> codes (1, n_q, T) int64 (RVQ) or latents (1, D, T) (VAE)."""
@@ -82,6 +91,8 @@ class CodecModel(GraphModel):
         in_w = b.tensor("in_proj_weight") if "in_proj_weight" in b.manifest.tensors else None
         in_b = b.tensor("in_proj_bias") if "in_proj_bias" in b.manifest.tensors else None
         search = b.tensor("search_codebooks") if "search_codebooks" in b.manifest.tensors else self.codebooks
+        if n_q is not None and not 1 <= n_q <= self.n_q:
+            raise InvalidInput(f"n_q must be in 1..{self.n_q}, got {n_q}")
         return rvq.rvq_encode(latents, search, n_stages=n_q or self.n_q, in_proj=in_w, in_bias=in_b,
                               normalize=self.normalize, out_codebooks=self.codebooks)
 
@@ -92,9 +103,16 @@ class CodecModel(GraphModel):
         codes = np.asarray(codes)
         if codes.ndim != 3:
             raise InvalidInput(f"codes must be (B, n_q, T), got shape {codes.shape}")
-        if codes.shape[1] > self.n_q:
+        if codes.shape[1] > self.n_q or codes.shape[1] == 0:
             raise InvalidInput(f"codes have {codes.shape[1]} stages, the codec has {self.n_q}")
-        return rvq.rvq_decode(codes.astype(np.int64, copy=False), self.codebooks, n_stages=n_q or codes.shape[1])
+        if not np.issubdtype(codes.dtype, np.integer):
+            raise InvalidInput(f"codes must be integers, got {codes.dtype}")
+        if n_q is not None and not 1 <= n_q <= codes.shape[1]:
+            raise InvalidInput(f"n_q must be in 1..{codes.shape[1]}, got {n_q}")
+        try:
+            return rvq.rvq_decode(codes.astype(np.int64, copy=False), self.codebooks, n_stages=n_q or codes.shape[1])
+        except ValueError as e:  # e.g. a code outside the codebook: the kernel names the position
+            raise InvalidInput(f"invalid codes: {e}") from None
 
     def _latents(self, codes_or_latents: np.ndarray, n_q: int | None) -> np.ndarray:
         x = np.asarray(codes_or_latents)
@@ -102,15 +120,23 @@ class CodecModel(GraphModel):
             return self.latents_from_codes(x, n_q)
         if x.ndim != 3 or x.shape[1] != self.latent_dim:
             raise InvalidInput(f"latents must be (B, {self.latent_dim}, T), got shape {x.shape}")
+        if not np.isfinite(x).all():
+            raise InvalidInput("latents contain NaN or infinite values")
         return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _check_length(self, latents: np.ndarray) -> None:
+        if latents.shape[-1] < self.min_frames:
+            raise InvalidInput(f"{latents.shape[-1]} frames is shorter than this codec's minimum of "
+                               f"{self.min_frames} ({self.min_frames / self.frame_rate * 1000:.0f} ms)")
 
     def decode(self, codes_or_latents: np.ndarray, *, n_q: int | None = None) -> Audio:
         """Codes (RVQ) or latents (VAE) of one item -> Audio."""
         latents = self._latents(codes_or_latents, n_q)
         if latents.shape[0] != 1:
             raise InvalidInput("decode takes one item (batch 1); loop over a batch")
+        self._check_length(latents)
         audio = self.run("decoder", latents=latents)["audio"]
-        return Audio(np.ascontiguousarray(audio[0, 0]), self.sample_rate)
+        return Audio(np.ascontiguousarray(audio[0].mean(axis=0)), self.sample_rate)
 
     @property
     def streams(self) -> bool:
@@ -126,17 +152,22 @@ class CodecModel(GraphModel):
         latents = self._latents(codes_or_latents, n_q)
         if latents.shape[0] != 1:
             raise InvalidInput("decode_stream takes one item (batch 1)")
+        self._check_length(latents)
         hp = self.bundle.hparams
         first = max(chunk_frames, int(hp.get("stream_min_first_frames", 1)))
-        states = {s["name"]: np.zeros([1 if d == "batch" else d for d in s["shape"]], np.float32)
-                  for s in hp.get("stream_states", [])}
+        if hp.get("stream_init", "zeros") == "graph":
+            init = self.session("decoder_stream_init").run({"latents": np.ascontiguousarray(latents[..., :first])})
+            states = {s["name"]: init[s["name"]] for s in hp["stream_states"]}
+        else:
+            states = {s["name"]: np.zeros([1 if d == "batch" else d for d in s["shape"]], np.float32)
+                      for s in hp.get("stream_states", [])}
         session = self.session("decoder_stream")
         total = latents.shape[-1]
         start, size = 0, first
         while start < total:
             chunk = np.ascontiguousarray(latents[..., start:start + size])
-            out = session.run({"latents": chunk, "first": np.array(start == 0), **states})
+            out = session.run({"latents": chunk, **states})
             states = {name: out[f"new_{name}"] for name in states}
-            yield out["audio"][0, 0]
+            yield out["audio"][0].mean(axis=0)
             start += size
             size = chunk_frames

@@ -26,6 +26,8 @@ def extra_padding_for_conv1d(length: int, kernel_size: int, stride: int, padding
 
 def pad1d(x: torch.Tensor, left: int, right: int, mode: str) -> torch.Tensor:
     """F.pad along time; reflect on inputs shorter than the padding is done as EnCodec does (zero-extend first)."""
+    if left == 0 and right == 0:
+        return x  # no Pad node in exported graphs (a reflect Pad of nothing misbehaves in ONNX Runtime)
     if mode == "zeros":
         return F.pad(x, (left, right))
     if mode == "reflect":
@@ -49,6 +51,9 @@ class SConv1d(nn.Module):
                               bias=bias)
         self.causal = causal
         self.pad_mode = pad_mode
+        # Extra right padding depends on the input length; exporters switch it off (graphs then take
+        # whole-frame inputs, for which it is zero anyway) so no length arithmetic is baked into a trace.
+        self.pad_to_full_frames = True
 
     @property
     def padding_total(self) -> int:
@@ -57,7 +62,9 @@ class SConv1d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, T) -> (B, C_out, T / stride)
         total = self.padding_total
-        extra = extra_padding_for_conv1d(x.shape[-1], self.conv.kernel_size[0], self.conv.stride[0], total)
+        extra = 0
+        if self.pad_to_full_frames:
+            extra = extra_padding_for_conv1d(x.shape[-1], self.conv.kernel_size[0], self.conv.stride[0], total)
         if self.causal:
             left, right = total, extra
         else:
@@ -83,7 +90,8 @@ class SConv1d(nn.Module):
             raise RuntimeError("only causal convolutions stream")
         buf = torch.cat([state, x], dim=-1)
         p = self.padding_total
-        return self.conv(buf), buf[..., buf.shape[-1] - p:]
+        # slices from the end (not from a computed length) stay dynamic when traced for export
+        return self.conv(buf), (buf[..., -p:] if p else buf[..., :0])
 
 
 class SConvTranspose1d(nn.Module):
@@ -122,9 +130,11 @@ class SConvTranspose1d(nn.Module):
         c = self.convtr
         y = F.conv_transpose1d(x, c.weight, None, c.stride, groups=c.groups)  # (B, C, T*s + k - s), no bias
         overlap = self.state_size()
-        y = torch.cat([y[..., :overlap] + state, y[..., overlap:]], dim=-1)
-        n = x.shape[-1] * c.stride[0]
-        out = y[..., :n]
+        if overlap == 0:
+            out, new_state = y, y[..., :0]
+        else:
+            y = torch.cat([y[..., :overlap] + state, y[..., overlap:]], dim=-1)
+            out, new_state = y[..., :-overlap], y[..., -overlap:]  # from the end: dynamic when traced
         if c.bias is not None:
             out = out + c.bias[None, :, None]
-        return out, y[..., n:]
+        return out, new_state
