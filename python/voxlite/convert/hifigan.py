@@ -1,0 +1,50 @@
+"""transformers ``SpeechT5HifiGan`` (AudioLDM 2's ``vocoder/``, microsoft/speecht5_hifigan) -> voxlite HiFiGAN.
+
+Official keys: ``conv_pre``, ``upsampler.{i}``, ``resblocks.{j}.convs{1,2}.{k}``, ``conv_post``, and the
+``mean`` / ``scale`` buffers (always saved; used only when ``normalize_before``). The original HiFi-GAN
+generator's keys (``ups.{i}`` and weight-norm ``weight_g`` / ``weight_v``, e.g. a ``generator`` checkpoint)
+take the same path. Weight norm in either spelling is folded.
+"""
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+import torch
+
+from ..models.hifigan import HiFiGAN, HiFiGANConfig
+from .common import fold_weight_norms, load_strict
+
+
+def convert_state_dict(official_state: Mapping[str, torch.Tensor],
+                       normalize_before: bool | None = None) -> dict[str, torch.Tensor]:
+    """Map keys; ``mean`` / ``scale`` are kept when normalize_before is True (None: keep them if present)."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in fold_weight_norms(official_state).items():
+        if key in ("mean", "scale") and normalize_before is False:
+            continue
+        if key.startswith("upsampler."):
+            key = "ups." + key[len("upsampler."):]
+        out[key] = value
+    return out
+
+
+def _read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("generator", state)  # original HiFi-GAN checkpoints nest the weights
+
+
+def load_official(state_or_path: Mapping[str, torch.Tensor] | str | os.PathLike,
+                  cfg: HiFiGANConfig | None = None) -> HiFiGAN:
+    """Build ours from a SpeechT5HifiGan state dict or a .bin / .pt / .safetensors path (default: AudioLDM 2)."""
+    state = state_or_path
+    if isinstance(state_or_path, (str, os.PathLike)):
+        state = _read_state(state_or_path)
+    cfg = cfg or HiFiGANConfig.audioldm2()
+    model = HiFiGAN(cfg)
+    load_strict(model, convert_state_dict(state, cfg.normalize_before))
+    return model.eval()
