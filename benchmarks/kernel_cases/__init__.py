@@ -1,0 +1,1 @@
+"""Benchmark cases per kernel family: each module exposes cases() -> [(label, native, reference)]."""
