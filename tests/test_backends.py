@@ -188,3 +188,12 @@ def test_tensorrt_engine_cache_key_separates_what_matters():
         args = list(base)
         args[i] = changed[0]
         assert engine_cache_key(*args) != key
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_graph_metadata_read_by_every_backend(tmp_path, backend):
+    from tests.graphs import make_mixer_onnx
+
+    path = make_mixer_onnx(tmp_path / "m.onnx", metadata={"voxlite.graph": "mixer", "voxlite.sample_rate": "16000"})
+    s = open_session(path, backend=backend)
+    assert s.metadata["voxlite.graph"] == "mixer" and s.metadata["voxlite.sample_rate"] == "16000"

@@ -49,10 +49,10 @@ class OpenVinoSession(Session):
         self.inputs = tuple(_spec(p) for p in self._compiled.inputs)
         self.outputs = tuple(_spec(p) for p in self._compiled.outputs)
         self._ports = {s.name: p for s, p in zip(self.outputs, self._compiled.outputs)}
+        # ONNX metadata_props arrive as rt_info["framework"] (OVAny values)
         rt_info = model.get_rt_info()
-        self.metadata = {}
-        if rt_info.__contains__("framework"):
-            self.metadata = {k: str(v) for k, v in rt_info["framework"].items()}
+        framework = rt_info["framework"] if "framework" in rt_info.keys() else {}
+        self.metadata = {k: str(getattr(v, "value", v)) for k, v in dict(framework).items()}
 
     def run(self, feeds: Mapping[str, np.ndarray], output_names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         self.check_feeds(feeds)
