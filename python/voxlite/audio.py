@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ._atomic import atomic_output
 from .errors import AudioError, InvalidInput
 
 _WRITE_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS")}
@@ -87,14 +87,6 @@ def write_audio(path: str | os.PathLike, samples: np.ndarray, sample_rate: int) 
         raise InvalidInput(f"expected non-empty mono samples (N,), got shape {samples.shape}")
     if not np.isfinite(samples).all():
         raise InvalidInput("refusing to write audio with NaN or infinite samples")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path, suffix=path.suffix) as tmp:
         sf.write(tmp, np.clip(samples, -1.0, 1.0), sample_rate, format=fmt[0], subtype=fmt[1])
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

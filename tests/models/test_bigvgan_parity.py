@@ -16,14 +16,6 @@ from voxlite.models.blocks.activations import Snake  # noqa: E402
 from voxlite.models.blocks.antialias import AntiAliasActivation, kaiser_sinc_filter1d  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add spin-wait overhead, badly so on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _perturb(module, seed):
     """Random weights everywhere, including the parameters initialised to constants (Snake alpha / beta,

@@ -59,15 +59,6 @@ def _randomize(model, seed: int):
                 p.copy_(torch.randn(p.shape, generator=gen))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (a lot of it on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def models():
     DAC = _official_dac_class()

@@ -19,14 +19,6 @@ from voxlite.models.rvq_codec import RVQCodec, RVQCodecConfig  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore:.*weight_norm.*:FutureWarning")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from threads; on a busy 2-core box intra-op threads make the file 4x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 _OFFICIAL_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate"}
 

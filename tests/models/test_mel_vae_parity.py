@@ -8,14 +8,6 @@ from voxlite.convert.mel_vae import convert_state_dict, load_official  # noqa: E
 from voxlite.models.mel_vae import MelVAE, MelVAEConfig  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add spin-wait overhead, badly so on a loaded 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 # cvssp/audioldm2 vae/config.json
 AUDIOLDM2_VAE = {
     "_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [128, 256, 512],

@@ -25,15 +25,6 @@ TINY_V2 = dict(TINY, decoder_rates=[5, 3, 2, 2], decoder_dim=32, out_sample_rate
                sr_bin_boundaries=[2000, 5000])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (a lot of it on a loaded 2-core machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _randomize(model, seed: int):
     """Random weights everywhere, including what is initialised to constants (Snake alphas, weight-norm gains,
     the v2 sample-rate scale/bias tables)."""

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from .._atomic import atomic_output
 from .._version import __version__
 from ..errors import BundleError
 from .files import check_relpath, sha256_file
@@ -181,18 +182,11 @@ def pack_archive(bundle_dir: str | os.PathLike, archive: str | os.PathLike) -> P
 
     bundle = open_bundle(bundle_dir)  # only a valid bundle is packed
     archive = Path(archive)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{archive.name}-", dir=archive.parent or ".")
-    os.close(fd)
-    try:
+    with atomic_output(archive) as tmp_name:
         with zipfile.ZipFile(tmp_name, "w") as zf:
             zf.write(bundle.root / MANIFEST, MANIFEST, compress_type=zipfile.ZIP_DEFLATED)
             for relpath in bundle.manifest.files:
                 # ONNX/npy barely compress and storing them keeps extraction cheap
                 method = zipfile.ZIP_STORED if relpath.endswith((".onnx", ".npy", ".bin")) else zipfile.ZIP_DEFLATED
                 zf.write(bundle.root / relpath, relpath, compress_type=method)
-        os.replace(tmp_name, archive)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
     return archive

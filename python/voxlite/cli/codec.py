@@ -1,10 +1,6 @@
 """``voxlite codec encode|decode``: audio <-> codes/latents with a codec bundle."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import numpy as np
 
 HELP = "encode audio to codes (or latents) and decode them back, with a codec bundle"
@@ -50,18 +46,10 @@ def run(args) -> int:
 
 
 def _save_npz(path: str, **arrays) -> None:
-    """Atomic: a temp file renamed into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    try:
+    from voxlite._atomic import atomic_output
+
+    with atomic_output(path, suffix=".npz") as tmp:
         np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _load_npz(path: str) -> dict:
