@@ -1,4 +1,5 @@
-"""Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE) to a voxlite bundle.
+"""Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE; vocoders: Vocos,
+HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end) to a voxlite bundle.
 
     python export/codec.py --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
     python export/codec.py --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
@@ -39,7 +40,7 @@ class CodecParts:
     """What the exporter needs from a family: torch modules and facts."""
 
     family: str
-    kind: str  # "rvq" | "vae"
+    kind: str  # "rvq" (codes) | "vae" (continuous latents) | "mel" (vocoder: log-mel frames)
     sample_rate: int
     channels: int
     hop_length: int
@@ -50,6 +51,8 @@ class CodecParts:
     rvq: nn.Module | None = None  # voxlite.models.blocks.rvq.ResidualVQ
     stream: "StreamAdapter | None" = None  # causal decoders only
     decoder_min_frames: int = 1
+    int8_keep_float: tuple[str, ...] = ()  # node-name substrings left in float in int8 graphs
+    float_only: tuple[str, ...] = ()  # graphs exported without an int8 variant (they run fp32 in int8 mode)
 
 
 class StreamAdapter:
@@ -140,8 +143,91 @@ def wavevae_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
                       None, stream)
 
 
-FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts}
-DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "dac": "44khz", "wavevae": "voxcpm-0.5b"}
+class _Mono(nn.Module):
+    """Adapt mel front ends and vocoders to the codec graph layout: audio (B, 1, S) in and out."""
+
+    def __init__(self, inner: nn.Module, squeeze_input: bool = False, unsqueeze_output: bool = False):
+        super().__init__()
+        self.inner, self.squeeze_input, self.unsqueeze_output = inner, squeeze_input, unsqueeze_output
+
+    def forward(self, x):
+        y = self.inner(x[:, 0] if self.squeeze_input else x)
+        return y[:, None] if self.unsqueeze_output else y
+
+
+def _mel_parts(family: str, vocoder: nn.Module, mel_cfg, config: dict) -> CodecParts:
+    """A vocoder as a codec whose 'latents' are log-mel frames: encoder = the shared mel front end."""
+    from voxlite.models.blocks.mel import MelSpectrogram
+
+    vocoder.eval()
+    encoder = _Mono(MelSpectrogram(mel_cfg), squeeze_input=True)
+    out = vocoder(torch.zeros(1, mel_cfg.n_mels, 4))
+    decoder = _Mono(vocoder, unsqueeze_output=out.dim() == 2)
+    # The mel front end is a DFT-basis conv feeding a log: int8 weights there cost more than they save.
+    return CodecParts(family, "mel", mel_cfg.sample_rate, 1, mel_cfg.hop_length, mel_cfg.n_mels, encoder, decoder,
+                      {**config, "mel": mel_cfg.to_dict()}, float_only=("encoder",))
+
+
+def _tiny_mel(sample_rate: int, hop: int, n_mels: int):
+    from voxlite.dsp.mel import MelConfig
+
+    return MelConfig(sample_rate, 8 * hop, hop, n_mels, padding="same", mag_eps=1e-9)
+
+
+def vocos_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    from voxlite.models.vocos import Vocos, VocosConfig
+
+    cfg = {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}[config]()
+    torch.manual_seed(seed)
+    model = Vocos(cfg)
+    if checkpoint:
+        from voxlite.convert.common import load_strict
+        from voxlite.convert.vocos import convert_state_dict
+
+        load_strict(model, convert_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)))
+    parts = _mel_parts("vocos", model, cfg.mel, _jsonable(dataclasses.asdict(cfg)))
+    parts.int8_keep_float = ("/head/",)  # the head's magnitudes go through exp(): int8 there is audible
+    return parts
+
+
+def hifigan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    from voxlite.dsp.mel import MelConfig
+    from voxlite.models.hifigan import HiFiGAN, HiFiGANConfig
+
+    cfg = {"tiny": HiFiGANConfig.tiny, "audioldm2": HiFiGANConfig.audioldm2}[config]()
+    torch.manual_seed(seed)
+    model = HiFiGAN(cfg)
+    if checkpoint:
+        from voxlite.convert.common import load_strict
+        from voxlite.convert.hifigan import convert_state_dict
+
+        load_strict(model, convert_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)))
+    mel = cfg.mel if cfg.mel is not None else (
+        MelConfig.preset("audioldm2-16khz-64band") if config == "audioldm2" else
+        _tiny_mel(cfg.sample_rate, cfg.hop_length, cfg.n_mels))
+    return _mel_parts("hifigan", model, mel, _jsonable(dataclasses.asdict(cfg)))
+
+
+def bigvgan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    from voxlite.dsp.mel import MelConfig
+    from voxlite.models.bigvgan import BigVGAN, BigVGANConfig
+
+    cfg = {"tiny": BigVGANConfig.tiny, "v2_24khz_100band_256x": BigVGANConfig.v2_24khz_100band_256x}[config]()
+    torch.manual_seed(seed)
+    model = BigVGAN(cfg)
+    if checkpoint:
+        from voxlite.convert.bigvgan import load_official
+
+        model = load_official(torch.load(checkpoint, map_location="cpu", weights_only=True), cfg.to_h())
+    mel = MelConfig.preset("bigvgan-24khz-100band") if config != "tiny" else \
+        _tiny_mel(cfg.sampling_rate, cfg.hop_size, cfg.num_mels)
+    return _mel_parts("bigvgan", model, mel, _jsonable(dataclasses.asdict(cfg)))
+
+
+FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts, "vocos": vocos_parts,
+            "hifigan": hifigan_parts, "bigvgan": bigvgan_parts}
+DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "dac": "44khz", "wavevae": "voxcpm-0.5b", "vocos": "mel_24khz",
+                   "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}
 
 
 def _randomize(model: nn.Module, seed: int) -> None:
@@ -265,11 +351,13 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
                 reference = {o: r.numpy() for o, r in zip(outs, ref)}
                 feeds = {i: a.numpy() for i, a in zip(ins, args)}
                 for precision in precisions:
+                    if precision == "int8" and gname in parts.float_only:
+                        continue
                     path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
                     if precision == "fp16":
                         to_fp16(fp32, path)
                     elif precision == "int8":
-                        to_int8(fp32, path)
+                        to_int8(fp32, path, keep_float=parts.int8_keep_float)
                     if precision != "fp32":
                         stamp_metadata(path, {"graph": gname, "precision": precision})
                     _verify(path, feeds, reference, precision, gname, log)

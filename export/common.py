@@ -60,16 +60,21 @@ def to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
 
 
 def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequence[str] = ("MatMul", "Gemm", "Conv"),
-            per_channel: bool = True) -> Path:
-    """Dynamic int8 quantization (int8 weights, activations quantized per run) with ONNX Runtime's tools."""
+            per_channel: bool = True, keep_float: Sequence[str] = ()) -> Path:
+    """Dynamic int8 quantization (int8 weights, activations quantized per run) with ONNX Runtime's tools.
+
+    ``keep_float``: node-name substrings left in float (layers whose error the output cannot absorb, e.g. a
+    vocoder's spectral head feeding exp())."""
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        excluded = [n.name for n in onnx.load(str(prepared)).graph.node if any(k in n.name for k in keep_float)]
         quantize_dynamic(str(prepared), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=list(op_types))
+                         op_types_to_quantize=list(op_types), nodes_to_exclude=excluded)
     return Path(dst)
 
 

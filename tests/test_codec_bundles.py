@@ -1,5 +1,6 @@
 """Codec bundles end to end: export (tiny configs, random weights) -> bundle -> pipeline on ONNX Runtime and
-OpenVINO, against the PyTorch reference: codes, waveforms, streaming == offline, quantized bounds, CLI, errors."""
+OpenVINO, against the PyTorch reference: codes, waveforms, streaming == offline, quantized bounds, CLI, errors.
+Covers RVQ codecs (EnCodec, DAC), the WaveVAE, and vocoders behind the mel front end (Vocos, HiFi-GAN, BigVGAN)."""
 import numpy as np
 import pytest
 import soundfile as sf
@@ -15,7 +16,7 @@ from voxlite.errors import AudioError, InvalidInput  # noqa: E402
 EXPORTS = {}
 
 
-@pytest.fixture(scope="module", params=["encodec", "dac", "wavevae"])
+@pytest.fixture(scope="module", params=["encodec", "dac", "wavevae", "vocos", "hifigan", "bigvgan"])
 def exported(request, tmp_path_factory):
     family = request.param
     if family not in EXPORTS:
@@ -102,6 +103,11 @@ def test_manifest_describes_the_codec(exported):
     hp = b.hparams
     assert b.model_type == "codec" and hp["family"] == parts.family and hp["hop_length"] == parts.hop_length
     assert set(b.graph("decoder").precisions) == {"fp32", "fp16", "int8"}
+    if parts.kind == "mel":
+        assert "int8" not in b.graph("encoder").precisions  # the mel front end stays float
+        model = voxlite.load(bundle, backend="cpu", precision="int8")
+        model.decode(model.encode(_wav(parts), parts.sample_rate))
+        assert model.graph_precisions == {"encoder": "fp32", "decoder": "int8"}
     if parts.rvq is not None:
         n_q, k = parts.rvq.n_q, parts.rvq.codebook_size
         assert b.manifest.tensors["codebooks"].shape == (n_q, k, parts.latent_dim)

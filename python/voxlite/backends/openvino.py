@@ -68,11 +68,19 @@ class OpenVinoSession(Session):
         return {name: np.array(results[self._ports[name]], copy=True) for name in names}
 
 
+def _port_name(port) -> str:
+    """A port can carry several tensor names (OpenVINO merges an ONNX output with the internal tensor feeding
+    it); the graph's own name is the one that is not an exporter-generated ``/path/Op_output_0``."""
+    names = sorted(port.get_names())
+    public = [n for n in names if not n.startswith("/")]
+    return public[0] if public else port.get_any_name()
+
+
 def _spec(port) -> TensorSpec:
+    name = _port_name(port)
     etype = port.get_element_type().get_type_name()
     dtype = _OV_DTYPES.get(etype)
     if dtype is None:
-        raise BundleError(f"graph port {port.get_any_name()} has unsupported element type {etype}")
-    shape = tuple(d.get_length() if d.is_static else f"{port.get_any_name()}_dim{i}"
-                  for i, d in enumerate(port.get_partial_shape()))
-    return TensorSpec(port.get_any_name(), dtype, shape)
+        raise BundleError(f"graph port {name} has unsupported element type {etype}")
+    shape = tuple(d.get_length() if d.is_static else f"{name}_dim{i}" for i, d in enumerate(port.get_partial_shape()))
+    return TensorSpec(name, dtype, shape)

@@ -1,5 +1,6 @@
-"""Codec family (``model_type: "codec"``): waveform <-> codes (RVQ: SoundStream / EnCodec / DAC) or latents
-(WaveVAE), with RVQ done by the native kernel and a streaming decoder for causal codecs.
+"""Codec family (``model_type: "codec"``): waveform <-> codes (RVQ: SoundStream / EnCodec / DAC), latents
+(WaveVAE) or log-mel frames (vocoders: Vocos, HiFi-GAN, BigVGAN behind the shared mel front end), with RVQ done
+by the native kernel and a streaming decoder for causal codecs.
 
 Bundle contract (written by ``export/codec.py``):
 - graphs ``encoder`` (``audio`` (B, C, S), S a multiple of the hop -> ``latents`` (B, D, S / hop)), ``decoder``
@@ -8,7 +9,7 @@ Bundle contract (written by ``export/codec.py``):
   padding), ``decoder_stream_init`` (first ``latents`` chunk -> ``state_*``).
 - tensors (RVQ): ``codebooks`` (n_q, K, D) in latent space (decode); ``search_codebooks`` (n_q, K, Dc) and, for
   factorized codes, ``in_proj_weight`` (n_q, Dc, D) / ``in_proj_bias`` (n_q, Dc) (encode).
-- hparams: ``kind`` ("rvq" | "vae"), ``hop_length``, ``latent_dim``, ``channels``, ``decoder_min_frames``; RVQ:
+- hparams: ``kind`` ("rvq" | "vae" | "mel"), ``hop_length``, ``latent_dim``, ``channels``, ``decoder_min_frames``; RVQ:
   ``n_q``, ``codebook_size``, ``normalize``; streaming: ``stream_states`` [{name, shape (batch dim "batch")}],
   ``stream_min_first_frames``, ``stream_init`` ("zeros" | "graph").
 """
@@ -30,8 +31,8 @@ class CodecModel(GraphModel):
         super().__init__(bundle, **kwargs)
         hp = bundle.hparams
         self.kind = hp.get("kind")
-        if self.kind not in ("rvq", "vae"):
-            raise BundleError(f"codec bundle hparams.kind must be 'rvq' or 'vae', got {self.kind!r}")
+        if self.kind not in ("rvq", "vae", "mel"):
+            raise BundleError(f"codec bundle hparams.kind must be 'rvq', 'vae' or 'mel', got {self.kind!r}")
         try:
             self.hop_length = int(hp["hop_length"])
             self.latent_dim = int(hp["latent_dim"])
@@ -81,9 +82,9 @@ class CodecModel(GraphModel):
         return self.run("encoder", audio=np.ascontiguousarray(x))["latents"]
 
     def encode(self, audio: Audio | np.ndarray, sample_rate: int | None = None, *, n_q: int | None = None) -> np.ndarray:
-        """Audio -> codes (1, n_q, T) int64 (RVQ) or latents (1, D, T) (VAE)."""
+        """Audio -> codes (1, n_q, T) int64 (RVQ), or latents / log-mel frames (1, D, T)."""
         latents = self.encode_latents(audio, sample_rate)
-        if self.kind == "vae":
+        if self.kind != "rvq":
             return latents
         from ..kernels import rvq
 

@@ -24,16 +24,27 @@ class GraphModel:
         # resolve once so every graph of this model runs on the same, visible backend
         self.backend_choice = select_backend(backend, allow_fallback=allow_fallback)
         self._sessions: dict[str, Session] = {}
+        self.graph_precisions: dict[str, str] = {}  # what each opened graph really runs
+        if precision is not None and not any(precision in g.files for g in bundle.manifest.graphs.values()):
+            from ..errors import InvalidInput
+
+            raise InvalidInput(f"no graph of bundle {bundle.name!r} has a {precision!r} variant")
 
     @property
     def backend(self) -> str:
         return self.backend_choice.name
 
     def session(self, graph: str) -> Session:
+        """The graph's session, opened on first use. A graph exported without the requested precision (e.g. a
+        mel front end kept in float for int8 bundles) runs the bundle's default; ``graph_precisions`` says so."""
         if graph not in self._sessions:
+            spec = self.bundle.graph(graph)
+            precision = self.precision if self.precision in spec.files else None
+            chosen = self.bundle.pick_precision(graph, precision)
             self._sessions[graph] = self.bundle.session(
-                graph, precision=self.precision, backend=self.backend_choice.name, threads=self.threads,
+                graph, precision=chosen, backend=self.backend_choice.name, threads=self.threads,
                 allow_fallback=self.allow_fallback)
+            self.graph_precisions[graph] = chosen
         return self._sessions[graph]
 
     def run(self, graph: str, feeds: Mapping[str, np.ndarray] | None = None, **named: np.ndarray) -> dict[str, np.ndarray]:
