@@ -25,7 +25,8 @@ import torch  # noqa: E402
 
 from export.codec import DEFAULT_CONFIGS, FAMILIES, export_codec  # noqa: E402
 
-BENCH_CONFIGS = {"encodec": "encodec_24khz", "dac": "24khz", "wavevae": "voxcpm-0.5b"}
+BENCH_CONFIGS = {"encodec": "encodec_24khz", "dac": "24khz", "wavevae": "voxcpm-0.5b", "vocos": "mel_24khz",
+                 "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}
 
 
 def _time(fn, repeats: int) -> float:
@@ -89,7 +90,7 @@ def bench_family(family: str, seconds: float, threads_list, precisions, backends
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--families", nargs="+", default=list(BENCH_CONFIGS), choices=sorted(FAMILIES))
+    parser.add_argument("--families", nargs="+", default=["encodec", "dac", "wavevae", "vocos"], choices=sorted(FAMILIES))
     parser.add_argument("--seconds", type=float, default=5.0, help="audio decoded per measurement")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "fp16", "int8"])
