@@ -79,6 +79,7 @@ def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequenc
 
 
 def to_openvino_ir(src: str | os.PathLike, dst_xml: str | os.PathLike) -> Path:
+    """OpenVINO IR (.xml + .bin) of an ONNX graph, weights kept as they are (no fp16 compression)."""
     import openvino as ov
 
     model = ov.convert_model(str(src))

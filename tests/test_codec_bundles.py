@@ -174,3 +174,21 @@ def test_export_failure_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="fails the bound"):
         export_codec(parts, tmp_path / "b", precisions=("fp32", "int8"), log=lambda *_: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_openvino_ir_variant(tmp_path):
+    parts = FAMILIES["encodec"](None, "tiny", 1)
+    out = export_codec(parts, tmp_path / "b", precisions=("fp32",), openvino_ir=True, log=lambda *_: None)
+    b = voxlite.open_bundle(out)
+    assert b.graph("decoder").files["ov-fp32"].endswith(".xml")
+    assert "graphs/decoder.ov-fp32.bin" in b.manifest.files  # the weights are hashed like every other file
+    wav = _wav(parts)
+    onnx_model = voxlite.load(out, backend="openvino")
+    ir_model = voxlite.load(out, backend="openvino", precision="ov-fp32")
+    codes = onnx_model.encode(wav, parts.sample_rate)
+    np.testing.assert_array_equal(ir_model.encode(wav, parts.sample_rate), codes)
+    np.testing.assert_allclose(ir_model.decode(codes).samples, onnx_model.decode(codes).samples, atol=1e-5)
+    assert ir_model.graph_precisions["decoder"] == "ov-fp32"
+    from voxlite.errors import BackendUnavailable
+    with pytest.raises(BackendUnavailable, match="OpenVINO IR"):
+        voxlite.load(out, backend="cpu", precision="ov-fp32").decode(codes)

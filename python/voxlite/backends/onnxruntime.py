@@ -40,6 +40,9 @@ class OrtSession(Session):
             raise InvalidInput(f"OrtSession backend must be one of {sorted(PROVIDERS)}, got {backend!r}")
         self.backend = backend
         self.path = Path(path)
+        if self.path.suffix == ".xml":
+            raise BackendUnavailable(f"{self.path.name} is an OpenVINO IR variant: run it with backend='openvino' "
+                                     "or pick an ONNX precision")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3

@@ -105,6 +105,22 @@ class BundleWriter:
                   metadata: Mapping[str, Any] | None = None) -> None:
         """Add one precision variant of a graph. IO specs are read from the graph unless given."""
         relpath = self.add_file(f"graphs/{name}.{precision}.onnx", onnx_file)
+        self._register_graph(name, precision, relpath, inputs, outputs, metadata)
+
+    def add_openvino_ir(self, name: str, precision: str, xml_file: str | os.PathLike) -> None:
+        """Add an OpenVINO IR variant (``.xml`` + its ``.bin``) of a graph already added as ONNX; it runs only on
+        the openvino backend and must have the ONNX variants' inputs and outputs."""
+        if name not in self._manifest["graphs"]:
+            raise BundleError(f"add the ONNX variant of graph {name!r} before its OpenVINO IR")
+        xml_file = Path(xml_file)
+        relpath = self.add_file(f"graphs/{name}.{precision}.xml", xml_file)
+        self.add_file(f"graphs/{name}.{precision}.bin", xml_file.with_suffix(".bin"))
+        entry = self._manifest["graphs"][name]
+        inputs = [TensorSpec(x["name"], x["dtype"], tuple(x["shape"])) for x in entry["inputs"]]
+        outputs = [TensorSpec(x["name"], x["dtype"], tuple(x["shape"])) for x in entry["outputs"]]
+        self._register_graph(name, precision, relpath, inputs, outputs, None)
+
+    def _register_graph(self, name, precision, relpath, inputs, outputs, metadata) -> None:
         if inputs is None or outputs is None:
             read_in, read_out = onnx_io_specs(self._tmp / relpath)
             inputs = read_in if inputs is None else inputs
