@@ -82,11 +82,12 @@ def test_streaming_equals_offline(exported):
         np.testing.assert_allclose(np.concatenate(pieces), offline, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "openvino"])
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
-def test_quantized_within_bounds(exported, precision):
+def test_quantized_within_bounds(exported, precision, backend):
     parts, bundle = exported
     fp32 = voxlite.load(bundle, backend="cpu")
-    quant = voxlite.load(bundle, backend="cpu", precision=precision)
+    quant = voxlite.load(bundle, backend=backend, precision=precision)
     wav = _wav(parts, seed=9)
     latents32 = fp32.encode_latents(wav, parts.sample_rate)
     latents_q = quant.encode_latents(wav, parts.sample_rate)

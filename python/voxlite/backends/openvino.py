@@ -20,7 +20,9 @@ class OpenVinoSession(Session):
     backend = "openvino"
 
     def __init__(self, path: str | os.PathLike, *, threads: int | None = None, device: str = "CPU",
-                 inference_precision: str = "f32"):
+                 inference_precision: str = "f32", names: tuple[str, ...] = ()):
+        """``names``: the graph's declared input/output names (from the manifest), used to pick each port's name
+        when OpenVINO gives a port several (it merges an ONNX input or output with adjacent tensors' names)."""
         try:
             import openvino as ov
         except ImportError:
@@ -46,8 +48,8 @@ class OpenVinoSession(Session):
         self.device = device
         self.threads = threads
         self._request = self._compiled.create_infer_request()
-        self.inputs = tuple(_spec(p) for p in self._compiled.inputs)
-        self.outputs = tuple(_spec(p) for p in self._compiled.outputs)
+        self.inputs = tuple(_spec(p, names) for p in self._compiled.inputs)
+        self.outputs = tuple(_spec(p, names) for p in self._compiled.outputs)
         self._ports = {s.name: p for s, p in zip(self.outputs, self._compiled.outputs)}
         # ONNX metadata_props arrive as rt_info["framework"] (OVAny values)
         rt_info = model.get_rt_info()
@@ -68,16 +70,19 @@ class OpenVinoSession(Session):
         return {name: np.array(results[self._ports[name]], copy=True) for name in names}
 
 
-def _port_name(port) -> str:
-    """A port can carry several tensor names (OpenVINO merges an ONNX output with the internal tensor feeding
-    it); the graph's own name is the one that is not an exporter-generated ``/path/Op_output_0``."""
+def _port_name(port, declared: tuple[str, ...]) -> str:
+    """A port can carry several tensor names (an ONNX output merged with the internal tensor feeding it, an fp16
+    graph's input with its cast): take the declared one, else one that is not an exporter-made ``/path/Op``."""
     names = sorted(port.get_names())
+    for n in names:
+        if n in declared:
+            return n
     public = [n for n in names if not n.startswith("/")]
-    return public[0] if public else port.get_any_name()
+    return public[0] if len(public) == 1 else port.get_any_name()
 
 
-def _spec(port) -> TensorSpec:
-    name = _port_name(port)
+def _spec(port, declared: tuple[str, ...] = ()) -> TensorSpec:
+    name = _port_name(port, declared)
     etype = port.get_element_type().get_type_name()
     dtype = _OV_DTYPES.get(etype)
     if dtype is None:

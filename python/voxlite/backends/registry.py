@@ -156,7 +156,8 @@ def _create(name: str, path, *, spec, threads, identity, **options) -> Session:
     if name == "openvino":
         from .openvino import OpenVinoSession
 
-        return OpenVinoSession(path, threads=threads, **options)
+        names = tuple(t.name for t in (*spec.inputs, *spec.outputs)) if spec is not None else ()
+        return OpenVinoSession(path, threads=threads, names=names, **options)
     if name == "tensorrt":
         from .tensorrt import TensorRTSession
 
