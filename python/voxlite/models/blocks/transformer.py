@@ -1,0 +1,139 @@
+"""MiniCPM-style pre-norm transformer: RMSNorm, grouped-query attention with (Long)RoPE, SwiGLU MLP, and muP scaling.
+
+    x -> x + s * Attn(RMSNorm(x)) -> x + s * MLP(RMSNorm(x))   (x N layers) -> RMSNorm
+    s = scale_depth / sqrt(n_layers) with muP (MiniCPM), else 1; token embeddings are multiplied by scale_emb with muP.
+
+The same stack serves a causal LM with a KV cache (``forward(x, pos, past) -> (h, present)``, the cache a flat tuple
+``(k_0, v_0, k_1, v_1, ...)`` of ``(B, Hkv, L, Dh)`` tensors; ``present`` holds the new positions only, see
+``blocks/attention.py``) and a bidirectional encoder over a short sequence (``causal=False``, no cache: VoxCPM's LocEnc
+and LocDiT). Parameter names follow the Llama / MiniCPM layout (``layers.N.self_attn.q_proj``, ``mlp.gate_proj``,
+``input_layernorm``, ``post_attention_layernorm``, ``norm``, ``embed_tokens``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .attention import Attention, Rope, RotaryEmbedding
+
+KV = tuple[torch.Tensor, ...]  # (k_0, v_0, k_1, v_1, ...), each (B, Hkv, L, Dh)
+
+
+@dataclass
+class TransformerConfig:
+    dim: int
+    ffn_dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int | None = None  # None: dim // n_heads (MiniCPM's kv_channels overrides it)
+    vocab_size: int = 0  # 0: no token embedding (the stack reads embeddings)
+    norm_eps: float = 1e-5
+    causal: bool = True
+    use_rope: bool = True
+    rope_theta: float = 10000.0
+    rope_factors: tuple[float, ...] | None = None  # LongRoPE per-frequency divisors (see attention.longrope_scaling)
+    rope_mscale: float = 1.0  # LongRoPE cos / sin magnitude
+    use_mup: bool = False  # MiniCPM muP: residual branches * scale_depth / sqrt(n_layers), embeddings * scale_emb
+    scale_depth: float = 1.0
+    scale_emb: float = 1.0
+
+    def __post_init__(self):
+        if self.rope_factors is not None:
+            self.rope_factors = tuple(float(f) for f in self.rope_factors)
+
+    @property
+    def kv_head_dim(self) -> int:
+        return self.head_dim or self.dim // self.n_heads
+
+    @property
+    def residual_scale(self) -> float:
+        return self.scale_depth / math.sqrt(self.n_layers) if self.use_mup else 1.0
+
+    @property
+    def embed_scale(self) -> float:
+        return self.scale_emb if self.use_mup else 1.0
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        var = x.to(torch.float32).pow(2).mean(dim=-1, keepdim=True)
+        return (x * torch.rsqrt(var + self.eps)).to(x.dtype) * self.weight
+
+
+class SwiGLU(nn.Module):
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden, bias=False)
+        self.up_proj = nn.Linear(dim, hidden, bias=False)
+        self.down_proj = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.self_attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.kv_head_dim, causal=cfg.causal)
+        self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.mlp = SwiGLU(cfg.dim, cfg.ffn_dim)
+        self.residual_scale = cfg.residual_scale
+
+    def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,
+                past_v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h, k, v = self.self_attn(self.input_layernorm(x), rope, past_k, past_v)
+        x = x + h * self.residual_scale
+        x = x + self.mlp(self.post_attention_layernorm(x)) * self.residual_scale
+        return x, k, v
+
+
+class Transformer(nn.Module):
+    """N decoder layers and a final RMSNorm; optional token embedding (``embed``) and rotary positions."""
+
+    def __init__(self, cfg: TransformerConfig):
+        super().__init__()
+        self.config = cfg
+        if cfg.vocab_size > 0:
+            self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.rope = (RotaryEmbedding(cfg.kv_head_dim, cfg.rope_theta, cfg.rope_factors, cfg.rope_mscale)
+                     if cfg.use_rope else None)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, T) int -> (B, T, C), times scale_emb with muP
+        return self.embed_tokens(tokens) * self.config.embed_scale
+
+    def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None,
+                past: KV | None = None) -> tuple[torch.Tensor, KV]:
+        """x (B, T, C) embeddings; pos (T,) positions (default: cache length + arange(T)); past: flat KV or None.
+
+        Returns the normed hidden states (B, T, C) and the new positions' keys / values (flat, per layer)."""
+        T = x.shape[1]
+        if pos is None:
+            start = 0 if past is None else past[0].shape[2]
+            pos = torch.arange(T, device=x.device) + start
+        rope = self.rope(pos) if self.rope is not None else None
+        present: list[torch.Tensor] = []
+        for i, layer in enumerate(self.layers):
+            past_k, past_v = (None, None) if past is None else (past[2 * i], past[2 * i + 1])
+            x, k, v = layer(x, rope, past_k, past_v)
+            present += [k, v]
+        return self.norm(x), tuple(present)
+
+
+def append_kv(past: KV | None, new: KV) -> KV:
+    """The cache after a step: each layer's past and new keys / values concatenated along positions (dim 2)."""
+    if past is None:
+        return tuple(new)
+    return tuple(torch.cat((p, n), dim=2) for p, n in zip(past, new))
