@@ -1,4 +1,5 @@
-"""Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE; vocoders: Vocos,
+"""Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE, VibeVoice's acoustic
+sigma-VAE; vocoders: Vocos,
 HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end) to a voxlite bundle.
 
     python export/codec.py --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
@@ -144,6 +145,27 @@ def wavevae_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
                       None, stream)
 
 
+def vibevoice_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+    """VibeVoice's acoustic sigma-VAE: latents are the encoder mean (the LM applies its own scale / bias)."""
+    from voxlite.models.vibevoice_tokenizer import VibeVoiceAcousticTokenizer, VibeVoiceTokenizerConfig
+
+    if checkpoint:
+        from voxlite.convert.vibevoice_tokenizer import load_official
+
+        model = load_official(checkpoint, "acoustic")
+        cfg = model.config
+    else:
+        cfg = VibeVoiceTokenizerConfig.preset(config)
+        torch.manual_seed(seed)
+        model = VibeVoiceAcousticTokenizer(cfg)
+    model.eval()
+    stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream,
+                           model.state_names(), 1, zero_init=True)
+    return CodecParts("vibevoice", "vae", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.latent_dim,
+                      _Call(model, model.encode), _Call(model, model.decode), _jsonable(dataclasses.asdict(cfg)),
+                      None, stream)
+
+
 class _Mono(nn.Module):
     """Adapt mel front ends and vocoders to the codec graph layout: audio (B, 1, S) in and out."""
 
@@ -225,10 +247,10 @@ def bigvgan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
     return _mel_parts("bigvgan", model, mel, _jsonable(dataclasses.asdict(cfg)))
 
 
-FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts, "vocos": vocos_parts,
-            "hifigan": hifigan_parts, "bigvgan": bigvgan_parts}
-DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "dac": "44khz", "wavevae": "voxcpm-0.5b", "vocos": "mel_24khz",
-                   "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}
+FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts, "vibevoice": vibevoice_parts,
+            "vocos": vocos_parts, "hifigan": hifigan_parts, "bigvgan": bigvgan_parts}
+DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "dac": "44khz", "wavevae": "voxcpm-0.5b", "vibevoice": "acoustic",
+                   "vocos": "mel_24khz", "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}
 
 
 def _randomize(model: nn.Module, seed: int) -> None:
