@@ -1,0 +1,1 @@
+"""The bundled default voice: teacher corpus recipe (see README.md)."""
