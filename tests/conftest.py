@@ -11,6 +11,20 @@ if str(ROOT) not in sys.path:  # tests.reference / tests.graphs importable from 
 from tests.graphs import make_mixer_onnx, mixer_weights  # noqa: E402
 
 
+def _hypothesis_profile() -> None:
+    """CI: the same examples every run (a red CI is then a real regression, reproducible locally with
+    HYPOTHESIS_PROFILE=ci), and no 'too slow' health check on a shared 2-core machine."""
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("ci", derandomize=True, suppress_health_check=[HealthCheck.too_slow],
+                              print_blob=True)
+    settings.register_profile("dev", suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+_hypothesis_profile()
+
+
 def _install_torchaudio_shim() -> None:
     """Official parity packages import torchaudio for I/O only; none is built for torch 2.13 (PARITY.md)."""
     import importlib.util
