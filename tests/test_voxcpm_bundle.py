@@ -13,7 +13,8 @@ from voxlite.errors import InvalidInput  # noqa: E402
 
 STEPS = 4
 MAX_PATCHES = 7
-OPENVINO_ATOL = 1e-3  # latents and waveform on OpenVINO CPU (fp32 kernels differ from ORT's in summation order)
+OPENVINO_ATOL = 1e-4  # latents and waveform on OpenVINO CPU (measured 5e-7 / 2.4e-7)
+INT8_MIN_SNR_DB = 10.0  # whole int8 generation vs the fp32 reference (latents; measured 15.7 dB, waveform 49 dB)
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,8 @@ def test_generation_matches_reference(exported, cpu_model):
     text = [5, 17, 33, 64, 99]
     ref_latents, ref_audio = _reference(model, vae_parts, text, seed=3)
     latents = cpu_model.generate_latents(text, seed=3, steps=STEPS, max_patches=MAX_PATCHES)
-    assert latents.shape == ref_latents.shape
+    # random weights: the stop head says stop from the start, so generation ends at the first patch allowed (i > 2)
+    assert latents.shape == ref_latents.shape == (1, 5, 4 * 3)
     np.testing.assert_allclose(latents, ref_latents, atol=1e-4)
     audio = cpu_model.synthesize_tokens(text, seed=3, steps=STEPS, max_patches=MAX_PATCHES)
     assert audio.sample_rate == vae_parts.sample_rate
@@ -125,6 +127,11 @@ def test_generation_matches_reference(exported, cpu_model):
     np.testing.assert_array_equal(again.samples, audio.samples)
     other = cpu_model.synthesize_tokens(text, seed=4, steps=STEPS, max_patches=MAX_PATCHES)
     assert not np.allclose(other.samples[:len(audio.samples)], audio.samples[:len(other.samples)])
+    # ended by max_patches before the stop rule may fire: 3 patches, 2 steps
+    ref_latents, _ = _reference(model, vae_parts, text, seed=5, max_len=3)
+    latents = cpu_model.generate_latents(text, seed=5, steps=STEPS, max_patches=3)
+    assert latents.shape == (1, 5, 3 * 3)
+    np.testing.assert_allclose(latents, ref_latents, atol=1e-4)
 
 
 def test_voice_prompt_matches_reference(exported, cpu_model):
@@ -169,13 +176,20 @@ def test_openvino(exported):
     np.testing.assert_allclose(audio.samples, ref_audio, atol=OPENVINO_ATOL)
 
 
-def test_int8_runs(exported):
-    """int8 graphs: the generation runs end to end and stays finite (per-graph SNR bounds are checked at export:
-    velocity >= 10 dB, mu >= 5 dB; FSQ level flips make whole generations diverge, so they are not compared)."""
-    q = voxlite.load(exported[2], backend="cpu", precision="int8")
-    audio = q.synthesize_tokens([5, 17, 33], seed=1, steps=STEPS, max_patches=4)
+def test_int8_generation_within_bound(exported):
+    """int8 graphs (per-graph bounds checked at export: velocity >= 10 dB, mu >= 5 dB SNR) on a whole generation."""
+    from export.common import compare
+
+    model, vae_parts, bundle = exported
+    q = voxlite.load(bundle, backend="cpu", precision="int8")
+    text = [5, 17, 33, 64, 99]
+    ref_latents, ref_audio = _reference(model, vae_parts, text, seed=3)
+    latents = q.generate_latents(text, seed=3, steps=STEPS, max_patches=MAX_PATCHES)
     assert q.graph_precisions["locdit"] == "int8" and q.graph_precisions["step"] == "int8"
-    assert np.isfinite(audio.samples).all() and len(audio.samples) > 0
+    assert latents.shape == ref_latents.shape
+    assert compare(ref_latents, latents).snr_db >= INT8_MIN_SNR_DB
+    audio = q.synthesize_tokens(text, seed=3, steps=STEPS, max_patches=MAX_PATCHES)
+    assert compare(ref_audio, audio.samples).snr_db >= INT8_MIN_SNR_DB
 
 
 @pytest.mark.parametrize("kwargs, match", [
