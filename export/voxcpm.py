@@ -201,7 +201,7 @@ def _bound(gname: str, precision: str, output: str) -> tuple[str, float]:
 
 # ONNX files are protobufs, capped at 2 GiB; bigger graphs need external-data weights, which export/common.py and the
 # bundle format do not handle yet. prefill holds the text embedding, LocEnc and both LMs: VoxCPM-0.5B ~0.58 G params,
-# ~2.2 GiB fp32 (step, without the 75 M-entry embedding: ~1.9 GiB).
+# ~2.2 GiB fp32 (step, without the 75 M-parameter text embedding: ~1.9 GiB).
 ONNX_LIMIT_BYTES = 2 ** 31 - 2 ** 24
 
 

@@ -212,6 +212,7 @@ def test_quantized_generation_within_bound(exported, precision):
     ({"text_tokens": [3], "max_patches": 0}, "max_patches"),
     ({"text_tokens": [3], "prompt_audio": np.zeros(0, np.float32), "prompt_sample_rate": 3000}, "prompt audio"),
     ({"text_tokens": [3], "prompt_audio": np.zeros(10, np.float32)}, "sample_rate"),
+    ({"text_tokens": [3], "prompt_audio": np.zeros(3000 * 60, np.float32), "prompt_sample_rate": 3000}, "too long"),
 ])
 def test_bad_input_is_refused(cpu_model, kwargs, match):
     with pytest.raises(InvalidInput, match=match):

@@ -72,8 +72,10 @@ class VoxCPMModel(GraphModel):
             raise InvalidInput(f"{what} has ids outside the vocabulary [0, {self.vocab_size})")
         return arr.astype(np.int64)
 
-    def encode_prompt(self, audio: Audio | np.ndarray, sample_rate: int | None = None) -> np.ndarray:
-        """Prompt audio -> patches (N, P, D): left-padded to whole patches (official), AudioVAE-encoded."""
+    def encode_prompt(self, audio: Audio | np.ndarray, sample_rate: int | None = None, *,
+                      max_patches: int | None = None) -> np.ndarray:
+        """Prompt audio -> patches (N, P, D): left-padded to whole patches (official), AudioVAE-encoded.
+        ``max_patches``: refuse longer audio before encoding it."""
         if isinstance(audio, Audio):
             samples, rate = audio.samples, audio.sample_rate
         else:
@@ -84,21 +86,18 @@ class VoxCPMModel(GraphModel):
             raise InvalidInput(f"prompt audio must be non-empty mono samples (N,), got shape {samples.shape}")
         if not np.isfinite(samples).all():
             raise InvalidInput("prompt audio contains NaN or infinite samples")
-        x = resample(samples.astype(np.float32), rate, self.sample_rate)
         patch_len = self.patch_size * self.hop_length
+        if max_patches is not None and samples.size * self.sample_rate / rate > (max_patches + 1) * patch_len:
+            raise InvalidInput(f"input is too long: the prompt audio alone is longer than this model's "
+                               f"{self.max_positions} positions ({self.max_positions * patch_len / self.sample_rate:.1f} s)")
+        x = resample(samples.astype(np.float32), rate, self.sample_rate)
         x = np.pad(x, ((-len(x)) % patch_len, 0))
         latents = self.run("encoder", audio=np.ascontiguousarray(x[None, None]))["latents"]  # (1, D, T)
         n = latents.shape[-1] // self.patch_size
         return np.ascontiguousarray(latents[0].reshape(self.feat_dim, n, self.patch_size).transpose(1, 2, 0))
 
     def _options(self, cfg, steps, seed, max_patches, n_target: int, prefix: int) -> tuple[float, int, int, int]:
-        if isinstance(cfg, bool) or not isinstance(cfg, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(float(cfg)) or not 0.0 <= float(cfg) <= MAX_CFG:
-            raise InvalidInput(f"cfg must be a finite number in [0, {MAX_CFG:g}], got {cfg!r}")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
-            raise InvalidInput(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
+        self._check_scalars(cfg, steps, seed, max_patches)
         room = self.max_positions - prefix + 1  # the last patch needs no step: N patches use N - 1 positions
         if room < 1:
             raise InvalidInput(f"input is too long: {prefix} positions (text + prompt patches); this model holds "
@@ -106,10 +105,21 @@ class VoxCPMModel(GraphModel):
         d = self.defaults
         max_len = min(int(n_target * float(d["max_len_ratio"]) + int(d["max_len_offset"])), int(d["max_len_cap"]))
         if max_patches is not None:
-            if isinstance(max_patches, bool) or not isinstance(max_patches, (int, np.integer)) or max_patches < 1:
-                raise InvalidInput(f"max_patches must be a positive integer, got {max_patches!r}")
             max_len = int(max_patches)
         return float(cfg), int(steps), int(seed), min(max_len, room)
+
+    @staticmethod
+    def _check_scalars(cfg, steps, seed, max_patches) -> None:
+        if isinstance(cfg, bool) or not isinstance(cfg, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(float(cfg)) or not 0.0 <= float(cfg) <= MAX_CFG:
+            raise InvalidInput(f"cfg must be a finite number in [0, {MAX_CFG:g}], got {cfg!r}")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+            raise InvalidInput(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
+        if max_patches is not None and (isinstance(max_patches, bool) or not isinstance(max_patches, (int, np.integer))
+                                        or max_patches < 1):
+            raise InvalidInput(f"max_patches must be a positive integer, got {max_patches!r}")
 
     # -- generation ---------------------------------------------------------------------------------
     def generate_patches(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
@@ -122,7 +132,10 @@ class VoxCPMModel(GraphModel):
         text = self._tokens(text_tokens, "text_tokens")
         prompt_text = self._tokens(prompt_tokens, "prompt_tokens", allow_empty=True)
         P, D = self.patch_size, self.feat_dim
-        prompt = (self.encode_prompt(prompt_audio, prompt_sample_rate) if prompt_audio is not None
+        self._check_scalars(cfg, steps, seed, max_patches)
+        room = self.max_positions - prompt_text.size - text.size - 1
+        prompt = (self.encode_prompt(prompt_audio, prompt_sample_rate, max_patches=max(room, 0))
+                  if prompt_audio is not None
                   else np.zeros((0, P, D), np.float32))
         n_text = prompt_text.size + text.size + 1
         T = n_text + prompt.shape[0]
