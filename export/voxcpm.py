@@ -170,10 +170,11 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
                      "mu": {0: "batch"}, "stop_logits": {0: "batch"}, **{n: kv_axes[n] for n in present}}),
         "step": (_Step(model), (patch, *kv), ["patch", *past], ["mu", "stop_logits", *present],
                  {"patch": {0: "batch"}, "mu": {0: "batch"}, "stop_logits": {0: "batch"},
-                  **{n: {0: "batch", 2: "past_positions"} for n in past}, **{n: {0: "batch"} for n in present}}),
+                  **{n: {0: "batch", 2: "past_positions"} for n in past},
+                  **{n: {0: "batch", 2: "new_positions"} for n in present}}),
         "locdit": (_LocDiT(model), (x, t, mu, patch), ["x", "t", "mu", "cond"], ["velocity"],
                    {"x": {0: "batch"}, "t": {0: "batch"}, "mu": {0: "batch"}, "cond": {0: "batch"},
-                    "velocity": {0: "batch2"}}),
+                    "velocity": {0: "batch2", 1: "patch"}}),
     }
     base_cfg = cfg.base_lm_config()
     kv_spec = {"n_kv_heads": base_cfg.n_kv_heads, "head_dim": base_cfg.kv_head_dim}
