@@ -15,6 +15,10 @@ within the SNR bounds in ``MIN_SNR_DB``):
   ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
 - the AudioVAE as a causal codec (``export/codec.py``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
 
+prefill and step each hold LocEnc and both LMs (prefill also the text embedding): VoxCPM-0.5B's fp32 prefill is
+~2.2 GiB, past ONNX's 2 GiB protobuf limit, so such graphs carry their weights in an external-data file
+(``export.common.EXTERNAL_DATA_BYTES``; the bundle stores it as ``graphs/<graph>.<precision>.onnx.data``).
+
 hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
 ``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), generation defaults (``cfg``,
 ``steps``, ``sway_coef``, ``zero_init_ratio``, ``stop_threshold`` (argmax rule), ``min_len``, ``max_len``
@@ -200,23 +204,9 @@ def _bound(gname: str, precision: str, output: str) -> tuple[str, float]:
     return "snr", -float("inf")  # logged only
 
 
-# ONNX files are protobufs, capped at 2 GiB; bigger graphs need external-data weights, which export/common.py and the
-# bundle format do not handle yet. prefill holds the text embedding, LocEnc and both LMs: VoxCPM-0.5B ~0.58 G params,
-# ~2.2 GiB fp32 (step, without the 75 M-parameter text embedding: ~1.9 GiB).
-ONNX_LIMIT_BYTES = 2 ** 31 - 2 ** 24
-
-
-def check_size(model) -> None:
-    n_bytes = sum(p.numel() * 4 for name, p in model.named_parameters() if not name.startswith("loc_dit."))
-    if n_bytes > ONNX_LIMIT_BYTES:
-        raise SystemExit(f"the prefill / step graphs would hold {n_bytes / 2 ** 30:.2f} GiB of fp32 weights, over "
-                         "ONNX's 2 GiB protobuf limit; external-data graphs are not supported by this exporter yet")
-
-
 def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
                   provenance: dict | None = None, overwrite: bool = False, log=print) -> Path:
     precisions = check_precisions(precisions)
-    check_size(model)
     specs, hparams = voxcpm_specs(model)
     vae_specs, vae_hparams = codec_specs(vae_parts)
     hparams["audio_vae"] = vae_hparams

@@ -47,6 +47,13 @@ def onnx_io_specs(path: str | os.PathLike) -> tuple[list[TensorSpec], list[Tenso
     return [spec(a) for a in sess.get_inputs()], [spec(a) for a in sess.get_outputs()]
 
 
+def _has_external_data(path) -> bool:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+
+
 class BundleWriter:
     """Assemble a bundle directory.
 
@@ -103,9 +110,36 @@ class BundleWriter:
     def add_graph(self, name: str, precision: str, onnx_file: str | os.PathLike | bytes, *,
                   inputs: Iterable[TensorSpec] | None = None, outputs: Iterable[TensorSpec] | None = None,
                   metadata: Mapping[str, Any] | None = None) -> None:
-        """Add one precision variant of a graph. IO specs are read from the graph unless given."""
-        relpath = self.add_file(f"graphs/{name}.{precision}.onnx", onnx_file)
+        """Add one precision variant of a graph. IO specs are read from the graph unless given.
+
+        A graph whose weights live in external-data files beside it (graphs over ONNX's 2 GiB protobuf limit) is
+        stored with them as ``graphs/<name>.<precision>.onnx.data`` (``.data1``, ... if it names several), the
+        graph's references rewritten to match; each data file is listed (and hashed) under the manifest's files."""
+        relpath = f"graphs/{name}.{precision}.onnx"
+        if not isinstance(onnx_file, (bytes, bytearray)) and _has_external_data(onnx_file):
+            onnx_file = self._add_external_data(onnx_file, relpath)
+        relpath = self.add_file(relpath, onnx_file)
         self._register_graph(name, precision, relpath, inputs, outputs, metadata)
+
+    def _add_external_data(self, onnx_file, relpath: str) -> bytes:
+        import onnx
+
+        src = Path(onnx_file)
+        model = onnx.load(str(src), load_external_data=False)
+        renamed: dict[str, str] = {}
+        for t in model.graph.initializer:
+            if t.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            entry = next(e for e in t.external_data if e.key == "location")
+            if entry.value not in renamed:
+                target = f"{relpath}.data" + (str(len(renamed)) if renamed else "")
+                data_src = (src.parent / entry.value).resolve()
+                if src.parent.resolve() not in data_src.parents:
+                    raise BundleError(f"{src}: external data {entry.value!r} is outside the graph's directory")
+                self.add_file(target, data_src)
+                renamed[entry.value] = target
+            entry.value = Path(renamed[entry.value]).name
+        return model.SerializeToString()
 
     def add_openvino_ir(self, name: str, precision: str, xml_file: str | os.PathLike) -> None:
         """Add an OpenVINO IR variant (``.xml`` + its ``.bin``) of a graph already added as ONNX; it runs only on
@@ -203,6 +237,6 @@ def pack_archive(bundle_dir: str | os.PathLike, archive: str | os.PathLike) -> P
             zf.write(bundle.root / MANIFEST, MANIFEST, compress_type=zipfile.ZIP_DEFLATED)
             for relpath in bundle.manifest.files:
                 # ONNX/npy barely compress and storing them keeps extraction cheap
-                method = zipfile.ZIP_STORED if relpath.endswith((".onnx", ".npy", ".bin")) else zipfile.ZIP_DEFLATED
+                method = zipfile.ZIP_STORED if relpath.endswith((".onnx", ".npy", ".bin", ".data")) else zipfile.ZIP_DEFLATED
                 zf.write(bundle.root / relpath, relpath, compress_type=method)
     return archive
