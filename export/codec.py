@@ -360,9 +360,10 @@ def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
 
 def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisions=("fp32",),
                  metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
-                 bounds=None, log=print) -> None:
+                 bounds=None, shared_data: str | None = None, log=print) -> None:
     """Export each spec to ONNX in every precision, verify each variant against the module's own outputs
-    (``bounds(graph, precision, output)`` -> ("max_abs" | "snr", value), default the codec bounds) and add it."""
+    (``bounds(graph, precision, output)`` -> ("max_abs" | "snr", value), default the codec bounds) and add it
+    (``shared_data``: see ``BundleWriter.add_graph``)."""
     metadata = dict(metadata or {})
     for gname, (module, args, ins, outs, axes) in specs.items():
         fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
@@ -384,7 +385,7 @@ def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisio
                 stamp_metadata(path, {"graph": gname, "precision": precision})
             _verify(path, feeds, reference, precision, gname, log, bounds=bounds)
             writer.add_graph(gname, precision, path, metadata={k: v for k, v in metadata.items()
-                                                                if k == "sample_rate"})
+                                                                if k == "sample_rate"}, shared_data=shared_data)
             if openvino_ir and precision in ("fp32", "fp16"):
                 xml = to_openvino_ir(path, Path(tmp) / f"{gname}.ov-{precision}.xml")
                 _verify(xml, feeds, reference, precision, f"{gname} (OpenVINO IR)", log, backend="openvino",

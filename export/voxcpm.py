@@ -16,8 +16,10 @@ within the SNR bounds in ``MIN_SNR_DB``):
 - the AudioVAE as a causal codec (``export/codec.py``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
 
 prefill and step each hold LocEnc and both LMs (prefill also the text embedding): VoxCPM-0.5B's fp32 prefill is
-~2.2 GiB, past ONNX's 2 GiB protobuf limit, so such graphs carry their weights in an external-data file
-(``export.common.EXTERNAL_DATA_BYTES``; the bundle stores it as ``graphs/<graph>.<precision>.onnx.data``).
+~2.2 GiB, past ONNX's 2 GiB protobuf limit, so graphs carry their weights in an external-data file. The bundle keeps
+every graph's weights in one ``graphs/weights.data`` holding each distinct tensor once (``BundleWriter.add_graph``'s
+``shared_data``): the LM layers common to prefill and step, and the convolutions common to decoder and decoder_stream,
+are stored once.
 
 hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
 ``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), generation defaults (``cfg``,
@@ -215,9 +217,11 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
                           overwrite=overwrite)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            write_graphs(writer, specs, tmp, precisions=precisions, bounds=_bound, log=log,
+            # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
+            # decoder_stream the same convolutions; each distinct tensor is stored once
+            write_graphs(writer, specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate})
-            write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=_bound, log=log,
+            write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate},
                          int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only)
         return writer.finish()

@@ -73,6 +73,22 @@ def test_manifest(exported, cpu_model):
     assert (hp["patch_size"], hp["feat_dim"], hp["steps"], hp["sway_coef"]) == (3, 5, 10, 1.0)
 
 
+def test_weights_are_stored_once(exported):
+    """prefill and step hold the same LocEnc / LM layers: one shared weights file keeps each tensor once."""
+    import onnx
+
+    bundle = exported[2]
+
+    def refs(graph):
+        m = onnx.load(str(bundle / f"graphs/{graph}.onnx"), load_external_data=False)
+        return {tuple(e.value for e in t.external_data) for t in m.graph.initializer if t.data_location == 1}
+
+    for precision in ("fp32", "int8"):
+        prefill, step = refs(f"prefill.{precision}"), refs(f"step.{precision}")
+        assert step and step <= prefill  # everything step holds is prefill's (which adds the text embedding)
+    assert all(r[0] == "weights.data" for r in refs("prefill.fp32"))
+
+
 def test_graphs_match_reference(exported, cpu_model):
     """Each graph on inputs other than the export's verify inputs (new lengths), fp32 within 1e-4."""
     model, _, _ = exported
