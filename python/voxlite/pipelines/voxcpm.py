@@ -172,7 +172,7 @@ class VoxCPMModel(GraphModel):
 
             patch = solvers.integrate_flow(velocity, z, ts, cfg_scale=cfg, cfg_mode="zero_star",
                                            zero_init_steps=zero_init)  # (1, P, D)
-            yield patch[0]
+            yield patch[0].copy()  # the caller may keep or modify it; the loop keeps patch as cond
             cond = patch
             if i > min_len and int(np.argmax(stop_logits[0])) == 1:
                 break
