@@ -306,16 +306,10 @@ def _whole_frames_only(module: nn.Module) -> None:
             m.pad_to_full_frames = False
 
 
-def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
-                 provenance: dict | None = None, overwrite: bool = False, openvino_ir: bool = False,
-                 log=print) -> Path:
-    """Write the bundle. ``openvino_ir`` adds an ``ov-<precision>`` OpenVINO IR variant of each fp32/fp16 graph
-    (faster to load on the openvino backend; verified like the rest)."""
-    for p in precisions:
-        if p not in PRECISIONS:
-            raise SystemExit(f"unknown precision {p!r}; choose from {PRECISIONS}")
-    if "fp32" not in precisions:
-        precisions = ("fp32", *precisions)
+def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
+    """The graphs of a codec as export specs ``{name: (module, args, input names, output names, dynamic axes)}``
+    and the codec hparams describing them (what ``pipelines/codec.py`` reads). Shared by bundles that embed a
+    codec (e.g. VoxCPM's AudioVAE in a voxcpm bundle)."""
     hop, dim, ch = parts.hop_length, parts.latent_dim, parts.channels
     _whole_frames_only(parts.encoder)
     _whole_frames_only(parts.decoder)
@@ -330,7 +324,7 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
         else:
             latents_q = latents
 
-    specs = {}  # graph name -> (module, args, input names, output names, dynamic axes, reference outputs)
+    specs = {}  # graph name -> (module, args, input names, output names, dynamic axes)
     specs["encoder"] = (parts.encoder, (wav,), ["audio"], ["latents"],
                         {"audio": {0: "batch", 2: "samples"}, "latents": {0: "batch", 2: "frames"}})
     specs["decoder"] = (parts.decoder, (latents_q,), ["latents"], ["audio"],
@@ -361,37 +355,60 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
                "frame_rate": parts.sample_rate / hop, "decoder_min_frames": dec_min, "config": parts.config, **stream_hparams}
     if parts.rvq is not None:
         hparams.update(n_q=parts.rvq.n_q, codebook_size=parts.rvq.codebook_size, normalize=parts.rvq.normalize)
+    return specs, hparams
 
+
+def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisions=("fp32",),
+                 metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
+                 bounds=None, shared_data: str | None = None, log=print) -> None:
+    """Export each spec to ONNX in every precision, verify each variant against the module's own outputs
+    (``bounds(graph, precision, output)`` -> ("max_abs" | "snr", value), default the codec bounds) and add it
+    (``shared_data``: see ``BundleWriter.add_graph``)."""
+    metadata = dict(metadata or {})
+    for gname, (module, args, ins, outs, axes) in specs.items():
+        fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
+                           dynamic_axes=axes, metadata={"graph": gname, **metadata})
+        with torch.no_grad():
+            ref = module(*args)
+        ref = (ref,) if isinstance(ref, torch.Tensor) else ref
+        reference = {o: r.numpy() for o, r in zip(outs, ref)}
+        feeds = {i: a.numpy() for i, a in zip(ins, args)}
+        for precision in precisions:
+            if precision == "int8" and gname in float_only:
+                continue
+            path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
+            if precision == "fp16":
+                to_fp16(fp32, path)
+            elif precision == "int8":
+                to_int8(fp32, path, keep_float=int8_keep_float)
+            if precision != "fp32":
+                stamp_metadata(path, {"graph": gname, "precision": precision})
+            _verify(path, feeds, reference, precision, gname, log, bounds=bounds)
+            writer.add_graph(gname, precision, path, metadata={k: v for k, v in metadata.items()
+                                                                if k == "sample_rate"}, shared_data=shared_data)
+            if openvino_ir and precision in ("fp32", "fp16"):
+                xml = to_openvino_ir(path, Path(tmp) / f"{gname}.ov-{precision}.xml")
+                _verify(xml, feeds, reference, precision, f"{gname} (OpenVINO IR)", log, backend="openvino",
+                        bounds=bounds)
+                writer.add_openvino_ir(gname, f"ov-{precision}", xml)
+
+
+def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
+                 provenance: dict | None = None, overwrite: bool = False, openvino_ir: bool = False,
+                 log=print) -> Path:
+    """Write the bundle. ``openvino_ir`` adds an ``ov-<precision>`` OpenVINO IR variant of each fp32/fp16 graph
+    (faster to load on the openvino backend; verified like the rest)."""
+    precisions = check_precisions(precisions)
+    specs, hparams = codec_specs(parts)
     writer = BundleWriter(out, model_type="codec", name=name or f"{parts.family}-{parts.sample_rate // 1000}khz",
                           sample_rate=parts.sample_rate, hparams=hparams, default_precision="fp32",
                           provenance=provenance or {}, overwrite=overwrite)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for gname, (module, args, ins, outs, axes) in specs.items():
-                fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
-                                   dynamic_axes=axes, metadata={"graph": gname, "family": parts.family,
-                                                                "sample_rate": parts.sample_rate})
-                with torch.no_grad():
-                    ref = module(*args)
-                ref = (ref,) if isinstance(ref, torch.Tensor) else ref
-                reference = {o: r.numpy() for o, r in zip(outs, ref)}
-                feeds = {i: a.numpy() for i, a in zip(ins, args)}
-                for precision in precisions:
-                    if precision == "int8" and gname in parts.float_only:
-                        continue
-                    path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
-                    if precision == "fp16":
-                        to_fp16(fp32, path)
-                    elif precision == "int8":
-                        to_int8(fp32, path, keep_float=parts.int8_keep_float)
-                    if precision != "fp32":
-                        stamp_metadata(path, {"graph": gname, "precision": precision})
-                    _verify(path, feeds, reference, precision, gname, log)
-                    writer.add_graph(gname, precision, path, metadata={"sample_rate": parts.sample_rate})
-                    if openvino_ir and precision in ("fp32", "fp16"):
-                        xml = to_openvino_ir(path, Path(tmp) / f"{gname}.ov-{precision}.xml")
-                        _verify(xml, feeds, reference, precision, f"{gname} (OpenVINO IR)", log, backend="openvino")
-                        writer.add_openvino_ir(gname, f"ov-{precision}", xml)
+            write_graphs(writer, specs, tmp, precisions=precisions,
+                         metadata={"family": parts.family, "sample_rate": parts.sample_rate},
+                         int8_keep_float=parts.int8_keep_float, float_only=parts.float_only,
+                         openvino_ir=openvino_ir, log=log)
         if parts.rvq is not None:
             writer.add_tensor("codebooks", parts.rvq.kernel_codebooks().numpy().astype(np.float32))
             writer.add_tensor("search_codebooks", parts.rvq.codebooks.detach().numpy().astype(np.float32))
@@ -404,16 +421,30 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
         raise
 
 
-def _verify(path, feeds, reference, precision, gname, log, backend: str = "cpu") -> None:
+def check_precisions(precisions) -> tuple[str, ...]:
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise SystemExit(f"unknown precision {p!r}; choose from {PRECISIONS}")
+    if "fp32" not in precisions:
+        precisions = ("fp32", *precisions)
+    return tuple(precisions)
+
+
+def _codec_bound(gname: str, precision: str, output: str) -> tuple[str, float]:
+    return ("max_abs", FP32_MAX_ABS) if precision == "fp32" else ("snr", MIN_SNR_DB[precision])
+
+
+def _verify(path, feeds, reference, precision, gname, log, backend: str = "cpu", bounds=None) -> None:
     from voxlite.backends import open_session
 
     got = open_session(path, backend=backend).run(feeds)
     for name, ref in reference.items():
         c = compare(ref, got[name])
-        ok = c.max_abs <= FP32_MAX_ABS if precision == "fp32" else c.snr_db >= MIN_SNR_DB[precision]
+        kind, value = (bounds or _codec_bound)(gname, precision, name)
+        ok = c.max_abs <= value if kind == "max_abs" else c.snr_db >= value
         log(f"  {gname}.{precision} {name}: {c}{'' if ok else '  <-- out of bounds'}")
         if not ok:
-            bound = f"max|err| <= {FP32_MAX_ABS}" if precision == "fp32" else f"SNR >= {MIN_SNR_DB[precision]} dB"
+            bound = f"max|err| <= {value}" if kind == "max_abs" else f"SNR >= {value} dB"
             raise SystemExit(f"{gname}.{precision}: output {name!r} fails the bound ({bound}): {c}")
 
 

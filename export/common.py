@@ -12,6 +12,52 @@ import numpy as np
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
+# Graphs whose weights exceed this are written with their initializers in one external-data file beside the .onnx
+# (``<file>.data``): a single ONNX protobuf cannot exceed 2 GiB. Tests lower it to exercise the path on tiny graphs.
+EXTERNAL_DATA_BYTES = 2 ** 31 - 2 ** 26
+
+
+def initializer_bytes(model) -> int:
+    """Bytes of a loaded model's initializer data (inline or external)."""
+    total = 0
+    for t in model.graph.initializer:
+        if t.data_location == 1:  # EXTERNAL
+            total += int(next((e.value for e in t.external_data if e.key == "length"), 0) or 0)
+        else:
+            total += len(t.raw_data) or t.ByteSize()
+    return total
+
+
+def external_locations(path: str | os.PathLike) -> list[str]:
+    """The external-data files a graph file names (relative to its directory), in first-use order."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    seen: list[str] = []
+    for t in model.graph.initializer:
+        if t.data_location == 1:
+            loc = next(e.value for e in t.external_data if e.key == "location")
+            if loc not in seen:
+                seen.append(loc)
+    return seen
+
+
+def save_model(model, path: str | os.PathLike) -> Path:
+    """Save a loaded model: inline below ``EXTERNAL_DATA_BYTES`` of weights, else with every initializer in one
+    ``<name>.data`` file beside it."""
+    import onnx
+
+    path = Path(path)
+    if initializer_bytes(model) > EXTERNAL_DATA_BYTES:
+        data = path.with_name(path.name + ".data")
+        if data.exists():
+            data.unlink()
+        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                        location=data.name, size_threshold=1024)  # small constants (axes) stay inline
+    else:
+        onnx.save_model(model, str(path))
+    return path
+
 
 def export_onnx(module, args: tuple, path: str | os.PathLike, *, input_names: Sequence[str],
                 output_names: Sequence[str], dynamic_axes: Mapping[str, Mapping[int, str]] | None = None,
@@ -27,8 +73,10 @@ def export_onnx(module, args: tuple, path: str | os.PathLike, *, input_names: Se
         torch.onnx.export(module, args, str(path), input_names=list(input_names), output_names=list(output_names),
                           dynamic_axes=dict(dynamic_axes or {}), opset_version=opset, dynamo=False,
                           do_constant_folding=True)
-    model = onnx.load(str(path))
-    onnx.checker.check_model(model)
+    big = bool(external_locations(path))  # torch writes one file per tensor past 2 GiB
+    if big or path.stat().st_size > EXTERNAL_DATA_BYTES:
+        save_model(onnx.load(str(path)), path)  # one data file (or back inline), whatever torch chose
+    onnx.checker.check_model(str(path))  # by path: works past 2 GiB
     if metadata:
         stamp_metadata(path, metadata)
     return path
@@ -38,7 +86,7 @@ def stamp_metadata(path: str | os.PathLike, metadata: Mapping[str, object]) -> N
     """Write ``voxlite.<key>`` entries into the graph's metadata_props (replacing earlier values)."""
     import onnx
 
-    model = onnx.load(str(path))
+    model = onnx.load(str(path), load_external_data=False)  # external weights stay where they are
     keep = [p for p in model.metadata_props if not p.key.startswith("voxlite.") or
             p.key[len("voxlite."):] not in metadata]
     del model.metadata_props[:]
@@ -55,8 +103,7 @@ def to_fp16(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = convert_float_to_float16(onnx.load(str(src)), keep_io_types=True)
-    onnx.save(model, str(dst))
-    return Path(dst)
+    return save_model(model, dst)
 
 
 def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequence[str] = ("MatMul", "Gemm", "Conv"),
@@ -69,12 +116,18 @@ def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequenc
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    big = bool(external_locations(src))
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
-        excluded = [n.name for n in onnx.load(str(prepared)).graph.node if any(k in n.name for k in keep_float)]
+        quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True, save_as_external_data=big,
+                          all_tensors_to_one_file=True, external_data_location="prepared.onnx.data")
+        excluded = [n.name for n in onnx.load(str(prepared), load_external_data=False).graph.node
+                    if any(k in n.name for k in keep_float)]
         quantize_dynamic(str(prepared), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
-                         op_types_to_quantize=list(op_types), nodes_to_exclude=excluded)
+                         op_types_to_quantize=list(op_types), nodes_to_exclude=excluded,
+                         use_external_data_format=big)
+    if big:  # int8 weights are ~4x smaller: inline again when they fit
+        save_model(onnx.load(str(dst)), dst)
     return Path(dst)
 
 

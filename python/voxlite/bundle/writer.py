@@ -47,6 +47,13 @@ def onnx_io_specs(path: str | os.PathLike) -> tuple[list[TensorSpec], list[Tenso
     return [spec(a) for a in sess.get_inputs()], [spec(a) for a in sess.get_outputs()]
 
 
+def _has_external_data(path) -> bool:
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+
+
 class BundleWriter:
     """Assemble a bundle directory.
 
@@ -83,6 +90,7 @@ class BundleWriter:
             },
             "files": {},
         }
+        self._shared: dict[str, dict] = {}  # shared weight files: name -> {"offsets": {sha256: offset}, "size"}
         self._done = False
 
     # -- adding content -------------------------------------------------------------------------------
@@ -102,10 +110,80 @@ class BundleWriter:
 
     def add_graph(self, name: str, precision: str, onnx_file: str | os.PathLike | bytes, *,
                   inputs: Iterable[TensorSpec] | None = None, outputs: Iterable[TensorSpec] | None = None,
-                  metadata: Mapping[str, Any] | None = None) -> None:
-        """Add one precision variant of a graph. IO specs are read from the graph unless given."""
-        relpath = self.add_file(f"graphs/{name}.{precision}.onnx", onnx_file)
+                  metadata: Mapping[str, Any] | None = None, shared_data: str | None = None) -> None:
+        """Add one precision variant of a graph. IO specs are read from the graph unless given.
+
+        ``shared_data``: store the graph's weights (initializers of 1 KiB or more) in ``graphs/<shared_data>.data``,
+        one copy of each distinct tensor for every graph added with the same name: graphs that share weights (an LM's
+        prefill and step graphs, all holding the same layers) then cost their size once. The file is hashed like the
+        others when the bundle is finished.
+
+        A graph whose weights live in external-data files beside it (graphs over ONNX's 2 GiB protobuf limit) is
+        stored with them as ``graphs/<name>.<precision>.onnx.data`` (``.data1``, ... if it names several), the
+        graph's references rewritten to match; each data file is listed (and hashed) under the manifest's files."""
+        relpath = f"graphs/{name}.{precision}.onnx"
+        if shared_data is not None:
+            onnx_file = self._share_weights(onnx_file, shared_data)
+        elif not isinstance(onnx_file, (bytes, bytearray)) and _has_external_data(onnx_file):
+            onnx_file = self._add_external_data(onnx_file, relpath)
+        relpath = self.add_file(relpath, onnx_file)
         self._register_graph(name, precision, relpath, inputs, outputs, metadata)
+
+    def _share_weights(self, onnx_file, shared: str) -> bytes:
+        import hashlib
+
+        import onnx
+
+        check_relpath(f"graphs/{shared}.data")
+        if f"graphs/{shared}.data" in self._manifest["files"]:
+            raise BundleError(f"bundle already has a file graphs/{shared}.data")
+        if isinstance(onnx_file, (bytes, bytearray)):
+            model = onnx.load_model_from_string(bytes(onnx_file))
+        else:
+            model = onnx.load(str(onnx_file))  # external data loaded
+        store = self._shared.setdefault(shared, {"offsets": {}, "size": 0})
+        target = self._tmp / "graphs" / f"{shared}.data"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "ab") as f:
+            for t in model.graph.initializer:
+                if t.data_location == onnx.TensorProto.EXTERNAL or not t.raw_data or len(t.raw_data) < 1024:
+                    continue
+                raw = t.raw_data
+                digest = hashlib.sha256(raw).hexdigest()
+                if digest not in store["offsets"]:
+                    pad = (-store["size"]) % 4096  # page-aligned: lets a runtime map tensors in place
+                    f.write(b"\0" * pad)
+                    store["offsets"][digest] = store["size"] + pad
+                    f.write(raw)
+                    store["size"] += pad + len(raw)
+                t.ClearField("raw_data")
+                t.data_location = onnx.TensorProto.EXTERNAL
+                del t.external_data[:]
+                for key, value in (("location", f"{shared}.data"), ("offset", store["offsets"][digest]),
+                                   ("length", len(raw))):
+                    entry = t.external_data.add()
+                    entry.key, entry.value = key, str(value)
+        return model.SerializeToString()
+
+    def _add_external_data(self, onnx_file, relpath: str) -> bytes:
+        import onnx
+
+        src = Path(onnx_file)
+        model = onnx.load(str(src), load_external_data=False)
+        renamed: dict[str, str] = {}
+        for t in model.graph.initializer:
+            if t.data_location != onnx.TensorProto.EXTERNAL:
+                continue
+            entry = next(e for e in t.external_data if e.key == "location")
+            if entry.value not in renamed:
+                target = f"{relpath}.data" + (str(len(renamed)) if renamed else "")
+                data_src = (src.parent / entry.value).resolve()
+                if src.parent.resolve() not in data_src.parents:
+                    raise BundleError(f"{src}: external data {entry.value!r} is outside the graph's directory")
+                self.add_file(target, data_src)
+                renamed[entry.value] = target
+            entry.value = Path(renamed[entry.value]).name
+        return model.SerializeToString()
 
     def add_openvino_ir(self, name: str, precision: str, xml_file: str | os.PathLike) -> None:
         """Add an OpenVINO IR variant (``.xml`` + its ``.bin``) of a graph already added as ONNX; it runs only on
@@ -159,6 +237,10 @@ class BundleWriter:
         if self._done:
             raise BundleError("bundle already finished")
         try:
+            for shared in self._shared:
+                relpath = f"graphs/{shared}.data"
+                target = self._tmp / relpath
+                self._manifest["files"][relpath] = {"sha256": sha256_file(target), "bytes": target.stat().st_size}
             manifest = {k: v for k, v in self._manifest.items() if v is not None or k == "sample_rate"}
             parse_manifest(json.loads(json.dumps(manifest)))  # the reader's rules, before anything is final
             (self._tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
@@ -203,6 +285,6 @@ def pack_archive(bundle_dir: str | os.PathLike, archive: str | os.PathLike) -> P
             zf.write(bundle.root / MANIFEST, MANIFEST, compress_type=zipfile.ZIP_DEFLATED)
             for relpath in bundle.manifest.files:
                 # ONNX/npy barely compress and storing them keeps extraction cheap
-                method = zipfile.ZIP_STORED if relpath.endswith((".onnx", ".npy", ".bin")) else zipfile.ZIP_DEFLATED
+                method = zipfile.ZIP_STORED if relpath.endswith((".onnx", ".npy", ".bin", ".data")) else zipfile.ZIP_DEFLATED
                 zf.write(bundle.root / relpath, relpath, compress_type=method)
     return archive

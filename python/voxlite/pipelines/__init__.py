@@ -13,6 +13,7 @@ from ..errors import BundleError
 FAMILIES: dict[str, str] = {
     "graph": "voxlite.pipelines.graph:GraphModel",
     "codec": "voxlite.pipelines.codec:CodecModel",
+    "voxcpm": "voxlite.pipelines.voxcpm:VoxCPMModel",
 }
 
 

@@ -1,0 +1,256 @@
+"""Export VoxCPM (0.5B / 1.5) to a voxlite bundle (``model_type: "voxcpm"``).
+
+    python export/voxcpm.py --checkpoint ~/models/VoxCPM-0.5B --out bundles/voxcpm-0.5b --precision fp32 int8
+    python export/voxcpm.py --config tiny --random-init --seed 0 --out /tmp/tiny-voxcpm
+
+Graphs (each verified against the PyTorch reference before the bundle is written; fp32 within 1e-4 max abs, int8
+within the SNR bounds in ``MIN_SNR_DB``):
+
+- ``prefill``: ``text_tokens`` (B, T) int64, ``text_mask`` / ``audio_mask`` (B, T) float32 (1 on text / audio
+  positions), ``audio_feats`` (B, T, P, D) -> ``mu`` (B, H_dit), ``stop_logits`` (B, 2) and ``present.<lm>.<i>.key`` /
+  ``.value`` (B, Hkv, T, Dh) for every layer of both LMs (``lm`` = ``base`` (TSLM) then ``residual`` (RALM)).
+- ``step``: ``patch`` (B, P, D) + ``past.<lm>.<i>.key`` / ``.value`` (B, Hkv, L, Dh) -> ``mu``, ``stop_logits``,
+  ``present.<lm>.<i>.key`` / ``.value`` (B, Hkv, 1, Dh): the one new position, to append to the cache.
+- ``locdit``: one velocity evaluation with CFG's two halves batched: ``x`` (B, P, D), ``t`` (B,), ``mu`` (B, H_dit),
+  ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
+- the AudioVAE as a causal codec (``export/codec.py``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
+
+prefill and step each hold LocEnc and both LMs (prefill also the text embedding): VoxCPM-0.5B's fp32 prefill is
+~2.2 GiB, past ONNX's 2 GiB protobuf limit, so graphs carry their weights in an external-data file. The bundle keeps
+every graph's weights in one ``graphs/weights.data`` holding each distinct tensor once (``BundleWriter.add_graph``'s
+``shared_data``): the LM layers common to prefill and step, and the convolutions common to decoder and decoder_stream,
+are stored once.
+
+hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
+``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), generation defaults (``cfg``,
+``steps``, ``sway_coef``, ``zero_init_ratio``, ``stop_threshold`` (argmax rule), ``min_len``, ``max_len``
+(``min(int(ratio * n_target_tokens + offset), cap)``)), ``audio_vae`` (the codec hparams).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from export.codec import (FP32_MAX_ABS, CodecParts, StreamAdapter, _Call, _jsonable, check_precisions,  # noqa: E402
+                          codec_specs, wavevae_parts, write_graphs)
+from export.common import PRECISIONS  # noqa: E402
+from voxlite.bundle import BundleWriter  # noqa: E402
+
+# Quantized bounds (SNR dB against the fp32 reference on the verify inputs). Measured at the tiny random config:
+# int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
+# step mu ~8 dB: mu sits behind the FSQ, whose rounding turns small upstream errors into whole-level flips, so its
+# bound is lower. KV outputs and stop logits are logged only.
+MIN_SNR_DB = {"fp16": {"mu": 20.0, "velocity": 30.0}, "int8": {"mu": 5.0, "velocity": 10.0}}
+SNR_CHECKED = ("mu", "velocity")
+
+# Generation defaults, as voxcpm 2.0.3 (VoxCPM.generate / VoxCPMModel._generate / UnifiedCFM).
+GENERATION = {"cfg": 2.0, "steps": 10, "sway_coef": 1.0, "zero_init_ratio": 0.04, "min_len": 2,
+              "stop_rule": "argmax", "max_len_ratio": 6.0, "max_len_offset": 10, "max_len_cap": 2000}
+
+
+def _kv_names(prefix: str, n_base: int, n_res: int) -> list[str]:
+    names = []
+    for lm, n in (("base", n_base), ("residual", n_res)):
+        for i in range(n):
+            names += [f"{prefix}.{lm}.{i}.key", f"{prefix}.{lm}.{i}.value"]
+    return names
+
+
+class _Prefill(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, text_tokens, text_mask, audio_feats, audio_mask):
+        mu, stop, kv = self.model.prefill(text_tokens, text_mask, audio_feats, audio_mask)
+        return (mu, stop, *kv)
+
+
+class _Step(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, patch, *past):
+        mu, stop, kv = self.model.step(patch, tuple(past))
+        return (mu, stop, *kv)
+
+
+class _LocDiT(nn.Module):
+    """CFG's conditional and unconditional (mu = 0) evaluations in one batch, as ``VoxCPM.sample_patch``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, t, mu, cond):
+        mu2 = torch.cat((mu, torch.zeros_like(mu)))
+        return self.model.velocity(torch.cat((x, x)), torch.cat((t, t)), mu2, torch.cat((cond, cond)))
+
+
+def randomize(model: nn.Module, seed: int) -> None:
+    """Random-init export: RMSNorm gains start at 1; spread them so a wrong graph cannot hide behind them."""
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight") or name.endswith("layernorm.weight"):
+                p.copy_(1 + 0.3 * torch.randn(p.shape, generator=g))
+
+
+def build(checkpoint: str | None, config: str, seed: int):
+    """(VoxCPM, CodecParts of its AudioVAE)."""
+    from voxlite.models.voxcpm import VoxCPM, VoxCPMConfig
+
+    if checkpoint:
+        from voxlite.convert.voxcpm import load_official
+
+        model, vae = load_official(checkpoint)
+        cfg = vae.config
+        if cfg.output_sample_rate != cfg.sample_rate:
+            raise SystemExit("VoxCPM2 AudioVAEs (output rate != input rate) are not exported yet")
+        names = [f"decoder.state_{i}" for i in range(len(vae.decoder.state_shapes()))]
+        stream = StreamAdapter(lambda z: vae.initial_state(z.shape[0], dtype=z.dtype), vae.stream, names, 1,
+                               zero_init=True)
+        vae_parts = CodecParts("wavevae", "vae", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
+                               _Call(vae, vae.encode), _Call(vae, vae.decode), _jsonable(dataclasses.asdict(cfg)),
+                               None, stream)
+    else:
+        presets = {"tiny": (VoxCPMConfig.tiny, "tiny")}
+        if config not in presets:
+            raise SystemExit(f"--random-init needs a preset config ({', '.join(presets)}); real sizes need LongRoPE "
+                             "factors from a checkpoint's config.json")
+        make, vae_preset = presets[config]
+        torch.manual_seed(seed)
+        model = VoxCPM(make())
+        randomize(model, seed)
+        vae_parts = wavevae_parts(None, vae_preset, seed)
+    model.eval()
+    if model.config.dit_mean_mode:
+        raise SystemExit("mean-flow LocDiT (dit_mean_mode) is not exported yet: the locdit graph feeds no dt")
+    if vae_parts.latent_dim != model.config.feat_dim:
+        raise SystemExit(f"AudioVAE latent_dim {vae_parts.latent_dim} != VoxCPM feat_dim {model.config.feat_dim}")
+    return model, vae_parts
+
+
+def voxcpm_specs(model) -> tuple[dict, dict]:
+    cfg = model.config
+    P, D, H = cfg.patch_size, cfg.feat_dim, cfg.dit.hidden_dim
+    n_base, n_res = cfg.lm.num_hidden_layers, cfg.residual_lm_num_layers
+    g = torch.Generator().manual_seed(4321)
+    # verify prompt: 5 text tokens + audio_start, then 3 prompt patches (official layout)
+    n_text, n_audio = 6, 3
+    T = n_text + n_audio
+    tokens = torch.zeros(1, T, dtype=torch.int64)
+    tokens[0, :n_text - 1] = torch.randint(3, cfg.lm.vocab_size, (n_text - 1,), generator=g)
+    tokens[0, n_text - 1] = cfg.audio_start_token if cfg.audio_start_token < cfg.lm.vocab_size else 1
+    text_mask = torch.zeros(1, T)
+    text_mask[0, :n_text] = 1
+    audio_mask = 1 - text_mask
+    feats = torch.zeros(1, T, P, D)
+    feats[0, n_text:] = torch.randn(n_audio, P, D, generator=g)
+    with torch.no_grad():
+        _, _, kv = model.prefill(tokens, text_mask, feats, audio_mask)
+    patch = torch.randn(1, P, D, generator=g)
+    x = torch.randn(1, P, D, generator=g)
+    mu = torch.randn(1, H, generator=g)
+    t = torch.tensor([0.7])
+
+    present = _kv_names("present", n_base, n_res)
+    past = _kv_names("past", n_base, n_res)
+    kv_axes = {n: {0: "batch", 2: "positions"} for n in present + past}
+    specs = {
+        "prefill": (_Prefill(model), (tokens, text_mask, feats, audio_mask),
+                    ["text_tokens", "text_mask", "audio_feats", "audio_mask"], ["mu", "stop_logits", *present],
+                    {"text_tokens": {0: "batch", 1: "positions"}, "text_mask": {0: "batch", 1: "positions"},
+                     "audio_feats": {0: "batch", 1: "positions"}, "audio_mask": {0: "batch", 1: "positions"},
+                     "mu": {0: "batch"}, "stop_logits": {0: "batch"}, **{n: kv_axes[n] for n in present}}),
+        "step": (_Step(model), (patch, *kv), ["patch", *past], ["mu", "stop_logits", *present],
+                 {"patch": {0: "batch"}, "mu": {0: "batch"}, "stop_logits": {0: "batch"},
+                  **{n: {0: "batch", 2: "past_positions"} for n in past},
+                  **{n: {0: "batch", 2: "new_positions"} for n in present}}),
+        "locdit": (_LocDiT(model), (x, t, mu, patch), ["x", "t", "mu", "cond"], ["velocity"],
+                   {"x": {0: "batch"}, "t": {0: "batch"}, "mu": {0: "batch"}, "cond": {0: "batch"},
+                    "velocity": {0: "batch2", 1: "patch"}}),
+    }
+    base_cfg = cfg.base_lm_config()
+    kv_spec = {"n_kv_heads": base_cfg.n_kv_heads, "head_dim": base_cfg.kv_head_dim}
+    hparams = {
+        "patch_size": P, "feat_dim": D, "dit_dim": H, "lm_dim": cfg.lm.hidden_size, "vocab_size": cfg.lm.vocab_size,
+        "audio_start_token": cfg.audio_start_token, "audio_end_token": cfg.audio_end_token,
+        "kv": {"base": {"n_layers": n_base, **kv_spec}, "residual": {"n_layers": n_res, **kv_spec}},
+        "max_positions": cfg.max_length, **GENERATION, "cfg": float(cfg.cfm.get("inference_cfg_rate", 2.0)),
+        "config": cfg.to_dict(),
+    }
+    return specs, hparams
+
+
+def _bound(gname: str, precision: str, output: str) -> tuple[str, float]:
+    if precision == "fp32":
+        return "max_abs", FP32_MAX_ABS
+    if gname in ("encoder", "decoder", "decoder_stream"):
+        from export.codec import MIN_SNR_DB as CODEC_SNR
+
+        return "snr", CODEC_SNR[precision]
+    if output in SNR_CHECKED:
+        return "snr", MIN_SNR_DB[precision][output]
+    return "snr", -float("inf")  # logged only
+
+
+def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
+                  provenance: dict | None = None, overwrite: bool = False, log=print) -> Path:
+    precisions = check_precisions(precisions)
+    specs, hparams = voxcpm_specs(model)
+    vae_specs, vae_hparams = codec_specs(vae_parts)
+    hparams["audio_vae"] = vae_hparams
+    writer = BundleWriter(out, model_type="voxcpm", name=name or "voxcpm", sample_rate=vae_parts.sample_rate,
+                          hparams=hparams, default_precision="fp32", provenance=provenance or {},
+                          overwrite=overwrite)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
+            # decoder_stream the same convolutions; each distinct tensor is stored once
+            write_graphs(writer, specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
+                         metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate})
+            write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
+                         metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate},
+                         int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="official checkpoint directory (config.json + weights + audiovae)")
+    parser.add_argument("--config", default="tiny", help="preset for --random-init (tiny)")
+    parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--name")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    if bool(args.checkpoint) == bool(args.random_init):
+        parser.error("give exactly one of --checkpoint and --random-init")
+    model, vae_parts = build(args.checkpoint, args.config, args.seed)
+    provenance = {"family": "voxcpm", "config": "checkpoint" if args.checkpoint else args.config,
+                  "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
+    out = export_voxcpm(model, vae_parts, args.out, precisions=tuple(args.precision), name=args.name,
+                        provenance=provenance, overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""VoxCPM family (``model_type: "voxcpm"``): text tokens (+ an optional voice prompt) -> speech, patch by patch.
+
+The loop (NumPy and native kernels; the graphs run on the chosen backend):
+
+    prefill(prompt tokens + target tokens + audio_start, prompt patches) -> mu, stop, K/V of every position
+    for i in 0 .. max_len - 1:
+        patch_i = Euler solve t: 1 -> 0 on the sway grid of locdit velocities (CFG-Zero*, kernels.solvers) from noise
+        decode patch_i with the streaming AudioVAE decoder (its state carries the left context)
+        stop when i > min_len and argmax(stop logits of the state that produced patch_i) == 1
+        step(patch_i, past K/V) -> mu, stop, K/V of the new position (written into the KVCache buffers)
+
+Noise: one ``np.random.default_rng(seed).standard_normal((1, P, D), float32)`` draw per patch, in order (the PyTorch
+reference ``VoxCPM.generate(noise=...)`` replays it). Bundle contract: see ``export/voxcpm.py``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterator
+
+import numpy as np
+
+from ..audio import Audio, resample
+from ..errors import BundleError, InvalidInput
+from .graph import GraphModel
+
+MAX_STEPS = 1000
+MAX_CFG = 100.0
+
+
+class VoxCPMModel(GraphModel):
+    def __init__(self, bundle, **kwargs):
+        super().__init__(bundle, **kwargs)
+        hp = bundle.hparams
+        try:
+            self.patch_size = int(hp["patch_size"])
+            self.feat_dim = int(hp["feat_dim"])
+            self.dit_dim = int(hp["dit_dim"])
+            self.vocab_size = int(hp["vocab_size"])
+            self.audio_start_token = int(hp["audio_start_token"])
+            self.max_positions = int(hp["max_positions"])
+            self.kv_specs = {lm: dict(hp["kv"][lm]) for lm in ("base", "residual")}
+            self.vae = dict(hp["audio_vae"])
+            self.hop_length = int(self.vae["hop_length"])
+            self.defaults = {k: hp[k] for k in ("cfg", "steps", "sway_coef", "zero_init_ratio", "min_len",
+                                                "max_len_ratio", "max_len_offset", "max_len_cap")}
+        except (KeyError, TypeError, ValueError) as e:
+            raise BundleError(f"voxcpm bundle hparams are incomplete or malformed: {e!r}") from None
+        if bundle.sample_rate is None:
+            raise BundleError("voxcpm bundle has no sample_rate")
+        if int(self.vae.get("latent_dim", -1)) != self.feat_dim:
+            raise BundleError(f"audio_vae latent_dim {self.vae.get('latent_dim')} != feat_dim {self.feat_dim}")
+        self.sample_rate = bundle.sample_rate
+        self._kv_names = {}
+        for lm in ("base", "residual"):
+            for i in range(int(self.kv_specs[lm]["n_layers"])):
+                self._kv_names.setdefault(lm, []).append((f"{lm}.{i}.key", f"{lm}.{i}.value"))
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def _tokens(self, tokens, what: str, allow_empty: bool = False) -> np.ndarray:
+        if tokens is None:
+            return np.zeros(0, np.int64)
+        arr = np.asarray(tokens)
+        if arr.ndim != 1:
+            raise InvalidInput(f"{what} must be a 1-D sequence of token ids, got shape {arr.shape}")
+        if arr.size == 0:
+            if allow_empty:
+                return np.zeros(0, np.int64)
+            raise InvalidInput(f"{what} is empty")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise InvalidInput(f"{what} must be integers, got {arr.dtype}")
+        if arr.min() < 0 or arr.max() >= self.vocab_size:
+            raise InvalidInput(f"{what} has ids outside the vocabulary [0, {self.vocab_size})")
+        return arr.astype(np.int64)
+
+    def encode_prompt(self, audio: Audio | np.ndarray, sample_rate: int | None = None, *,
+                      max_patches: int | None = None) -> np.ndarray:
+        """Prompt audio -> patches (N, P, D): left-padded to whole patches (official), AudioVAE-encoded.
+        ``max_patches``: refuse longer audio before encoding it."""
+        if isinstance(audio, Audio):
+            samples, rate = audio.samples, audio.sample_rate
+        else:
+            if sample_rate is None:
+                raise InvalidInput("pass sample_rate with a raw sample array")
+            samples, rate = np.asarray(audio), sample_rate
+        if samples.ndim != 1 or samples.size == 0:
+            raise InvalidInput(f"prompt audio must be non-empty mono samples (N,), got shape {samples.shape}")
+        if not np.isfinite(samples).all():
+            raise InvalidInput("prompt audio contains NaN or infinite samples")
+        patch_len = self.patch_size * self.hop_length
+        if max_patches is not None and samples.size * self.sample_rate / rate > (max_patches + 1) * patch_len:
+            raise InvalidInput(f"input is too long: the prompt audio alone is longer than this model's "
+                               f"{self.max_positions} positions ({self.max_positions * patch_len / self.sample_rate:.1f} s)")
+        x = resample(samples.astype(np.float32), rate, self.sample_rate)
+        x = np.pad(x, ((-len(x)) % patch_len, 0))
+        latents = self.run("encoder", audio=np.ascontiguousarray(x[None, None]))["latents"]  # (1, D, T)
+        n = latents.shape[-1] // self.patch_size
+        return np.ascontiguousarray(latents[0].reshape(self.feat_dim, n, self.patch_size).transpose(1, 2, 0))
+
+    def _options(self, cfg, steps, seed, max_patches, n_target: int, prefix: int) -> tuple[float, int, int, int]:
+        self._check_scalars(cfg, steps, seed, max_patches)
+        room = self.max_positions - prefix + 1  # the last patch needs no step: N patches use N - 1 positions
+        if room < 1:
+            raise InvalidInput(f"input is too long: {prefix} positions (text + prompt patches); this model holds "
+                               f"{self.max_positions}")
+        d = self.defaults
+        max_len = min(int(n_target * float(d["max_len_ratio"]) + int(d["max_len_offset"])), int(d["max_len_cap"]))
+        if max_patches is not None:
+            max_len = int(max_patches)
+        return float(cfg), int(steps), int(seed), min(max_len, room)
+
+    @staticmethod
+    def _check_scalars(cfg, steps, seed, max_patches) -> None:
+        if isinstance(cfg, bool) or not isinstance(cfg, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(float(cfg)) or not 0.0 <= float(cfg) <= MAX_CFG:
+            raise InvalidInput(f"cfg must be a finite number in [0, {MAX_CFG:g}], got {cfg!r}")
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+            raise InvalidInput(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
+        if max_patches is not None and (isinstance(max_patches, bool) or not isinstance(max_patches, (int, np.integer))
+                                        or max_patches < 1):
+            raise InvalidInput(f"max_patches must be a positive integer, got {max_patches!r}")
+
+    # -- generation ---------------------------------------------------------------------------------
+    def generate_patches(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
+                         steps: int = 10, seed: int = 0, max_patches: int | None = None,
+                         prompt_sample_rate: int | None = None) -> Iterator[np.ndarray]:
+        """Yield each generated latent patch (P, D) as soon as it is solved."""
+        from ..kernels import solvers
+        from ..kernels.kvcache import KVCache
+
+        text = self._tokens(text_tokens, "text_tokens")
+        prompt_text = self._tokens(prompt_tokens, "prompt_tokens", allow_empty=True)
+        P, D = self.patch_size, self.feat_dim
+        self._check_scalars(cfg, steps, seed, max_patches)
+        room = self.max_positions - prompt_text.size - text.size - 1
+        prompt = (self.encode_prompt(prompt_audio, prompt_sample_rate, max_patches=max(room, 0))
+                  if prompt_audio is not None
+                  else np.zeros((0, P, D), np.float32))
+        n_text = prompt_text.size + text.size + 1
+        T = n_text + prompt.shape[0]
+        cfg, steps, seed, max_len = self._options(cfg, steps, seed, max_patches, text.size, T)
+
+        tokens = np.zeros((1, T), np.int64)
+        tokens[0, :n_text] = np.concatenate((prompt_text, text, [self.audio_start_token]))
+        text_mask = np.zeros((1, T), np.float32)
+        text_mask[0, :n_text] = 1
+        feats = np.zeros((1, T, P, D), np.float32)
+        feats[0, n_text:] = prompt
+        out = self.run("prefill", text_tokens=tokens, text_mask=text_mask, audio_feats=feats,
+                       audio_mask=1 - text_mask)
+        capacity = T + max_len
+        caches = {lm: KVCache.from_spec(self.kv_specs[lm], max_len=capacity) for lm in ("base", "residual")}
+        self._append(caches, out)
+        # one feed buffer per K / V per layer, allocated once: the step graph reads C-contiguous (1, Hkv, L, Dh)
+        bufs = {lm: [np.empty(2 * int(np.prod(c.shape[2:])), c.dtype).reshape(2, -1) for _ in range(c.shape[0])]
+                for lm, c in caches.items()}
+        mu, stop_logits = out["mu"], out["stop_logits"]
+        cond = np.ascontiguousarray(feats[:, -1])  # last prompt patch, zeros without a prompt
+
+        ts = solvers.fm_timesteps(steps, schedule="sway", sway_coef=float(self.defaults["sway_coef"]))
+        zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"])))
+        locdit = self.session("locdit")
+        min_len = int(self.defaults["min_len"])
+        rng = np.random.default_rng(seed)
+        for i in range(max_len):
+            z = rng.standard_normal((1, P, D), dtype=np.float32)
+
+            def velocity(x, t, mu=mu, cond=cond):
+                v = locdit.run({"x": x, "t": np.full((1,), t, np.float32), "mu": mu, "cond": cond})["velocity"]
+                return v[:1], v[1:]
+
+            patch = solvers.integrate_flow(velocity, z, ts, cfg_scale=cfg, cfg_mode="zero_star",
+                                           zero_init_steps=zero_init)  # (1, P, D)
+            yield patch[0].copy()  # the caller may keep or modify it; the loop keeps patch as cond
+            cond = patch
+            if i > min_len and int(np.argmax(stop_logits[0])) == 1:
+                break
+            if i + 1 < max_len:
+                feeds = {"patch": patch}
+                for lm, cache in caches.items():
+                    for layer, (k_name, v_name) in enumerate(self._kv_names[lm]):
+                        feeds[f"past.{k_name}"] = cache.contiguous_keys(layer, out=bufs[lm][layer][0])
+                        feeds[f"past.{v_name}"] = cache.contiguous_values(layer, out=bufs[lm][layer][1])
+                out = self.run("step", feeds)
+                self._append(caches, out)
+                mu, stop_logits = out["mu"], out["stop_logits"]
+
+    def _append(self, caches, out) -> None:
+        for lm, cache in caches.items():
+            names = self._kv_names[lm]
+            cache.append([out[f"present.{k}"] for k, _ in names], [out[f"present.{v}"] for _, v in names])
+
+    def generate_latents(self, text_tokens, prompt_tokens=None, prompt_audio=None, **options) -> np.ndarray:
+        """All generated patches as AudioVAE latents (1, D, N * P)."""
+        patches = np.stack(list(self.generate_patches(text_tokens, prompt_tokens, prompt_audio, **options)))
+        return np.ascontiguousarray(patches.reshape(-1, self.feat_dim).T[None])
+
+    def synthesize_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
+                          steps: int = 10, seed: int = 0, max_patches: int | None = None,
+                          prompt_sample_rate: int | None = None) -> Audio:
+        """Token ids (the bundle's tokenizer) -> Audio at the bundle's sample rate. ``prompt_tokens`` /
+        ``prompt_audio``: the transcript and recording of a voice prompt (either may be given alone)."""
+        latents = self.generate_latents(text_tokens, prompt_tokens, prompt_audio, cfg=cfg, steps=steps, seed=seed,
+                                        max_patches=max_patches, prompt_sample_rate=prompt_sample_rate)
+        audio = self.run("decoder", latents=latents)["audio"]
+        return Audio(np.ascontiguousarray(audio[0, 0]), self.sample_rate)
+
+    def stream_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
+                      steps: int = 10, seed: int = 0, max_patches: int | None = None,
+                      prompt_sample_rate: int | None = None) -> Iterator[np.ndarray]:
+        """Yield audio chunks (P * hop samples each), one per patch as it is generated; they concatenate to
+        ``synthesize_tokens``'s samples (the causal AudioVAE decoder carries its state across patches)."""
+        patches = self.generate_patches(text_tokens, prompt_tokens, prompt_audio, cfg=cfg, steps=steps, seed=seed,
+                                        max_patches=max_patches, prompt_sample_rate=prompt_sample_rate)
+        states = {s["name"]: np.zeros([1 if d == "batch" else d for d in s["shape"]], np.float32)
+                  for s in self.vae.get("stream_states", [])}
+        session = self.session("decoder_stream")
+        for patch in patches:
+            out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
+            states = {name: out[f"new_{name}"] for name in states}
+            yield out["audio"][0, 0]

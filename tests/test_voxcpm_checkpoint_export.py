@@ -1,0 +1,67 @@
+"""``export/voxcpm.py --checkpoint DIR`` on an official-layout checkpoint directory written from voxcpm 2.0.3's own
+model (tiny config, random weights): the exported bundle's pipeline reproduces the OFFICIAL ``inference`` (fed the
+pipeline's noise) and the official AudioVAE's decode."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+from tests.models.test_voxcpm_parity import OFFICIAL, TINY_VAE, _official_model  # noqa: E402  (skips without voxcpm)
+
+import voxlite  # noqa: E402
+from export.voxcpm import main as export_main  # noqa: E402
+from voxlite.models.voxcpm import VoxCPMConfig  # noqa: E402
+
+STEPS = 4
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.set_num_threads(1)
+    official = _official_model(VoxCPMConfig.tiny().to_official())
+    ckpt = tmp_path_factory.mktemp("ckpt")
+    config = {**VoxCPMConfig.tiny().to_official(), "audio_vae_config": TINY_VAE}
+    (ckpt / "config.json").write_text(json.dumps(config))
+    state = official.state_dict()
+    torch.save({k: v for k, v in state.items() if not k.startswith("audio_vae.")}, ckpt / "pytorch_model.bin")
+    torch.save(official.audio_vae.state_dict(), ckpt / "audiovae.pth")
+    out = tmp_path_factory.mktemp("voxcpm-ckpt") / "bundle"
+    assert export_main(["--checkpoint", str(ckpt), "--out", str(out)]) == 0
+    return official, out
+
+
+def test_checkpoint_bundle_matches_official_generation(exported):
+    official, bundle = exported
+    model = voxlite.load(bundle, backend="cpu")
+    cfg = VoxCPMConfig.tiny()
+    P, D = cfg.patch_size, cfg.feat_dim
+    text = [7, 21, 50, 88]
+    max_len = 6
+    rng = np.random.default_rng(9)
+    noise = [torch.from_numpy(rng.standard_normal((1, P, D), dtype=np.float32)).transpose(1, 2).contiguous()
+             for _ in range(max_len)]  # the pipeline's draws, in the official (B, D, P) layout
+
+    ids = text + [cfg.audio_start_token]
+    T = len(ids)
+    tokens = torch.tensor([ids], dtype=torch.int64)
+    text_mask = torch.ones(1, T, dtype=torch.int32)
+    feats = torch.zeros(1, T, P, D)
+    randn, draws = torch.randn, iter(noise)
+    torch.randn = lambda *a, **k: next(draws).clone()
+    try:
+        with torch.no_grad():
+            latents, _ = official.inference(tokens, text_mask, feats, 1 - text_mask, min_len=2, max_len=max_len,
+                                            inference_timesteps=STEPS, cfg_value=2.0)
+            ref_audio = official.audio_vae.decode(latents.to(torch.float32))[0, 0].numpy()
+    finally:
+        torch.randn = randn
+
+    got = model.generate_latents(text, seed=9, steps=STEPS, max_patches=max_len)
+    assert got.shape == tuple(latents.shape)
+    np.testing.assert_allclose(got, latents.numpy(), atol=1e-4)
+    audio = model.synthesize_tokens(text, seed=9, steps=STEPS, max_patches=max_len)
+    np.testing.assert_allclose(audio.samples, ref_audio, atol=1e-4)
+    assert OFFICIAL is not None
