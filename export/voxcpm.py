@@ -206,8 +206,29 @@ def _bound(gname: str, precision: str, output: str) -> tuple[str, float]:
     return "snr", -float("inf")  # logged only
 
 
+def tiny_tokenizer_json(vocab_size: int = 100) -> str:
+    """A tiny Llama-style BPE tokenizer (``▁`` word marks, ``<unk>`` / ``<s>`` / ``</s>``, a ``<s>`` post-processor,
+    multi-character CJK merges) trained in memory on a few Latin / CJK lines, for --random-init bundles and tests.
+    Ids stay below ``vocab_size`` (keep it under the model's audio_start_token)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, processors, trainers
+
+    corpus = ["hello world. this is a test!", "你好世界。你好吗？我很好。", "The voice says hello, 世界!",
+              "世界你好 hello"] * 20
+    tok = Tokenizer(models.BPE(unk_token="<unk>", fuse_unk=True))
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("\u2581"), normalizers.Replace(" ", "\u2581")])
+    tok.decoder = decoders.Sequence([decoders.Replace("\u2581", " "), decoders.Strip(" ", 1, 0)])
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False,
+                                                        special_tokens=["<unk>", "<s>", "</s>"]))
+    tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
+    assert tok.get_vocab_size() <= vocab_size
+    return tok.to_str()
+
+
 def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
-                  provenance: dict | None = None, overwrite: bool = False, log=print) -> Path:
+                  provenance: dict | None = None, overwrite: bool = False, log=print,
+                  tokenizer: str | Path | bytes | None = None) -> Path:
+    """``tokenizer``: the checkpoint's tokenizer.json (path or bytes), stored as the bundle's ``hf-tokenizers``
+    tokenizer (text input needs it)."""
     precisions = check_precisions(precisions)
     specs, hparams = voxcpm_specs(model)
     vae_specs, vae_hparams = codec_specs(vae_parts)
@@ -216,6 +237,8 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
                           hparams=hparams, default_precision="fp32", provenance=provenance or {},
                           overwrite=overwrite)
     try:
+        if tokenizer is not None:
+            writer.set_tokenizer("hf-tokenizers", tokenizer)
         with tempfile.TemporaryDirectory() as tmp:
             # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
             # decoder_stream the same convolutions; each distinct tensor is stored once
@@ -246,8 +269,15 @@ def main(argv=None) -> int:
     model, vae_parts = build(args.checkpoint, args.config, args.seed)
     provenance = {"family": "voxcpm", "config": "checkpoint" if args.checkpoint else args.config,
                   "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
+    if args.checkpoint:
+        tok_path = Path(args.checkpoint) / "tokenizer.json"
+        tokenizer = tok_path if tok_path.is_file() else None
+        if tokenizer is None:
+            print(f"warning: {tok_path} not found; the bundle takes token ids only (no text input)", file=sys.stderr)
+    else:
+        tokenizer = tiny_tokenizer_json(min(100, model.config.audio_start_token)).encode()
     out = export_voxcpm(model, vae_parts, args.out, precisions=tuple(args.precision), name=args.name,
-                        provenance=provenance, overwrite=args.overwrite)
+                        provenance=provenance, overwrite=args.overwrite, tokenizer=tokenizer)
     print(f"wrote {out}")
     return 0
 

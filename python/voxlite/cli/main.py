@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "info": "voxlite.cli.info",
     "bundle": "voxlite.cli.bundle",
     "codec": "voxlite.cli.codec",
+    "say": "voxlite.cli.say",
 }
 
 

@@ -25,6 +25,9 @@ from .graph import GraphModel
 
 MAX_STEPS = 1000
 MAX_CFG = 100.0
+MAX_TEXT_CHARS = 5000  # synthesize / stream: longer input is refused (split it yourself)
+MAX_PROMPT_SECONDS = 30.0  # voice prompt recordings: longer ones are refused (the official demos use 3-10 s)
+MAX_CHUNK_TOKENS = 150  # sentences are merged into chunks of at most this many text tokens
 
 
 class VoxCPMModel(GraphModel):
@@ -124,8 +127,10 @@ class VoxCPMModel(GraphModel):
     # -- generation ---------------------------------------------------------------------------------
     def generate_patches(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
                          steps: int = 10, seed: int = 0, max_patches: int | None = None,
-                         prompt_sample_rate: int | None = None) -> Iterator[np.ndarray]:
-        """Yield each generated latent patch (P, D) as soon as it is solved."""
+                         prompt_sample_rate: int | None = None, prompt_patches: np.ndarray | None = None
+                         ) -> Iterator[np.ndarray]:
+        """Yield each generated latent patch (P, D) as soon as it is solved. ``prompt_patches``: an
+        ``encode_prompt`` result, instead of ``prompt_audio`` (to encode a prompt once for many sentences)."""
         from ..kernels import solvers
         from ..kernels.kvcache import KVCache
 
@@ -134,9 +139,12 @@ class VoxCPMModel(GraphModel):
         P, D = self.patch_size, self.feat_dim
         self._check_scalars(cfg, steps, seed, max_patches)
         room = self.max_positions - prompt_text.size - text.size - 1
-        prompt = (self.encode_prompt(prompt_audio, prompt_sample_rate, max_patches=max(room, 0))
-                  if prompt_audio is not None
-                  else np.zeros((0, P, D), np.float32))
+        if prompt_patches is not None:
+            prompt = np.asarray(prompt_patches, np.float32).reshape(-1, P, D)
+        elif prompt_audio is not None:
+            prompt = self.encode_prompt(prompt_audio, prompt_sample_rate, max_patches=max(room, 0))
+        else:
+            prompt = np.zeros((0, P, D), np.float32)
         n_text = prompt_text.size + text.size + 1
         T = n_text + prompt.shape[0]
         cfg, steps, seed, max_len = self._options(cfg, steps, seed, max_patches, text.size, T)
@@ -220,3 +228,107 @@ class VoxCPMModel(GraphModel):
             out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
             states = {name: out[f"new_{name}"] for name in states}
             yield out["audio"][0, 0]
+
+    # -- text in --------------------------------------------------------------------------------------
+    @property
+    def tokenizer(self):
+        """The bundle's tokenizer (official VoxCPM tokenization), loaded on first use."""
+        if getattr(self, "_tokenizer", None) is None:
+            from ..text.voxcpm_tokenizer import VoxCPMTokenizer
+
+            spec = self.bundle.manifest.tokenizer
+            if not spec or spec.get("type") != "hf-tokenizers" or "file" not in spec:
+                raise BundleError(f"bundle {self.bundle.name!r} has no hf-tokenizers tokenizer: text input needs one "
+                                  "(re-export it from a checkpoint directory with tokenizer.json)")
+            self._tokenizer = VoxCPMTokenizer.from_file(self.bundle.root / spec["file"])
+        return self._tokenizer
+
+    def _prepare(self, text, prompt_audio, prompt_text, cfg, steps, seed):
+        """Checks -> (chunks of text, prompt transcript or None, prompt patches or None)."""
+        from ..audio import read_audio
+        from ..text.sentences import chunk_text
+
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"text is too long: {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        if (prompt_audio is None) != (prompt_text is None):
+            raise InvalidInput("a voice prompt needs both prompt_audio (the recording) and prompt_text (its transcript)")
+        self._check_scalars(cfg, steps, seed, None)
+        patches, n_prompt = None, 0
+        if prompt_audio is not None:
+            if not isinstance(prompt_text, str) or not prompt_text.strip():
+                raise InvalidInput("prompt_text (the transcript of the prompt audio) is empty")
+            if len(prompt_text) > MAX_TEXT_CHARS:
+                raise InvalidInput(f"prompt_text is too long: {len(prompt_text)} characters; the limit is "
+                                   f"{MAX_TEXT_CHARS}")
+            if isinstance(prompt_audio, Audio):
+                audio = prompt_audio
+                if audio.duration > MAX_PROMPT_SECONDS:
+                    raise InvalidInput(f"prompt audio lasts {audio.duration:.1f} s; the limit is "
+                                       f"{MAX_PROMPT_SECONDS:g} s")
+            else:
+                from ..errors import AudioError
+
+                try:
+                    audio = read_audio(prompt_audio, max_seconds=MAX_PROMPT_SECONDS)
+                except AudioError as e:
+                    if "the limit is" in str(e):  # over MAX_PROMPT_SECONDS: an input limit, not a bad file
+                        raise InvalidInput(f"prompt audio {e}") from None
+                    raise
+            n_prompt = self.tokenizer.count(prompt_text)
+            room = self.max_positions - n_prompt - 1
+            patches = self.encode_prompt(audio, max_patches=max(room, 0))
+            n_prompt += patches.shape[0]
+        # room for text tokens: the rest of the positions, most of them left to the generated audio
+        available = self.max_positions - n_prompt - 1
+        limit = min(MAX_CHUNK_TOKENS, available // 3)
+        if limit < 1:
+            raise InvalidInput(f"the voice prompt fills this model's {self.max_positions} positions; use a shorter one")
+        chunks = chunk_text(text, limit, self.tokenizer.count)
+        if not chunks:
+            raise InvalidInput("text is empty")
+        return chunks, prompt_text, patches
+
+    def _chunk_patches(self, chunk, prompt_text, patches, cfg, steps, seed):
+        ids, n_target = self.tokenizer.encode_pair(chunk, prompt_text)
+        if n_target == 0:
+            raise InvalidInput(f"text {chunk!r} has no tokens")
+        d = self.defaults
+        max_len = min(int(n_target * float(d["max_len_ratio"]) + int(d["max_len_offset"])), int(d["max_len_cap"]))
+        return self.generate_patches(ids, None, None, cfg=cfg, steps=steps, seed=seed, max_patches=max_len,
+                                     prompt_patches=patches)
+
+    def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float = 2.0,
+               steps: int = 10, seed: int = 0, progress=None) -> Iterator[np.ndarray]:
+        """Text -> audio chunks (float32 (P * hop,) at ``sample_rate``), one per patch as soon as it is decoded.
+
+        Long text is split at sentence ends (. ! ? 。！？) into chunks of at most ``MAX_CHUNK_TOKENS`` tokens, each
+        generated in turn with the same voice prompt; chunk i uses seed ``seed + i``. ``prompt_audio``: a path or an
+        ``Audio`` (at most ``MAX_PROMPT_SECONDS``), with ``prompt_text`` its transcript (both or neither).
+        ``progress(i, n, chunk_text)`` is called before chunk i (0-based) of n."""
+        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
+        session = self.session("decoder_stream")
+        specs = self.vae.get("stream_states", [])
+        for i, chunk in enumerate(chunks):
+            if progress is not None:
+                progress(i, len(chunks), chunk)
+            states = {s["name"]: np.zeros([1 if d == "batch" else d for d in s["shape"]], np.float32) for s in specs}
+            for patch in self._chunk_patches(chunk, prompt_text, patches, cfg, steps, seed + i):
+                out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
+                states = {name: out[f"new_{name}"] for name in states}
+                yield out["audio"][0, 0]
+
+    def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float = 2.0,
+                   steps: int = 10, seed: int = 0, progress=None) -> Audio:
+        """Text -> Audio: ``stream``'s chunks, each sentence chunk decoded whole by the offline decoder
+        (same samples as concatenating ``stream``'s output, up to float rounding)."""
+        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
+        pieces = []
+        for i, chunk in enumerate(chunks):
+            if progress is not None:
+                progress(i, len(chunks), chunk)
+            latent = np.stack(list(self._chunk_patches(chunk, prompt_text, patches, cfg, steps, seed + i)))
+            latent = np.ascontiguousarray(latent.reshape(-1, self.feat_dim).T[None])
+            pieces.append(self.run("decoder", latents=latent)["audio"][0, 0])
+        return Audio(np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32), self.sample_rate)

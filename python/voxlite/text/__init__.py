@@ -1,0 +1,1 @@
+"""Text front ends: tokenizers and sentence splitting (no torch)."""

@@ -1,0 +1,76 @@
+"""Split long text into sentence chunks for sentence-by-sentence generation.
+
+A sentence ends after ``.``, ``!``, ``?`` (followed by whitespace or the end, with any closing quotes / brackets kept
+on it) or after CJK ``。``, ``！``, ``？`` (no space needed). Consecutive sentences are merged while the chunk stays
+within ``max_tokens`` (counted by ``count``); a single sentence over the limit is cut at commas / semicolons /
+spaces, and as a last resort at a character boundary, so every chunk fits.
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+_END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+|(?<=[。！？])["'”’」』）]*\s*""")
+_SOFT = re.compile(r"(?<=[,;:，；：、])\s*|\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, stripped, empty ones dropped."""
+    parts, start = [], 0
+    for m in _END.finditer(text):
+        end = m.end()
+        parts.append(text[start:end])
+        start = end
+    parts.append(text[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _cut(sentence: str, max_tokens: int, count: Callable[[str], int]) -> list[str]:
+    """One over-long sentence -> pieces within max_tokens (soft breaks first, then characters)."""
+    words = [w for w in _SOFT.split(sentence) if w]
+    seps = [m.group(0) for m in _SOFT.finditer(sentence)]
+    pieces, cur = [], ""
+    for i, w in enumerate(words):
+        cand = (cur + (" " if cur and not cur.endswith(tuple(",;:，；：、")) else "") + w) if cur else w
+        if count(cand) <= max_tokens:
+            cur = cand
+            continue
+        if cur:
+            pieces.append(cur)
+        if count(w) <= max_tokens:
+            cur = w
+            continue
+        cur = ""
+        for ch in w:  # a run without soft breaks (e.g. long CJK): cut by characters
+            if cur and count(cur + ch) > max_tokens:
+                pieces.append(cur)
+                cur = ""
+            cur += ch
+    del seps
+    if cur:
+        pieces.append(cur)
+    return pieces
+
+
+def chunk_text(text: str, max_tokens: int, count: Callable[[str], int] = len) -> list[str]:
+    """Sentences merged into chunks of at most ``max_tokens`` (``count(chunk)``), in order."""
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be positive")
+    chunks, cur = [], ""
+    for sentence in split_sentences(text):
+        pieces = [sentence] if count(sentence) <= max_tokens else _cut(sentence, max_tokens, count)
+        for piece in pieces:
+            joiner = "" if not cur or _is_cjk_end(cur) else " "
+            cand = cur + joiner + piece if cur else piece
+            if cur and count(cand) > max_tokens:
+                chunks.append(cur)
+                cur = piece
+            else:
+                cur = cand
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+def _is_cjk_end(s: str) -> bool:
+    return s[-1] in "。！？」』）" or "\u4e00" <= s[-1] <= "\u9fff"
