@@ -192,3 +192,44 @@ def test_say_errors_leave_no_file(bundle, tmp_path, monkeypatch, capsys):
         assert main(argv) == 1, argv
         assert message in capsys.readouterr().err, argv
     assert os.listdir(tmp_path) == []
+
+
+def test_say_subprocess_never_imports_torch(bundle, tmp_path):
+    """The real entry point: text -> wav with no torch / transformers / onnx in the process; exit 1 on errors."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "out.wav"
+    code = ("import sys\nfrom voxlite.cli.main import main\n"
+            f"rc = main(['say', '你好 hello.', '-o', {str(out)!r}, '--bundle', {str(bundle)!r}, '--steps', '1', "
+            "'--backend', 'cpu', '-q'])\n"
+            "bad = sorted(k for k in sys.modules if k.split('.')[0] in ('torch', 'onnx', 'transformers'))\n"
+            "print(bad)\nsys.exit(rc or (1 if bad else 0))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert out.is_file()
+    r = subprocess.run([sys.executable, "-m", "voxlite.cli.main", "say", "", "-o", str(tmp_path / "x.wav"),
+                        "--bundle", str(bundle)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1 and "text is empty" in r.stderr and not (tmp_path / "x.wav").exists()
+
+
+def test_progress_display(capsys):
+    from voxlite.cli.say import _Progress
+
+    p = _Progress(True, 100)
+    p.sentence(0, 2, "a.")
+    p.add(150)
+    p.sentence(1, 2, "b.")
+    p.done()
+    err = capsys.readouterr().err
+    assert "sentence 2/2, 1.5 s of audio" in err and err.endswith("\n")
+    quiet = _Progress(False, 100)
+    quiet.sentence(0, 2, "a.")
+    quiet.add(10)
+    quiet.done()
+    single = _Progress(True, 100)
+    single.sentence(0, 1, "a.")
+    single.done()
+    assert capsys.readouterr().err == ""
