@@ -10,6 +10,11 @@ The official pipeline (``VoxCPM._generate`` -> ``VoxCPMModel._generate_with_prom
   looked up in the vocabulary (unknown -> the unk id);
 - with a voice prompt the transcript and the target are concatenated as strings, ``prompt_text + target_text``
   (no separator), and tokenized together; the generation length limit counts the target's tokens alone.
+
+The tokenizer is the checkpoint's ``tokenizer.json`` as written (what transformers 4.x's ``LlamaTokenizerFast``
+loads, and what other VoxCPM ports load with the Rust ``tokenizers``). Note: transformers 5's
+``LlamaTokenizerFast.from_pretrained`` rebuilds the pipeline from the vocabulary and merges (Metaspace pre-tokenizer,
+byte fallback, no normalizer), which can differ from tokenizer.json on characters outside the vocabulary.
 """
 from __future__ import annotations
 
