@@ -236,3 +236,15 @@ def test_progress_display(capsys):
     single.sentence(0, 1, "a.")
     single.done()
     assert capsys.readouterr().err == ""
+
+
+def test_prompt_stream_equals_synthesize(model):
+    """With a voice prompt, both decode from the prompt's last patches (left context) and drop their audio."""
+    from voxlite.audio import Audio
+
+    m = model
+    prompt = Audio(np.sin(np.arange(m.sample_rate) * 0.05).astype(np.float32) * 0.3, m.sample_rate)
+    a = m.synthesize("hello", prompt_audio=prompt, prompt_text="你好", steps=1, seed=2)
+    b = np.concatenate(list(m.stream("hello", prompt_audio=prompt, prompt_text="你好", steps=1, seed=2)))
+    np.testing.assert_allclose(b, a.samples, atol=1e-4)
+    assert len(a.samples) % (m.patch_size * m.hop_length) == 0

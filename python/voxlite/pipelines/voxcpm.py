@@ -299,6 +299,15 @@ class VoxCPMModel(GraphModel):
         return self.generate_patches(ids, None, None, cfg=cfg, steps=steps, seed=seed, max_patches=max_len,
                                      prompt_patches=patches)
 
+    PROMPT_CONTEXT_PATCHES = 2  # official streaming_prefix_len - 1
+
+    def _context(self, patches) -> np.ndarray:
+        """The prompt's last patches, decoded before the generated ones and their audio dropped (as voxcpm 2.0.3:
+        the decoder starts from the voice's left context, not from silence). (N, P, D), N <= 2."""
+        if patches is None:
+            return np.zeros((0, self.patch_size, self.feat_dim), np.float32)
+        return patches[-self.PROMPT_CONTEXT_PATCHES:]
+
     def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float = 2.0,
                steps: int = 10, seed: int = 0, progress=None) -> Iterator[np.ndarray]:
         """Text -> audio chunks (float32 (P * hop,) at ``sample_rate``), one per patch as soon as it is decoded.
@@ -306,7 +315,10 @@ class VoxCPMModel(GraphModel):
         Long text is split at sentence ends (. ! ? 。！？) into chunks of at most ``MAX_CHUNK_TOKENS`` tokens, each
         generated in turn with the same voice prompt; chunk i uses seed ``seed + i``. ``prompt_audio``: a path or an
         ``Audio`` (at most ``MAX_PROMPT_SECONDS``), with ``prompt_text`` its transcript (both or neither).
-        ``progress(i, n, chunk_text)`` is called before chunk i (0-based) of n."""
+        ``progress(i, n, chunk_text)`` is called before chunk i (0-based) of n. With a prompt, each chunk's decoder
+        starts from the prompt's last two patches (their audio is not output), as the official pipeline does (it
+        always trims two patches' audio, even when a one-patch prompt gave one: there it drops a generated patch;
+        here it does not)."""
         chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
         session = self.session("decoder_stream")
         specs = self.vae.get("stream_states", [])
@@ -314,6 +326,9 @@ class VoxCPMModel(GraphModel):
             if progress is not None:
                 progress(i, len(chunks), chunk)
             states = {s["name"]: np.zeros([1 if d == "batch" else d for d in s["shape"]], np.float32) for s in specs}
+            for patch in self._context(patches):  # warm the decoder on the prompt's last patches, audio dropped
+                out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
+                states = {name: out[f"new_{name}"] for name in states}
             for patch in self._chunk_patches(chunk, prompt_text, patches, cfg, steps, seed + i):
                 out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
                 states = {name: out[f"new_{name}"] for name in states}
@@ -328,7 +343,10 @@ class VoxCPMModel(GraphModel):
         for i, chunk in enumerate(chunks):
             if progress is not None:
                 progress(i, len(chunks), chunk)
-            latent = np.stack(list(self._chunk_patches(chunk, prompt_text, patches, cfg, steps, seed + i)))
+            context = self._context(patches)
+            latent = np.concatenate([context, *(p[None] for p in self._chunk_patches(chunk, prompt_text, patches,
+                                                                                     cfg, steps, seed + i))])
             latent = np.ascontiguousarray(latent.reshape(-1, self.feat_dim).T[None])
-            pieces.append(self.run("decoder", latents=latent)["audio"][0, 0])
+            audio = self.run("decoder", latents=latent)["audio"][0, 0]
+            pieces.append(audio[len(context) * self.patch_size * self.hop_length:])
         return Audio(np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32), self.sample_rate)
