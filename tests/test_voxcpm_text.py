@@ -67,7 +67,9 @@ def test_sentences():
     assert chunk_text(text, 1000) == ["Hello there. How are you? Fine! 你好。我很好！谢谢？ok"]
     assert chunk_text(text, 12) == ["Hello there.", "How are you?", "Fine! 你好。", "我很好！谢谢？ok"]
     long = "a very long sentence, with many words and no end at all"
-    assert all(len(c) <= 10 for c in chunk_text(long, 10))
+    assert chunk_text(long, 10) == ["a very", "long", "sentence,", "with many", "words and", "no end at", "all"]
+    assert chunk_text(long, 20) == ["a very long", "sentence, with many", "words and no end at", "all"]
+    assert chunk_text("你好，世界，今天好，我们去吧。", 6) == ["你好，世界，", "今天好，", "我们去吧。"]
     assert chunk_text("我" * 25, 10) == ["我" * 10, "我" * 10, "我" * 5]
     assert chunk_text("  ", 10) == []
 

@@ -25,28 +25,31 @@ def split_sentences(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _join(a: str, b: str) -> str:
+    """Concatenate text pieces: a space between them unless the first ends with CJK text or punctuation."""
+    if not a:
+        return b
+    return a + ("" if _is_cjk(a[-1]) else " ") + b
+
+
 def _cut(sentence: str, max_tokens: int, count: Callable[[str], int]) -> list[str]:
     """One over-long sentence -> pieces within max_tokens (soft breaks first, then characters)."""
-    words = [w for w in _SOFT.split(sentence) if w]
-    seps = [m.group(0) for m in _SOFT.finditer(sentence)]
     pieces, cur = [], ""
-    for i, w in enumerate(words):
-        cand = (cur + (" " if cur and not cur.endswith(tuple(",;:，；：、")) else "") + w) if cur else w
-        if count(cand) <= max_tokens:
-            cur = cand
+    for w in (w for w in _SOFT.split(sentence) if w):
+        if count(_join(cur, w)) <= max_tokens:
+            cur = _join(cur, w)
             continue
         if cur:
             pieces.append(cur)
+        cur = ""
         if count(w) <= max_tokens:
             cur = w
             continue
-        cur = ""
         for ch in w:  # a run without soft breaks (e.g. long CJK): cut by characters
             if cur and count(cur + ch) > max_tokens:
                 pieces.append(cur)
                 cur = ""
             cur += ch
-    del seps
     if cur:
         pieces.append(cur)
     return pieces
@@ -60,8 +63,7 @@ def chunk_text(text: str, max_tokens: int, count: Callable[[str], int] = len) ->
     for sentence in split_sentences(text):
         pieces = [sentence] if count(sentence) <= max_tokens else _cut(sentence, max_tokens, count)
         for piece in pieces:
-            joiner = "" if not cur or _is_cjk_end(cur) else " "
-            cand = cur + joiner + piece if cur else piece
+            cand = _join(cur, piece)
             if cur and count(cand) > max_tokens:
                 chunks.append(cur)
                 cur = piece
@@ -72,5 +74,5 @@ def chunk_text(text: str, max_tokens: int, count: Callable[[str], int] = len) ->
     return chunks
 
 
-def _is_cjk_end(s: str) -> bool:
-    return s[-1] in "。！？」』）" or "\u4e00" <= s[-1] <= "\u9fff"
+def _is_cjk(c: str) -> bool:
+    return c in "。！？，；：、「」『』（）" or "\u3040" <= c <= "\u30ff" or "\u4e00" <= c <= "\u9fff"
