@@ -253,7 +253,8 @@ class VoxCPMModel(GraphModel):
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"text is too long: {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
         if (prompt_audio is None) != (prompt_text is None):
-            raise InvalidInput("a voice prompt needs both prompt_audio (the recording) and prompt_text (its transcript)")
+            raise InvalidInput("a voice prompt needs both prompt_audio (the recording) and prompt_text "
+                               "(its transcript)")
         self._check_scalars(cfg, steps, seed, None)
         patches, n_prompt = None, 0
         if prompt_audio is not None:
