@@ -201,13 +201,13 @@ def vocos_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
     from voxlite.models.vocos import Vocos, VocosConfig
 
     cfg = {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}[config]()
-    torch.manual_seed(seed)
-    model = Vocos(cfg)
     if checkpoint:
-        from voxlite.convert.common import load_strict
-        from voxlite.convert.vocos import convert_state_dict
+        from voxlite.convert.vocos import load_official
 
-        load_strict(model, convert_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)))
+        model = load_official(checkpoint, cfg)
+    else:
+        torch.manual_seed(seed)
+        model = Vocos(cfg)
     parts = _mel_parts("vocos", model, cfg.mel, _jsonable(dataclasses.asdict(cfg)))
     parts.int8_keep_float = ("/head/",)  # the head's magnitudes go through exp(): int8 there is audible
     return parts
@@ -218,13 +218,13 @@ def hifigan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
     from voxlite.models.hifigan import HiFiGAN, HiFiGANConfig
 
     cfg = {"tiny": HiFiGANConfig.tiny, "audioldm2": HiFiGANConfig.audioldm2}[config]()
-    torch.manual_seed(seed)
-    model = HiFiGAN(cfg)
     if checkpoint:
-        from voxlite.convert.common import load_strict
-        from voxlite.convert.hifigan import convert_state_dict
+        from voxlite.convert.hifigan import load_official
 
-        load_strict(model, convert_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True)))
+        model = load_official(checkpoint, cfg)
+    else:
+        torch.manual_seed(seed)
+        model = HiFiGAN(cfg)
     mel = cfg.mel if cfg.mel is not None else (
         MelConfig.preset("audioldm2-16khz-64band") if config == "audioldm2" else
         _tiny_mel(cfg.sample_rate, cfg.hop_length, cfg.n_mels))
@@ -236,12 +236,14 @@ def bigvgan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
     from voxlite.models.bigvgan import BigVGAN, BigVGANConfig
 
     cfg = {"tiny": BigVGANConfig.tiny, "v2_24khz_100band_256x": BigVGANConfig.v2_24khz_100band_256x}[config]()
-    torch.manual_seed(seed)
-    model = BigVGAN(cfg)
     if checkpoint:
         from voxlite.convert.bigvgan import load_official
+        from voxlite.convert.common import read_state_dict
 
-        model = load_official(torch.load(checkpoint, map_location="cpu", weights_only=True), cfg.to_h())
+        model = load_official(read_state_dict(checkpoint, "generator"), cfg.to_h())
+    else:
+        torch.manual_seed(seed)
+        model = BigVGAN(cfg)
     mel = MelConfig.preset("bigvgan-24khz-100band") if config != "tiny" else \
         _tiny_mel(cfg.sampling_rate, cfg.hop_size, cfg.num_mels)
     return _mel_parts("bigvgan", model, mel, _jsonable(dataclasses.asdict(cfg)))

@@ -1,6 +1,7 @@
 """Helpers every converter uses: weight-norm folding and strict state-dict loading."""
 from __future__ import annotations
 
+import os
 from typing import Mapping
 
 import torch
@@ -50,3 +51,16 @@ def load_strict(module: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> N
                                                 for k in wrong[:8]))
         raise ValueError("converted state dict does not fit the reference model: " + "; ".join(details))
     module.load_state_dict(dict(state), strict=True)
+
+
+def read_state_dict(path: str | os.PathLike, nested_key: str | None = None) -> dict[str, torch.Tensor]:
+    """A checkpoint file as a state dict: ``.safetensors`` or a torch pickle read with ``weights_only`` (no code
+    runs); ``nested_key`` unwraps checkpoints that keep the weights under one key (e.g. ``"generator"``)."""
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if nested_key is not None and nested_key in state:
+        state = state[nested_key]
+    return state

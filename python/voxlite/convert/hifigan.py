@@ -13,7 +13,7 @@ from typing import Mapping
 import torch
 
 from ..models.hifigan import HiFiGAN, HiFiGANConfig
-from .common import fold_weight_norms, load_strict
+from .common import fold_weight_norms, load_strict, read_state_dict
 
 
 def convert_state_dict(official_state: Mapping[str, torch.Tensor],
@@ -29,21 +29,12 @@ def convert_state_dict(official_state: Mapping[str, torch.Tensor],
     return out
 
 
-def _read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("generator", state)  # original HiFi-GAN checkpoints nest the weights
-
-
 def load_official(state_or_path: Mapping[str, torch.Tensor] | str | os.PathLike,
                   cfg: HiFiGANConfig | None = None) -> HiFiGAN:
     """Build ours from a SpeechT5HifiGan state dict or a .bin / .pt / .safetensors path (default: AudioLDM 2)."""
     state = state_or_path
     if isinstance(state_or_path, (str, os.PathLike)):
-        state = _read_state(state_or_path)
+        state = read_state_dict(state_or_path, "generator")
     cfg = cfg or HiFiGANConfig.audioldm2()
     model = HiFiGAN(cfg)
     load_strict(model, convert_state_dict(state, cfg.normalize_before))

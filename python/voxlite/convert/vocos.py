@@ -13,7 +13,7 @@ from typing import Mapping
 import torch
 
 from ..models.vocos import Vocos, VocosConfig
-from .common import fold_weight_norms, load_strict
+from .common import fold_weight_norms, load_strict, read_state_dict
 
 _RENAMES = (("backbone.convnext.", "backbone.blocks."), ("backbone.final_layer_norm.", "backbone.final_norm."))
 
@@ -35,20 +35,12 @@ def convert_state_dict(official_state: Mapping[str, torch.Tensor]) -> dict[str, 
     return out
 
 
-def _read_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def load_official(state_or_path: Mapping[str, torch.Tensor] | str | os.PathLike,
                   cfg: VocosConfig | None = None) -> Vocos:
     """Build ours from an official state dict or a pytorch_model.bin / .safetensors path (default: mel-24khz)."""
     state = state_or_path
     if isinstance(state_or_path, (str, os.PathLike)):
-        state = _read_state(state_or_path)
+        state = read_state_dict(state_or_path)
     model = Vocos(cfg or VocosConfig.mel_24khz())
     load_strict(model, convert_state_dict(state))
     return model.eval()
