@@ -98,6 +98,11 @@ class VoxCPMConfig:
                                                "inference_cfg_rate": 2.0})  # dit_config.cfm_config, kept verbatim
     audio_start_token: int = 101  # appended after the text; tokens of audio positions are 0
     audio_end_token: int = 102
+    # 0: positions 0 .. T-1 along [text ; audio] (VoxCPM). r > 0 (voxlite's small voices): text token i sits at
+    # position i and audio patch k at (k + 0.5) * r, r = the corpus's text tokens per patch: a speaking-rate prior
+    # under which text and audio that belong together are close in RoPE distance, so alignment forms 2-3x faster
+    # on small data (TRAINING.md). The step graph then takes the position as an input.
+    audio_position_rate: float = 0.0
 
     # ---------------------------------------------------------------- construction
 
@@ -286,10 +291,21 @@ class VoxCPM(nn.Module):
         amask = audio_mask.to(audio_feats.dtype)[..., None]
         feat_embed = self.embed_patches(audio_feats)  # (B, T, H)
         x = tmask * self.base_lm.embed(text_tokens) + amask * feat_embed
-        h, kv_base = self.base_lm(x)
+        pos = self.positions(text_mask, audio_mask)
+        h, kv_base = self.base_lm(x, pos)
         h = self.fsq(h) * amask + h * tmask
-        r, kv_res = self.residual_lm(h + amask * feat_embed)
+        r, kv_res = self.residual_lm(h + amask * feat_embed, pos)
         return h, r, kv_base + kv_res
+
+    def positions(self, text_mask: torch.Tensor, audio_mask: torch.Tensor) -> torch.Tensor | None:
+        """(B, T) RoPE positions with ``audio_position_rate`` (text: 0, 1, ...; audio patch k: (k + 0.5) * r), else
+        None (0 .. T-1)."""
+        rate = self.config.audio_position_rate
+        if not rate:
+            return None
+        t = text_mask.to(torch.float32)
+        a = audio_mask.to(torch.float32)
+        return t * (torch.cumsum(t, dim=1) - 1) + a * (torch.cumsum(a, dim=1) - 0.5) * rate
 
     # ---------------------------------------------------------------- the exported graphs
 
@@ -300,13 +316,17 @@ class VoxCPM(nn.Module):
         mu, stop = self.heads(h[:, -1], r[:, -1])
         return mu, stop, kv
 
-    def step(self, patch: torch.Tensor, kv: KV) -> tuple[torch.Tensor, torch.Tensor, KV]:
-        """Feed the patch just generated (B, P, D) at position L = cache length -> (mu, stop_logits, kv of L only)."""
+    def step(self, patch: torch.Tensor, kv: KV, position: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor, KV]:
+        """Feed the patch just generated (B, P, D) at cache index L = cache length -> (mu, stop_logits, kv of L only).
+        ``position`` (B,): its RoPE position, needed with ``audio_position_rate`` ((audio patches so far + 0.5) * r);
+        default L."""
         past_base, past_res = self.split_kv(kv)
         e = self.embed_patches(patch[:, None])  # (B, 1, H)
-        h, kv_base = self.base_lm(e, past=past_base)
+        pos = None if position is None else position.to(torch.float32)[:, None]  # (B, 1)
+        h, kv_base = self.base_lm(e, pos, past=past_base)
         h = self.fsq(h)
-        r, kv_res = self.residual_lm(h + e, past=past_res)
+        r, kv_res = self.residual_lm(h + e, pos, past=past_res)
         mu, stop = self.heads(h[:, 0], r[:, 0])
         return mu, stop, kv_base + kv_res
 
@@ -362,6 +382,10 @@ class VoxCPM(nn.Module):
             if stop and i > min_len and int(stop_logits[0].argmax()) == 1:
                 break
             if i + 1 < max_len:  # the official runs one more LM step after the last patch; nothing reads it
-                mu, stop_logits, new = self.step(patch, kv)
+                position = None
+                if self.config.audio_position_rate:
+                    n_audio = audio_mask.to(torch.float32).sum(dim=1) + i  # audio patches before this one
+                    position = (n_audio + 0.5) * self.config.audio_position_rate
+                mu, stop_logits, new = self.step(patch, kv, position)
                 kv = append_kv(kv, new)
         return torch.stack(patches, dim=1)

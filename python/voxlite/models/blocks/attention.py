@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-Rope = tuple[torch.Tensor, torch.Tensor]  # cos, sin: (T, Dh) each
+Rope = tuple[torch.Tensor, torch.Tensor]  # cos, sin: (T, Dh) each, or (B, 1, T, Dh) for per-item positions
 
 
 def longrope_scaling(short_factor: Sequence[float], long_factor: Sequence[float], max_position_embeddings: int,
@@ -59,10 +59,13 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("inv_factor", inv_factor.expand(half).clone(), persistent=False)
         self.mscale = float(mscale)
 
-    def forward(self, pos: torch.Tensor) -> Rope:  # pos: (T,) integer positions
+    def forward(self, pos: torch.Tensor) -> Rope:
+        """pos (T,) shared or (B, T) per batch item (integer or fractional) -> cos, sin (T, Dh) or (B, 1, T, Dh)."""
         # same float32 operation order as MiniCPM-4's table: (pos * (1 / factor)) * inv_freq
-        freqs = (pos.to(torch.float32)[:, None] * self.inv_factor[None, :]) * self.inv_freq[None, :]  # (T, Dh/2)
-        emb = torch.cat((freqs, freqs), dim=-1)  # (T, Dh)
+        freqs = (pos.to(torch.float32)[..., None] * self.inv_factor) * self.inv_freq  # (..., T, Dh/2)
+        emb = torch.cat((freqs, freqs), dim=-1)  # (..., T, Dh)
+        if emb.dim() == 3:  # per-item positions broadcast over heads
+            emb = emb[:, None]
         return emb.cos() * self.mscale, emb.sin() * self.mscale
 
 
@@ -106,6 +109,11 @@ class Attention(nn.Module):
             keys = keys.repeat_interleave(groups, dim=1)  # (B, H, L + T, Dh)
             values = values.repeat_interleave(groups, dim=1)
         mask = None
+        if self.causal and past_k is None and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            # training / eager prefill: SDPA's own causal path (its flash kernel on CPU) instead of a boolean mask,
+            # which takes the slow math path; exported graphs keep the explicit mask below
+            y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
+            return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)), k, v
         if self.causal:
             n_keys = keys.shape[2]
             q_idx = torch.arange(T, device=x.device) + (n_keys - T)  # absolute cache index of each query

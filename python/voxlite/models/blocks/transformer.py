@@ -116,7 +116,8 @@ class Transformer(nn.Module):
 
     def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None,
                 past: KV | None = None) -> tuple[torch.Tensor, KV]:
-        """x (B, T, C) embeddings; pos (T,) positions (default: cache length + arange(T)); past: flat KV or None.
+        """x (B, T, C) embeddings; pos (T,) or (B, T) positions, fractional allowed (default: cache length +
+        arange(T)); past: flat KV or None.
 
         Returns the normed hidden states (B, T, C) and the new positions' keys / values (flat, per layer)."""
         T = x.shape[1]

@@ -1,0 +1,222 @@
+"""English grapheme-to-phoneme front end of the default voice: lexicon lookup, suffix rules, compound splitting.
+
+    text -> normalise (numbers, abbreviations, layout) -> words and punctuation
+         -> each word: lexicon (exact, lower case, capitalised) -> 's / -s / -es / -ed / -ing / -ly stems
+            -> hyphen parts -> the fewest known pieces ("moonbeam" = moon + beam) -> letter names
+         -> phoneme string ("həlˈO wˈɜɹld.") -> ids over a fixed inventory
+
+No GPL code and no model: the lexicon is data (``voxlite.text.lexicon``, built from misaki's Apache-2.0 US
+dictionaries and carried inside the bundle), so training text and synthesis text go through exactly this code.
+Symbols are misaki's US set: one character per phoneme (diphthongs ``A I O W Y``, affricates ``ʤ ʧ``), stress marks
+``ˈ ˌ`` before the stressed vowel's syllable, words separated by spaces.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ..errors import InvalidInput
+from .english_normalize import normalize_text
+
+PAD, BOS, EOS, SPACE = "<pad>", "<bos>", "<eos>", " "
+PUNCTUATION = ",.?!;:"
+PHONEMES = "AIOWYbdfhijklmnpstuvwzæðŋɑɔəɛɜɡɪɹɾʃʊʌʒʔʤʧˈˌθᵊᵻ"  # misaki US symbols (letters, then IPA, then marks)
+INVENTORY_VERSION = 2  # v1 was the corpus recipe's espeak-ng inventory
+
+_SIBILANT = set("szʃʒʧʤ")
+_VOICELESS = set("ptkfθ")
+_VOWELS = set("AIOWYiuæɑɔəɛɜɪʊʌᵊᵻ")
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|[0-9]+|[,.?!;:]")
+# Unstressed readings of the commonest function words, as a speaker (and the teacher) says them in running text;
+# the lexicon has their citation forms ("a" -> "A", "the" -> "ði").
+WEAK_FORMS = {"a": "ə", "the": "ðə"}
+
+
+def inventory() -> list[str]:
+    """The symbol of each id: pad, bos, eos, space, punctuation, phonemes."""
+    return [PAD, BOS, EOS, SPACE, *PUNCTUATION, *PHONEMES]
+
+
+@dataclass
+class EnglishG2P:
+    """``lexicon``: lower-case or cased word -> phoneme string (misaki symbols)."""
+    lexicon: dict[str, str]
+    symbols: list[str] = field(default_factory=inventory)
+
+    def __post_init__(self):
+        self.ids = {s: i for i, s in enumerate(self.symbols)}
+        self._lookup = lru_cache(maxsize=65536)(self._lookup_uncached)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.symbols)
+
+    # ------------------------------------------------------------------ text -> phonemes
+
+    def phonemize(self, text: str) -> str:
+        """Normalised text -> phoneme string; words joined by spaces, punctuation attached to the word before."""
+        if not isinstance(text, str):
+            raise InvalidInput(f"text must be a str, got {type(text).__name__}")
+        out: list[str] = []
+        article = None  # index in out of a "the" whose vowel depends on the next word
+        for tok in _WORD.findall(normalize_text(text)):
+            if tok in PUNCTUATION:
+                if out and out[-1][-1:] not in PUNCTUATION:
+                    out[-1] += tok
+                article = None
+                continue
+            low = tok.lower()
+            ps = WEAK_FORMS.get(low) or self.word(tok)
+            if not ps:
+                continue
+            if article is not None and ps.lstrip("ˈˌ")[:1] in _VOWELS:
+                out[article] = "ði"  # "the apple"
+            article = len(out) if low == "the" else None
+            out.append(ps)
+        return " ".join(out)
+
+    def word(self, word: str) -> str:
+        return self._lookup(word.replace("’", "'"))
+
+    # ------------------------------------------------------------------ the pipeline's tokenizer interface
+
+    def count(self, text: str) -> int:
+        """Ids of ``text`` without bos / eos (0 when nothing is speakable)."""
+        return len(self.encode_phonemes(self.phonemize(text), add_bos_eos=False))
+
+    def encode_pair(self, text: str, prompt_text: str | None = None) -> tuple[list[int], int]:
+        """(ids of the prompt transcript and the text as one utterance, number of ids of the text alone)."""
+        ids = self.encode(f"{prompt_text} {text}" if prompt_text else text)
+        return ids, len(ids) if not prompt_text else self.count(text)
+
+    @classmethod
+    def from_file(cls, path) -> "EnglishG2P":
+        from .lexicon import load
+
+        return cls(load(path))
+
+    def encode(self, text: str, *, add_bos_eos: bool = True) -> list[int]:
+        """Text -> ids (``phonemize`` then ``encode_phonemes``); raises InvalidInput when nothing is speakable."""
+        ps = self.phonemize(text)
+        if not ps.strip(PUNCTUATION + " "):
+            raise InvalidInput(f"nothing speakable in {text[:60]!r}")
+        return self.encode_phonemes(ps, add_bos_eos=add_bos_eos)
+
+    def encode_phonemes(self, phonemes: str, *, add_bos_eos: bool = True) -> list[int]:
+        ids = [self.ids[c] for c in phonemes if c in self.ids]
+        return [self.ids[BOS], *ids, self.ids[EOS]] if add_bos_eos else ids
+
+    # ------------------------------------------------------------------ words
+
+    def _entry(self, word: str) -> str | None:
+        for w in (word, word.lower(), word.capitalize()):
+            ps = self.lexicon.get(w)
+            if ps:
+                return ps
+        return None
+
+    def _lookup_uncached(self, word: str) -> str:
+        if word.isdigit():  # normalise_text leaves only numbers too large to read: digit by digit
+            return " ".join(self._lookup_uncached(d) for d in _digit_names(word))
+        ps = self._entry(word)
+        if ps is not None:
+            return ps
+        ps = self._suffixed(word)
+        if ps is not None:
+            return ps
+        if word.lower().endswith("'s") and len(word) > 2:  # possessive of an unknown word
+            return _add_s(self._lookup_uncached(word[:-2]))
+        if "'" in word:  # unknown contraction: read its parts
+            return "".join(self._lookup_uncached(p) for p in word.split("'") if p)
+        if word.isupper() and len(word) <= 5:  # an acronym: letter names
+            return self._spell(word)
+        return self._compound(word.lower()) or self._spell(word)
+
+    def _suffixed(self, word: str) -> str | None:
+        w = word.lower()
+        if w.endswith("'s") and (stem := self._entry(w[:-2])):
+            return _add_s(stem)
+        if w.endswith("s'") and (stem := self._entry(w[:-1])):
+            return stem
+        if w.endswith("s") and len(w) > 3:
+            for stem_word in (w[:-1], w[:-2] if w.endswith("es") else None,
+                              w[:-3] + "y" if w.endswith("ies") else None):
+                if stem_word and (stem := self._entry(stem_word)):
+                    return _add_s(stem)
+        if w.endswith("ed") and len(w) > 4:
+            for stem_word in (w[:-2], w[:-1], w[:-3] if len(w) > 5 and w[-3] == w[-4] else None,
+                              w[:-3] + "y" if w.endswith("ied") else None):
+                if stem_word and (stem := self._entry(stem_word)):
+                    return _add_ed(stem)
+        if w.endswith("ing") and len(w) > 5:
+            for stem_word in (w[:-3], w[:-3] + "e", w[:-4] if w[-4] == w[-5] else None):
+                if stem_word and (stem := self._entry(stem_word)):
+                    return stem + "ɪŋ"
+        if w.endswith("ly") and len(w) > 4 and (stem := self._entry(w[:-2])):
+            return stem + "li"
+        return None
+
+    def _compound(self, w: str) -> str | None:
+        """The fewest lexicon pieces (each >= 2 letters, or one of a/i) covering ``w``; None if there are none."""
+        if "-" in w:
+            parts = [self._lookup_uncached(p) for p in w.split("-") if p]
+            return " ".join(parts) if parts else None
+        n = len(w)
+        best: list[tuple[int, list[str]] | None] = [None] * (n + 1)
+        best[0] = (0, [])
+        for end in range(1, n + 1):
+            for start in range(max(0, end - 20), end):
+                if best[start] is None:
+                    continue
+                piece = w[start:end]
+                if len(piece) < 2 and piece not in ("a", "i"):
+                    continue
+                ps = (self.lexicon.get(piece) or self._suffixed(piece)) if len(piece) > 1 else self.lexicon.get(piece)
+                if not ps:
+                    continue
+                cand = (best[start][0] + 1, best[start][1] + [ps])
+                if best[end] is None or cand[0] < best[end][0]:
+                    best[end] = cand
+        if best[n] is None or best[n][0] > max(2, n // 3):
+            return None
+        return _join_pieces(best[n][1])
+
+    def _spell(self, word: str) -> str:
+        names = [self.lexicon.get(c.upper()) or self.lexicon.get(c.lower()) for c in word if c.isalpha()]
+        return " ".join(n for n in names if n)
+
+
+def _digit_names(digits: str) -> list[str]:
+    names = "zero one two three four five six seven eight nine".split()
+    return [names[int(d)] for d in digits]
+
+
+def _last_sound(ps: str) -> str:
+    core = ps.rstrip("ˈˌ")
+    return core[-1] if core else ""
+
+
+def _add_s(stem: str) -> str:
+    last = _last_sound(stem)
+    if last in _SIBILANT:
+        return stem + "ᵻz"
+    return stem + ("s" if last in _VOICELESS else "z")
+
+
+def _add_ed(stem: str) -> str:
+    last = _last_sound(stem)
+    if last in "td":
+        return stem + "ᵻd"
+    return stem + ("t" if last in _VOICELESS | set("sʃʧ") else "d")
+
+
+def _join_pieces(pieces: list[str]) -> str:
+    """Compound pieces keep the first primary stress; later primaries become secondary."""
+    out, seen_primary = [], False
+    for p in pieces:
+        if seen_primary:
+            p = p.replace("ˈ", "ˌ")
+        seen_primary = seen_primary or "ˈ" in p
+        out.append(p)
+    return "".join(out)

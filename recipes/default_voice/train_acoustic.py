@@ -1,0 +1,344 @@
+"""Train the default voice's acoustic model: a small VoxCPM (``voxlite.models.voxcpm``) from phonemes to log-mel.
+
+    text --(voxlite.text.english_g2p, misaki lexicon)--> phoneme ids + audio_start
+         --> TSLM / FSQ / RALM (causal, RoPE with rate-scaled audio positions) --> mu per patch
+         --> LocDiT flow matching (CFG dropout) over patches of P normalised log-mel frames;  stop head
+    log-mel: ``voxlite.dsp.mel`` preset "vocos-24khz" (100 bins, hop 256, 24 kHz), normalised per bin; the
+    default voice's Vocos (``train_vocoder.py``) turns it back into audio.
+
+Losses as the official VoxCPM trainer: MSE between the LocDiT velocity and ``z - x1`` at ``x_t = (1 - t) x1 + t z``
+(t ~ sigmoid(N(0, 1))), the condition ``mu`` zeroed for 10 % of patches (CFG), and cross-entropy on the stop head
+(1 on the state that produces the last patch). The data is the teacher corpus (``corpus.py``, Piper rows); the
+held-out sentences (``eval_manifest.jsonl``) are only used for validation.
+
+Resumable: ``--out`` holds ``state.pt`` (model, optimiser, step, RNG, data statistics) written atomically every
+``--ckpt-minutes``; running the same command continues. ``model.pt`` (weights, config, mel statistics) is what
+``export/default_voice.py`` reads. The dataset is re-read from the manifest at every epoch, so a corpus that is still
+growing is picked up. Logs: ``train.jsonl`` (a row per ``--log-every`` steps) and ``valid.jsonl``.
+
+    python recipes/default_voice/train_acoustic.py --max-minutes 120           # ~/.cache/voxlite/train/acoustic
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram
+from voxlite.models.voxcpm import LMConfig, LocalConfig, VoxCPM, VoxCPMConfig
+from voxlite.text import lexicon as lexicon_mod
+from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P
+
+CORPUS = Path.home() / ".cache" / "voxlite" / "corpus"
+OUT = Path.home() / ".cache" / "voxlite" / "train" / "acoustic"
+MEL = "vocos-24khz"
+PATCH = 4
+
+
+def voice_config(vocab_size: int, rate: float, size: str = "small") -> VoxCPMConfig:
+    """The default voice's sizes. ``tiny`` is for tests."""
+    if size == "tiny":
+        dim, ffn, layers, heads, kv, enc, dit, res, fsq = 32, 48, 1, 2, 1, (32, 48, 2, 1), (32, 48, 2, 1), 1, 16
+    else:  # ~5M parameters, ~35 GFLOP a step at 1,600 positions: sized for one shared core (TRAINING.md)
+        dim, ffn, layers, heads, kv, enc, dit, res, fsq = 256, 768, 4, 4, 2, (128, 384, 2, 1), (192, 512, 4, 3), 1, 64
+    head_dim = dim // heads
+    ones = (1.0,) * (head_dim // 2)  # plain RoPE: LongRoPE factors of 1, equal context lengths
+    lm = LMConfig(hidden_size=dim, intermediate_size=ffn, num_hidden_layers=layers, num_attention_heads=heads,
+                  num_key_value_heads=kv, vocab_size=vocab_size, rope_theta=10000.0, max_position_embeddings=4096,
+                  rope_short_factor=ones, rope_long_factor=ones, rope_original_max_position_embeddings=4096,
+                  use_mup=False)
+    return VoxCPMConfig(lm=lm, encoder=LocalConfig(enc[0], enc[1], enc[2], enc[3], kv_channels=head_dim),
+                        dit=LocalConfig(dit[0], dit[1], dit[2], dit[3], kv_channels=head_dim), patch_size=PATCH,
+                        feat_dim=MEL_PRESETS[MEL].n_mels, residual_lm_num_layers=res,
+                        scalar_quantization_latent_dim=fsq, scalar_quantization_scale=9, max_length=4096,
+                        audio_start_token=vocab_size - 2, audio_end_token=vocab_size - 1, audio_position_rate=rate)
+
+
+# ----------------------------------------------------------------------------------------------------- data
+
+def read_rows(manifest: Path, teacher: str = "piper") -> list[dict]:
+    if not manifest.exists():
+        return []
+    rows = []
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("teacher") == teacher:
+                rows.append(row)
+    return rows
+
+
+class FeatureStore:
+    """Phoneme ids and log-mel of each utterance, computed once and cached as .npz under ``cache``."""
+
+    def __init__(self, corpus: Path, cache: Path, g2p: EnglishG2P):
+        self.corpus, self.cache, self.g2p = corpus, cache, g2p
+        cache.mkdir(parents=True, exist_ok=True)
+        self.mel = MEL_PRESETS[MEL]
+
+    def get(self, row: dict) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(self.g2p.encode(row["norm"]), dtype=np.int32)  # cheap: recomputed, never stale
+        path = self.cache / f"{row['id']}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                return ids, z["mel"]
+        wav, rate = sf.read(self.corpus / row["path"], dtype="float32")
+        if rate != self.mel.sample_rate:
+            raise ValueError(f"{row['path']}: {rate} Hz, expected {self.mel.sample_rate}")
+        mel = log_mel_spectrogram(wav, self.mel).astype(np.float16)  # (n_mels, F)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, mel=mel)
+        os.replace(tmp, path)
+        return ids, mel
+
+
+def mel_stats(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    cat = np.concatenate([m.astype(np.float32) for _, m in items], axis=1)  # (n_mels, frames)
+    return cat.mean(axis=1), np.maximum(cat.std(axis=1), 1e-3)
+
+
+def to_patches(mel: np.ndarray, mean: np.ndarray, std: np.ndarray, floor: float) -> np.ndarray:
+    """(n_mels, F) log-mel -> (N, P, n_mels) normalised patches; the last one padded with silence (the log floor)."""
+    n = -(-mel.shape[1] // PATCH)
+    pad = n * PATCH - mel.shape[1]
+    full = np.pad(mel.astype(np.float32), ((0, 0), (0, pad)), constant_values=floor)
+    return ((full.T - mean) / std).reshape(n, PATCH, -1).astype(np.float32)
+
+
+def make_batch(items: list[tuple[np.ndarray, np.ndarray]], audio_start: int) -> dict[str, torch.Tensor]:
+    """[ids ; audio_start ; patches] per item, padded at the end (causal: padding never reaches a real position)."""
+    lengths = [len(ids) + 1 + len(p) for ids, p in items]
+    B, T = len(items), max(lengths)
+    P, D = items[0][1].shape[1:]
+    tokens = np.zeros((B, T), np.int64)
+    tmask = np.zeros((B, T), np.float32)
+    amask = np.zeros((B, T), np.float32)
+    feats = np.zeros((B, T, P, D), np.float32)
+    stop = np.zeros((B, T), np.int64)
+    for b, (ids, patches) in enumerate(items):
+        n_text = len(ids) + 1
+        tokens[b, :len(ids)] = ids
+        tokens[b, len(ids)] = audio_start
+        tmask[b, :n_text] = 1
+        amask[b, n_text:n_text + len(patches)] = 1
+        feats[b, n_text:n_text + len(patches)] = patches
+        stop[b, n_text + len(patches) - 1] = 1
+    return {k: torch.from_numpy(v) for k, v in
+            dict(tokens=tokens, text_mask=tmask, audio_mask=amask, feats=feats, stop=stop).items()}
+
+
+def batches(items: list, max_tokens: int, rng: random.Random) -> list[list]:
+    """Length-bucketed batches of at most ``max_tokens`` (padded) positions, in random order."""
+    order = sorted(range(len(items)), key=lambda i: (len(items[i][0]) + len(items[i][1]), rng.random()))
+    out, cur, longest = [], [], 0
+    for i in order:
+        n = len(items[i][0]) + 1 + len(items[i][1])
+        if cur and max(longest, n) * (len(cur) + 1) > max_tokens:
+            out.append(cur)
+            cur, longest = [], 0
+        cur.append(items[i])
+        longest = max(longest, n)
+    if cur:
+        out.append(cur)
+    rng.shuffle(out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------- model
+
+def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float = 0.1, dit_fraction: float = 1.0,
+           generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    """Flow-matching and stop losses of a batch (official VoxCPM trainer's formulation). ``dit_fraction``: the
+    LocDiT loss on a random subset of the patches (an unbiased estimate at a fraction of the cost: the LocDiT runs
+    on 1 + 2P tokens per patch, more than the LM spends on it)."""
+    tokens, tmask, amask, feats = batch["tokens"], batch["text_mask"], batch["audio_mask"], batch["feats"]
+    h, r, _ = model.lm_states(tokens, tmask, feats, amask)
+    # the state at position j - 1 produces the patch at j
+    h_prev = torch.cat((torch.zeros_like(h[:, :1]), h[:, :-1]), dim=1)
+    r_prev = torch.cat((torch.zeros_like(r[:, :1]), r[:, :-1]), dim=1)
+    sel = amask > 0  # (B, T)
+    mu, stop_logits = model.heads(h_prev[sel], r_prev[sel])  # (M, H), (M, 2)
+    x1 = feats[sel]  # (M, P, D)
+    cond = torch.cat((torch.zeros_like(feats[:, :1]), feats[:, :-1]), dim=1)[sel]  # previous patch (zeros first)
+    stop = F.cross_entropy(stop_logits, batch["stop"][sel])
+    if dit_fraction < 1.0:
+        n = max(1, int(round(x1.shape[0] * dit_fraction)))
+        pick = torch.randperm(x1.shape[0], generator=generator)[:n]
+        mu, x1, cond = mu[pick], x1[pick], cond[pick]
+    M = x1.shape[0]
+    keep = (torch.rand(M, generator=generator) >= cfg_dropout).to(mu.dtype)[:, None]
+    t = torch.sigmoid(torch.randn(M, generator=generator))
+    z = torch.randn(x1.shape, generator=generator)
+    xt = (1 - t)[:, None, None] * x1 + t[:, None, None] * z
+    v = model.velocity(xt, t, mu * keep, cond)
+    diff = F.mse_loss(v, z - x1)
+    with torch.no_grad():
+        last = batch["stop"][sel] == 1
+        stop_acc = (stop_logits.argmax(-1) == batch["stop"][sel]).float()
+        recall = stop_acc[last].mean() if last.any() else torch.tensor(0.0)
+    return {"diff": diff, "stop": stop, "stop_recall": recall}
+
+
+def lr_at(step: int, base: float, warmup: int, total: int) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    decay_from = int(total * 0.75)
+    if step < decay_from:
+        return base
+    return base * max(0.05, 1 - (step - decay_from) / max(1, total - decay_from))
+
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export_payload(model: VoxCPM, stats: dict, extra: dict) -> dict:
+    return {"config": model.config.to_dict(), "state_dict": model.state_dict(), "mel": MEL, **stats, **extra}
+
+
+# ----------------------------------------------------------------------------------------------------- main
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--corpus", type=Path, default=CORPUS)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--size", default="small", choices=["small", "tiny"])
+    ap.add_argument("--max-tokens", type=int, default=1600, help="padded positions per batch")
+    ap.add_argument("--dit-fraction", type=float, default=0.35, help="patches per step in the LocDiT loss")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--total-steps", type=int, default=12000, help="schedule length (decay over the last quarter)")
+    ap.add_argument("--max-steps", type=int, default=None, help="stop after this step (checkpoint first)")
+    ap.add_argument("--max-minutes", type=float, default=None, help="stop after this long (checkpoint first)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ckpt-minutes", type=float, default=5.0)
+    ap.add_argument("--log-every", type=int, default=25)
+    ap.add_argument("--valid-every", type=int, default=500)
+    ap.add_argument("--valid-items", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    state_path, model_path = args.out / "state.pt", args.out / "model.pt"
+    lex_path = args.out / "lexicon.json"
+    if not lex_path.exists():
+        entries, source = lexicon_mod.from_misaki("us")
+        lexicon_mod.save(lex_path, entries, source)
+    g2p = EnglishG2P(lexicon_mod.load(lex_path))
+    store = FeatureStore(args.corpus, args.out / "features", g2p)
+    floor = float(np.log(MEL_PRESETS[MEL].log_floor))
+
+    def load_items(manifest: Path, limit: int | None = None) -> list:
+        rows = [r for r in read_rows(manifest) if r.get("split", "train") in ("train", "eval")]
+        return [store.get(r) for r in rows[:limit]]
+
+    state = torch.load(state_path, weights_only=False) if state_path.exists() else None
+    raw = load_items(args.corpus / "manifest.jsonl")
+    if not raw:
+        print(f"no Piper rows in {args.corpus / 'manifest.jsonl'}", file=sys.stderr)
+        return 2
+    if state is None:
+        mean, std = mel_stats(raw[:2000])
+        rate = float(np.mean([len(i) + 1 for i, _ in raw]) / np.mean([-(-m.shape[1] // PATCH) for _, m in raw]))
+        stats = {"mel_mean": mean, "mel_std": std, "position_rate": rate}
+    else:
+        stats = state["stats"]
+    vocab = g2p.vocab_size + 2  # + audio_start, audio_end
+    config = voice_config(vocab, round(float(stats["position_rate"]), 4), args.size)
+    torch.manual_seed(args.seed)
+    model = VoxCPM(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    step, rng = 0, random.Random(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = state["step"]
+        rng.setstate(state["rng"])
+        gen.set_state(state["torch_rng"])
+        print(f"resumed at step {step}", flush=True)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{n_params / 1e6:.2f}M parameters, {len(raw)} utterances, position rate {config.audio_position_rate}",
+          flush=True)
+    mean, std = stats["mel_mean"], stats["mel_std"]
+    prep = lambda items: [(ids, to_patches(m, mean, std, floor)) for ids, m in items]  # noqa: E731
+    valid = prep(load_items(args.corpus / "eval_manifest.jsonl", args.valid_items))
+    extra = {"inventory_version": INVENTORY_VERSION, "lexicon_file": lex_path.name, "corpus": str(args.corpus)}
+
+    def checkpoint():
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
+                     "torch_rng": gen.get_state(), "stats": stats}, state_path)
+        atomic_save(export_payload(model, stats, {**extra, "step": step}), model_path)
+
+    t_start = last_ckpt = time.time()
+    train_log = open(args.out / "train.jsonl", "a")
+    valid_log = open(args.out / "valid.jsonl", "a")
+    acc: dict[str, float] = {}
+    n_acc, t_log = 0, time.time()
+    done = False
+    while not done:
+        items = prep(load_items(args.corpus / "manifest.jsonl"))
+        for batch_items in batches(items, args.max_tokens, rng):
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, args.lr, args.warmup, args.total_steps)
+            model.train()
+            out = losses(model, make_batch(batch_items, config.audio_start_token), dit_fraction=args.dit_fraction,
+                         generator=gen)
+            loss = out["diff"] + out["stop"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            for k, v in {**out, "gnorm": gnorm}.items():
+                acc[k] = acc.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
+            n_acc += 1
+            if step % args.log_every == 0:
+                row = {"step": step, "lr": lr_at(step, args.lr, args.warmup, args.total_steps),
+                       "steps_per_s": n_acc / (time.time() - t_log), "minutes": (time.time() - t_start) / 60,
+                       "utterances": len(items), **{k: v / n_acc for k, v in acc.items()}}
+                train_log.write(json.dumps(row) + "\n")
+                train_log.flush()
+                print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()),
+                      flush=True)
+                acc, n_acc, t_log = {}, 0, time.time()
+            if valid and step % args.valid_every == 0:
+                model.eval()
+                vgen = torch.Generator().manual_seed(1234)
+                with torch.no_grad():
+                    vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, generator=vgen)
+                          for b in batches(valid, args.max_tokens, random.Random(0))]
+                row = {"step": step, **{k: float(np.mean([float(v[k]) for v in vs])) for k in vs[0]}}
+                valid_log.write(json.dumps(row) + "\n")
+                valid_log.flush()
+                print("valid", row, flush=True)
+            elapsed = (time.time() - t_start) / 60
+            done = (args.max_steps is not None and step >= args.max_steps) or (
+                args.max_minutes is not None and elapsed >= args.max_minutes)
+            if done or time.time() - last_ckpt > args.ckpt_minutes * 60:
+                checkpoint()
+                last_ckpt = time.time()
+            if done:
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
