@@ -149,7 +149,10 @@ class Trainer:
         self.gen.head.istft = FFTISTFT(self.cfg.n_fft, self.cfg.hop_length)  # buffers only: state dict unchanged
         self.mpd = MultiPeriodDiscriminator(self.dcfg)
         self.mrd = MultiResolutionDiscriminator(self.dcfg)
-        self.mel = MelSpectrogram(self.cfg.mel, use_fft=True)
+        self.mel = MelSpectrogram(self.cfg.mel, use_fft=True)  # the mel loss' (float32, differentiable)
+        # The input: the preset's log-mel exactly as voxlite.dsp.mel.log_mel_spectrogram computes it (float64).
+        # In float32, near-silent frames (mel energy ~1e-7, next to the log floor) differ by up to ~2 in log units.
+        self.mel_in = MelSpectrogram(self.cfg.mel, use_fft=True).double()
         res = [(w, w // 4) for w in args.stft_resolutions]
         self.stft_loss = MultiResolutionSTFTLoss(res)
         self.opt_g = torch.optim.AdamW(self.gen.parameters(), lr=args.lr, betas=(0.8, 0.9), weight_decay=0.01)
@@ -174,6 +177,10 @@ class Trainer:
         held_out = {r.get("sentence_id") for r in read_manifest(self.args.corpus / "eval_manifest.jsonl", None, "eval")}
         return [r for r in rows if r.get("sentence_id") not in held_out]  # belt and braces: eval never trains
 
+    @torch.no_grad()
+    def features(self, wav: torch.Tensor) -> torch.Tensor:  # (B, N) -> (B, n_mels, T) float32
+        return self.mel_in(wav.double()).float()
+
     def refresh_rows(self) -> int:
         self.sampler.set_rows(self._train_rows())
         return len(self.sampler.rows)
@@ -183,7 +190,7 @@ class Trainer:
         a = self.args
         gan = self.step >= a.gan_start
         with torch.no_grad():
-            mel = self.mel(wav)  # (B, n_mels, T): the vocoder's input and the mel loss' target
+            mel = self.features(wav)  # (B, n_mels, T): the vocoder's input and the mel loss' target
             y_mags = self.stft_loss.target_magnitudes(wav)
         with self.autocast():
             y_hat = self.gen(mel)  # (B, N)
@@ -247,7 +254,7 @@ class Trainer:
             wav = read_wav(self.args.corpus / row["path"], self.cfg.sample_rate)
             wav = np.pad(wav, (0, -len(wav) % hop))  # whole frames, as the runtime's codec pipeline
             x = torch.from_numpy(wav)[None]
-            mel = self.mel(x)
+            mel = self.features(x)
             y_hat = self.gen(mel)
             mel_hat = self.mel(y_hat)
             total += (mel_hat - mel).abs().sum().item() / mel.shape[1]

@@ -81,6 +81,23 @@ def test_checkpoint_resume_is_exact(corpus, tmp_path):
     assert resumed_state["sampler"] == straight["sampler"]
 
 
+def test_input_features_are_the_presets_log_mel(corpus):
+    """The vocoder's input is exactly voxlite.dsp.mel.log_mel_spectrogram (what the acoustic model regresses),
+    near-silent frames included."""
+    from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram
+
+    args = tv.parse_args(["--corpus", str(corpus), "--out", "unused", "--dim", "8", "--intermediate-dim", "8",
+                          "--layers", "1"])
+    trainer = tv.Trainer(args)
+    assert trainer.cfg.mel == MEL_PRESETS["vocos-24khz"]
+    rng = np.random.default_rng(0)
+    wav = np.concatenate([np.zeros(3000), 1e-6 * rng.standard_normal(4000), 0.5 * rng.standard_normal(6000)])
+    wav = wav.astype(np.float32)
+    ref = log_mel_spectrogram(wav, MEL_PRESETS["vocos-24khz"])
+    got = trainer.features(torch.from_numpy(wav)[None])[0].numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+
+
 def test_exported_generator_loads_through_export_codec(corpus, tmp_path):
     pytest.importorskip("onnx")
     import voxlite
