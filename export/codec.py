@@ -200,14 +200,20 @@ def _tiny_mel(sample_rate: int, hop: int, n_mels: int):
 def vocos_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
     from voxlite.models.vocos import Vocos, VocosConfig
 
-    cfg = {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}[config]()
-    if checkpoint:
-        from voxlite.convert.vocos import load_official
+    if checkpoint and Path(checkpoint).is_dir():  # official layout: the size comes from its config.yaml
+        from voxlite.convert.vocos import load_official_dir
 
-        model = load_official(checkpoint, cfg)
+        model = load_official_dir(checkpoint)
+        cfg = model.cfg
     else:
-        torch.manual_seed(seed)
-        model = Vocos(cfg)
+        cfg = {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}[config]()
+        if checkpoint:
+            from voxlite.convert.vocos import load_official
+
+            model = load_official(checkpoint, cfg)
+        else:
+            torch.manual_seed(seed)
+            model = Vocos(cfg)
     parts = _mel_parts("vocos", model, cfg.mel, _jsonable(dataclasses.asdict(cfg)))
     parts.int8_keep_float = ("/head/",)  # the head's magnitudes go through exp(): int8 there is audible
     return parts
@@ -453,7 +459,8 @@ def _verify(path, feeds, reference, precision, gname, log, backend: str = "cpu",
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
-    parser.add_argument("--checkpoint", help="official checkpoint (state dict); omit with --random-init")
+    parser.add_argument("--checkpoint", help="official checkpoint (state dict; for vocos also a directory with "
+                        "config.yaml + pytorch_model.bin, whose config.yaml overrides --config); omit with --random-init")
     parser.add_argument("--config", default=None, help="preset name (family-specific; e.g. tiny, encodec_24khz)")
     parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
     parser.add_argument("--seed", type=int, default=0)
@@ -468,6 +475,8 @@ def main(argv=None) -> int:
     config = args.config or DEFAULT_CONFIGS[args.family]
     torch.set_num_threads(max(1, torch.get_num_threads()))
     parts = FAMILIES[args.family](args.checkpoint, config, args.seed)
+    if args.checkpoint and Path(args.checkpoint).is_dir():
+        config = "config.yaml"  # a checkpoint directory brings its own config (vocos)
     provenance = {"family": args.family, "config": config,
                   "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
     out = export_codec(parts, args.out, precisions=tuple(args.precision), name=args.name, provenance=provenance,
