@@ -10,7 +10,8 @@ within the SNR bounds in ``MIN_SNR_DB``):
   positions), ``audio_feats`` (B, T, P, D) -> ``mu`` (B, H_dit), ``stop_logits`` (B, 2) and ``present.<lm>.<i>.key`` /
   ``.value`` (B, Hkv, T, Dh) for every layer of both LMs (``lm`` = ``base`` (TSLM) then ``residual`` (RALM)).
 - ``step``: ``patch`` (B, P, D) + ``past.<lm>.<i>.key`` / ``.value`` (B, Hkv, L, Dh) -> ``mu``, ``stop_logits``,
-  ``present.<lm>.<i>.key`` / ``.value`` (B, Hkv, 1, Dh): the one new position, to append to the cache.
+  ``present.<lm>.<i>.key`` / ``.value`` (B, Hkv, 1, Dh): the one new position, to append to the cache. Models with
+  rate-scaled audio positions (``audio_position_rate`` > 0, the default voice) also take ``position`` (B,) float32.
 - ``locdit``: one velocity evaluation with CFG's two halves batched: ``x`` (B, P, D), ``t`` (B,), ``mu`` (B, H_dit),
   ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
 - the AudioVAE as a causal codec (``export/codec.py``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
@@ -83,6 +84,18 @@ class _Step(nn.Module):
 
     def forward(self, patch, *past):
         mu, stop, kv = self.model.step(patch, tuple(past))
+        return (mu, stop, *kv)
+
+
+class _StepAt(nn.Module):
+    """The step of a model with rate-scaled audio positions: the RoPE position is an input (B,) float32."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, patch, position, *past):
+        mu, stop, kv = self.model.step(patch, tuple(past), position)
         return (mu, stop, *kv)
 
 
@@ -182,6 +195,11 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
                    {"x": {0: "batch"}, "t": {0: "batch"}, "mu": {0: "batch"}, "cond": {0: "batch"},
                     "velocity": {0: "batch2", 1: "patch"}}),
     }
+    if cfg.audio_position_rate:  # the step takes its RoPE position: (audio patches before it + 0.5) * rate
+        module, args, ins, outs, axes = specs["step"]
+        position = torch.tensor([(n_audio + 0.5) * cfg.audio_position_rate])
+        specs["step"] = (_StepAt(model), (patch, position, *kv), ["patch", "position", *past], outs,
+                         {**axes, "position": {0: "batch"}})
     base_cfg = cfg.base_lm_config()
     kv_spec = {"n_kv_heads": base_cfg.n_kv_heads, "head_dim": base_cfg.kv_head_dim}
     hparams = {
@@ -189,6 +207,7 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
         "audio_start_token": cfg.audio_start_token, "audio_end_token": cfg.audio_end_token,
         "kv": {"base": {"n_layers": n_base, **kv_spec}, "residual": {"n_layers": n_res, **kv_spec}},
         "max_positions": cfg.max_length, **GENERATION, "cfg": float(cfg.cfm.get("inference_cfg_rate", 2.0)),
+        "audio_position_rate": float(cfg.audio_position_rate),
         "config": cfg.to_dict(),
     }
     return specs, hparams
@@ -226,19 +245,23 @@ def tiny_tokenizer_json(vocab_size: int = 100) -> str:
 
 def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
                   provenance: dict | None = None, overwrite: bool = False, log=print,
-                  tokenizer: str | Path | bytes | None = None) -> Path:
+                  tokenizer: str | Path | bytes | None = None, tokenizer_kind: str = "hf-tokenizers",
+                  extra_hparams: dict | None = None, extra_audio_hparams: dict | None = None) -> Path:
     """``tokenizer``: the checkpoint's tokenizer.json (path or bytes), stored as the bundle's ``hf-tokenizers``
-    tokenizer (text input needs it)."""
+    tokenizer (text input needs it); or, with ``tokenizer_kind="voxlite-g2p-en"``, a ``voxlite.text.lexicon`` file.
+    ``extra_hparams`` are merged into the bundle's hparams (e.g. ``voice_prompt: False``)."""
     precisions = check_precisions(precisions)
     specs, hparams = voxcpm_specs(model)
+    hparams.update(extra_hparams or {})
     vae_specs, vae_hparams = codec_specs(vae_parts)
-    hparams["audio_vae"] = vae_hparams
+    hparams["audio_vae"] = {**vae_hparams, **(extra_audio_hparams or {})}
     writer = BundleWriter(out, model_type="voxcpm", name=name or "voxcpm", sample_rate=vae_parts.sample_rate,
                           hparams=hparams, default_precision="fp32", provenance=provenance or {},
                           overwrite=overwrite)
     try:
         if tokenizer is not None:
-            writer.set_tokenizer("hf-tokenizers", tokenizer)
+            writer.set_tokenizer(tokenizer_kind, tokenizer,
+                                 filename="lexicon.json" if tokenizer_kind == "voxlite-g2p-en" else "tokenizer.json")
         with tempfile.TemporaryDirectory() as tmp:
             # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
             # decoder_stream the same convolutions; each distinct tensor is stored once

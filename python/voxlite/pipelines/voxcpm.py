@@ -46,6 +46,10 @@ class VoxCPMModel(GraphModel):
             self.hop_length = int(self.vae["hop_length"])
             self.defaults = {k: hp[k] for k in ("cfg", "steps", "sway_coef", "zero_init_ratio", "min_len",
                                                 "max_len_ratio", "max_len_offset", "max_len_cap")}
+            self.position_rate = float(hp.get("audio_position_rate", 0.0))  # > 0: the step takes its position
+            self.voice_prompt = bool(hp.get("voice_prompt", True))
+            window = self.vae.get("window")  # non-causal decoders: streamed in overlapping windows
+            self.window = None if window is None else (int(window["left"]), int(window["right"]))
         except (KeyError, TypeError, ValueError) as e:
             raise BundleError(f"voxcpm bundle hparams are incomplete or malformed: {e!r}") from None
         if bundle.sample_rate is None:
@@ -186,6 +190,8 @@ class VoxCPMModel(GraphModel):
                 break
             if i + 1 < max_len:
                 feeds = {"patch": patch}
+                if self.position_rate:  # rate-scaled RoPE position of this patch: audio patches before it + 0.5
+                    feeds["position"] = np.array([(prompt.shape[0] + i + 0.5) * self.position_rate], np.float32)
                 for lm, cache in caches.items():
                     for layer, (k_name, v_name) in enumerate(self._kv_names[lm]):
                         feeds[f"past.{k_name}"] = cache.contiguous_keys(layer, out=bufs[lm][layer][0])
@@ -221,6 +227,9 @@ class VoxCPMModel(GraphModel):
         ``synthesize_tokens``'s samples (the causal AudioVAE decoder carries its state across patches)."""
         patches = self.generate_patches(text_tokens, prompt_tokens, prompt_audio, cfg=cfg, steps=steps, seed=seed,
                                         max_patches=max_patches, prompt_sample_rate=prompt_sample_rate)
+        if self.window is not None:
+            yield from self._decode_windows(patches)
+            return
         states = {s["name"]: np.zeros([1 if d == "batch" else d for d in s["shape"]], np.float32)
                   for s in self.vae.get("stream_states", [])}
         session = self.session("decoder_stream")
@@ -237,6 +246,11 @@ class VoxCPMModel(GraphModel):
             from ..text.voxcpm_tokenizer import VoxCPMTokenizer
 
             spec = self.bundle.manifest.tokenizer
+            if spec and spec.get("type") == "voxlite-g2p-en" and "file" in spec:
+                from ..text.english_g2p import EnglishG2P
+
+                self._tokenizer = EnglishG2P.from_file(self.bundle.root / spec["file"])
+                return self._tokenizer
             if not spec or spec.get("type") != "hf-tokenizers" or "file" not in spec:
                 raise BundleError(f"bundle {self.bundle.name!r} has no hf-tokenizers tokenizer: text input needs one "
                                   "(re-export it from a checkpoint directory with tokenizer.json)")
@@ -252,6 +266,8 @@ class VoxCPMModel(GraphModel):
             raise InvalidInput("text is empty")
         if len(text) > MAX_TEXT_CHARS:
             raise InvalidInput(f"text is too long: {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        if not self.voice_prompt and (prompt_audio is not None or prompt_text is not None):
+            raise InvalidInput(f"bundle {self.bundle.name!r} is a single voice and takes no voice prompt")
         if (prompt_audio is None) != (prompt_text is None):
             raise InvalidInput("a voice prompt needs both prompt_audio (the recording) and prompt_text "
                                "(its transcript)")
@@ -321,6 +337,13 @@ class VoxCPMModel(GraphModel):
         always trims two patches' audio, even when a one-patch prompt gave one: there it drops a generated patch;
         here it does not)."""
         chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
+        if self.window is not None:
+            for i, chunk in enumerate(chunks):
+                if progress is not None:
+                    progress(i, len(chunks), chunk)
+                yield from self._decode_windows(self._chunk_patches(chunk, prompt_text, patches, cfg, steps,
+                                                                    seed + i))
+            return
         session = self.session("decoder_stream")
         specs = self.vae.get("stream_states", [])
         for i, chunk in enumerate(chunks):
@@ -334,6 +357,31 @@ class VoxCPMModel(GraphModel):
                 out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
                 states = {name: out[f"new_{name}"] for name in states}
                 yield out["audio"][0, 0]
+
+    def _decode_windows(self, patches) -> Iterator[np.ndarray]:
+        """Stream a non-causal decoder: after each patch, decode the frames whose right context (``window`` right
+        frames) exists, with ``left`` frames of left context, and yield their audio. Offline decoding of the same
+        frames differs only by the context cut at the window edges."""
+        left, right = self.window
+        hop, frames, emitted = self.hop_length, [], 0
+        for patch in patches:
+            frames.append(patch)
+            ready = len(frames) * self.patch_size - right
+            if ready > emitted:
+                yield self._decode_span(frames, emitted, ready, left, right)
+                emitted = ready
+        total = len(frames) * self.patch_size
+        if total > emitted:
+            yield self._decode_span(frames, emitted, total, left, right)
+
+    def _decode_span(self, patches: list, start: int, end: int, left: int, right: int) -> np.ndarray:
+        """Audio of mel frames [start, end), decoded from frames [start - left, end + right) (clipped)."""
+        mel = np.concatenate(patches).reshape(-1, self.feat_dim)  # (F, D)
+        lo, hi = max(0, start - left), min(mel.shape[0], end + right)
+        audio = self.run("decoder", latents=np.ascontiguousarray(mel[lo:hi].T[None]))["audio"][0, 0]
+        a = (start - lo) * self.hop_length
+        b = (end - lo) * self.hop_length if end < mel.shape[0] else len(audio)
+        return np.ascontiguousarray(audio[a:b])
 
     def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float = 2.0,
                    steps: int = 10, seed: int = 0, progress=None) -> Audio:

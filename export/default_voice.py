@@ -1,0 +1,120 @@
+"""Export the default voice (a small VoxCPM over log-mel + its Vocos) to a ``voxcpm`` bundle.
+
+    python export/default_voice.py --acoustic ~/.cache/voxlite/train/acoustic/model.pt \\
+        --vocoder ~/.cache/voxlite/train/vocoder/generator --out bundles/default --precision int8 fp32
+
+The bundle is an ordinary voxcpm bundle (``export/voxcpm.py``), so ``pipelines/voxcpm.py`` runs it:
+
+- ``prefill`` / ``step`` (with its ``position`` input: the model uses rate-scaled audio positions) / ``locdit``;
+- the vocoder as the "AudioVAE": its latents are the *normalised* log-mel the acoustic model generates, so the
+  ``decoder`` graph is ``Vocos(mel * std + mean)`` and the ``encoder`` graph ``(log_mel(audio) - mean) / std``.
+  Vocos is not causal, so there is no ``decoder_stream``: the pipeline streams by decoding overlapping windows
+  (``audio_vae.window``: left context and look-ahead frames);
+- the lexicon of the G2P front end (``voxlite.text.english_g2p``) as the tokenizer (``voxlite-g2p-en``).
+
+Voice prompts are off (``voice_prompt: false``): the default voice is one speaker and was never trained to continue
+another.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from export.codec import vocos_parts  # noqa: E402
+from export.common import PRECISIONS  # noqa: E402
+from export.voxcpm import export_voxcpm  # noqa: E402
+
+# Streaming windows of the non-causal vocoder, in mel frames: every emitted frame has this much context on each
+# side (Vocos-24k: 8 ConvNeXt blocks of kernel 7 see +-24 frames; the error past 12 is below the int8 noise).
+WINDOW = {"left": 16, "right": 8}
+# Generation defaults of the default voice (fewer solver steps than VoxCPM's 10: the LocDiT is small and the CPU
+# budget is tight; see the quality report in the README).
+GENERATION = {"cfg": 2.0, "steps": 8, "min_len": 2, "max_len_ratio": 4.0, "max_len_offset": 10, "max_len_cap": 1500}
+
+
+class _Normalize(nn.Module):
+    def __init__(self, inner: nn.Module, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("mean", mean.reshape(1, -1, 1))
+        self.register_buffer("std", std.reshape(1, -1, 1))
+
+    def forward(self, audio):  # (B, 1, S) -> (B, n_mels, F)
+        return (self.inner(audio) - self.mean) / self.std
+
+
+class _Denormalize(nn.Module):
+    def __init__(self, inner: nn.Module, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.inner = inner
+        self.register_buffer("mean", mean.reshape(1, -1, 1))
+        self.register_buffer("std", std.reshape(1, -1, 1))
+
+    def forward(self, latents):  # (B, n_mels, F) normalised -> audio (B, 1, S)
+        return self.inner(latents * self.std + self.mean)
+
+
+def load_acoustic(path: str | Path):
+    from voxlite.models.voxcpm import VoxCPM, VoxCPMConfig
+
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = VoxCPM(VoxCPMConfig.from_dict(payload["config"]))
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), payload
+
+
+def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
+    parts = vocos_parts(str(generator_dir), None, 0)
+    if parts.config.get("mel") and parts.config["mel"].get("n_mels") != len(mean):
+        raise SystemExit(f"vocoder mel bins {parts.config['mel'].get('n_mels')} != acoustic model's {len(mean)}")
+    mean = torch.as_tensor(mean, dtype=torch.float32)
+    std = torch.as_tensor(std, dtype=torch.float32)
+    parts.encoder = _Normalize(parts.encoder, mean, std)
+    parts.decoder = _Denormalize(parts.decoder, mean, std)
+    parts.family = "vocos-normalized"
+    parts.config = {**parts.config, "mel_preset": mel_preset, "normalized": True}
+    return parts
+
+
+def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
+                         name: str = "voxlite-default", overwrite: bool = False, log=print) -> Path:
+    model, payload = load_acoustic(acoustic)
+    parts = vocoder_parts(vocoder, payload["mel_mean"], payload["mel_std"], payload["mel"])
+    lexicon = Path(acoustic).parent / payload.get("lexicon_file", "lexicon.json")
+    if not lexicon.is_file():
+        raise SystemExit(f"{lexicon} not found: the bundle must carry the lexicon the model was trained with")
+    provenance = {"family": "voxcpm", "voice": "voxlite default (student of Piper en_US-joe-medium)",
+                  "acoustic_step": int(payload.get("step", 0)), "lexicon": "misaki 0.9.4 us_gold + us_silver "
+                  "(Apache-2.0)", "inventory_version": int(payload.get("inventory_version", 0))}
+    extra = {**GENERATION, "voice_prompt": False, "text_front_end": "voxlite-g2p-en"}
+    extra_audio = {"window": WINDOW}
+    return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,
+                         overwrite=overwrite, log=log, tokenizer=lexicon, tokenizer_kind="voxlite-g2p-en",
+                         extra_hparams=extra, extra_audio_hparams=extra_audio)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--acoustic", required=True, help="model.pt written by recipes/default_voice/train_acoustic.py")
+    parser.add_argument("--vocoder", required=True, help="generator/ directory written by train_vocoder.py")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
+    parser.add_argument("--name", default="voxlite-default")
+    parser.add_argument("--overwrite", action="store_true")
+    args = parser.parse_args(argv)
+    out = export_default_voice(args.acoustic, args.vocoder, args.out, precisions=tuple(args.precision),
+                               name=args.name, overwrite=args.overwrite)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""The default voice's bundle path at tiny size with random weights: a small VoxCPM over normalised log-mel (rate-scaled
+positions, phoneme text) + a Vocos, exported by ``export/default_voice.py`` and run by ``pipelines/voxcpm.py``.
+
+Checks that the bundle reproduces the PyTorch reference generation with the same noise, that the step graph's
+position input is honoured, that windowed streaming of the non-causal vocoder matches offline decoding, that text goes
+through the bundled lexicon, and that voice prompts are refused."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("yaml")
+pytest.importorskip("onnx")
+
+import voxlite  # noqa: E402
+from voxlite.errors import InvalidInput  # noqa: E402
+from voxlite.text import lexicon  # noqa: E402
+from voxlite.text.english_g2p import EnglishG2P  # noqa: E402
+
+LEX = {"hello": "həlˈO", "world": "wˈɜɹld", "cat": "kˈæt", "the": "ði", "a": "A", "dog": "dˈɔɡ"}
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    from export.default_voice import export_default_voice
+    from recipes.default_voice import train_acoustic as ta
+    from voxlite.convert.vocos import save_official
+    from voxlite.models.vocos import Vocos, VocosConfig
+
+    tmp = tmp_path_factory.mktemp("default_voice")
+    g2p = EnglishG2P(LEX)
+    torch.manual_seed(0)
+    cfg = ta.voice_config(g2p.vocab_size + 2, 0.7, "tiny")
+    model = ta.VoxCPM(cfg).eval()
+    rng = np.random.default_rng(0)
+    stats = {"mel_mean": rng.normal(-5, 1, 100).astype(np.float32),
+             "mel_std": rng.uniform(0.5, 2, 100).astype(np.float32), "position_rate": 0.7}
+    lexicon.save(tmp / "lexicon.json", LEX, {"package": "test"})
+    torch.save(ta.export_payload(model, stats, {"inventory_version": 2, "lexicon_file": "lexicon.json", "step": 1}),
+               tmp / "model.pt")
+    voc = Vocos(dataclasses.replace(VocosConfig.mel_24khz(), dim=32, intermediate_dim=48, num_layers=2)).eval()
+    save_official(voc, tmp / "generator")
+    out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "bundle", precisions=("fp32", "int8"),
+                               log=lambda *a: None)
+    return out, model, stats
+
+
+@pytest.fixture(scope="module")
+def cpu_model(bundle):
+    return voxlite.load(bundle[0], backend="cpu", precision="fp32")
+
+
+def test_manifest(cpu_model):
+    hp = cpu_model.bundle.hparams
+    assert hp["audio_position_rate"] == pytest.approx(0.7) and hp["voice_prompt"] is False
+    assert hp["audio_vae"]["window"] == {"left": 16, "right": 8}
+    assert cpu_model.bundle.manifest.tokenizer["type"] == "voxlite-g2p-en"
+    assert "decoder_stream" not in cpu_model.bundle.manifest.graphs
+    assert "position" in [i.name for i in cpu_model.bundle.manifest.graphs["step"].inputs]
+
+
+def test_generation_matches_reference(bundle, cpu_model):
+    _, model, _ = bundle
+    ids = cpu_model.tokenizer.encode("hello world, the cat.")
+    n = 7
+    patches = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=4, seed=3, max_patches=n)))
+    rng = np.random.default_rng(3)
+    noise = torch.from_numpy(np.stack([rng.standard_normal((1, 4, 100), dtype=np.float32) for _ in range(n)]))
+    T = len(ids) + 1
+    tokens = torch.tensor([ids + [model.config.audio_start_token]])
+    ref = model.generate(tokens, torch.ones(1, T), torch.zeros(1, T, 4, 100), torch.zeros(1, T), max_len=n,
+                         n_steps=4, cfg_value=2.0, noise=noise, stop=True)  # the same stop rule
+    assert patches.shape == ref[0].shape and patches.shape[1:] == (4, 100)
+    np.testing.assert_allclose(patches, ref[0].numpy(), atol=2e-4)
+
+
+def test_windowed_stream_matches_offline(cpu_model):
+    chunks = list(cpu_model.stream("hello cat", steps=2, seed=1))
+    offline = cpu_model.synthesize("hello cat", steps=2, seed=1).samples
+    streamed = np.concatenate(chunks)
+    assert len(chunks) > 2 and streamed.shape == offline.shape
+    scale = np.abs(offline).max() + 1e-9
+    assert np.abs(streamed - offline).max() / scale < 0.05
+
+
+def test_int8_runs(bundle):
+    m = voxlite.load(bundle[0], backend="cpu", precision="int8")
+    audio = m.synthesize("a dog", steps=2, seed=0)
+    assert audio.sample_rate == 24000 and audio.samples.size > 0 and np.isfinite(audio.samples).all()
+
+
+def test_voice_prompt_refused(cpu_model):
+    with pytest.raises(InvalidInput, match="takes no voice prompt"):
+        cpu_model.synthesize("hello", prompt_audio=np.zeros(24000, np.float32), prompt_text="hello")
