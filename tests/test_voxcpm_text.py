@@ -183,9 +183,9 @@ def test_say_writes_wav(bundle, tmp_path, monkeypatch, capsys):
 def test_say_errors_leave_no_file(bundle, tmp_path, monkeypatch, capsys):
     from voxlite.cli.main import main
 
-    monkeypatch.delenv("VOXLITE_DEFAULT_BUNDLE", raising=False)
+    monkeypatch.setenv("VOXLITE_DEFAULT_BUNDLE", str(tmp_path / "missing-bundle"))
     out = tmp_path / "out.wav"
-    cases = [(["say", "hi", "-o", str(out)], "no default voice bundle"),
+    cases = [(["say", "hi", "-o", str(out)], "no bundle at"),
              (["say", "   ", "-o", str(out), "--bundle", str(bundle)], "empty"),
              (["say", "hi", "-o", str(out), "--bundle", str(bundle), "--voice", "x.wav"], "--voice-text"),
              (["say", "hi", "-o", str(out), "--bundle", str(bundle), "--voice", str(tmp_path / "missing.wav"),

@@ -4,15 +4,17 @@ from __future__ import annotations
 import os
 import sys
 
-HELP = "speak text into an audio file (VoxCPM bundles)"
-DEFAULT_BUNDLE_ENV = "VOXLITE_DEFAULT_BUNDLE"
+from ..voices import DEFAULT_BUNDLE_ENV, default_bundle
+
+HELP = "speak text into an audio file (the default voice, or a VoxCPM bundle)"
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("text", help="text to speak")
     parser.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, .ogg)")
     parser.add_argument("--bundle", default=None,
-                        help=f"VoxCPM bundle directory or archive (default: ${DEFAULT_BUNDLE_ENV})")
+                        help=f"VoxCPM bundle directory or archive (default: ${DEFAULT_BUNDLE_ENV}, else the "
+                             "default voice embedded in the wheel)")
     parser.add_argument("--voice", default=None, help="voice prompt recording to clone (needs --voice-text)")
     parser.add_argument("--voice-text", default=None, help="transcript of the --voice recording")
     parser.add_argument("--backend", default="auto")
@@ -57,10 +59,7 @@ def run(args) -> int:
     import voxlite
     from voxlite.errors import InvalidInput
 
-    bundle = args.bundle or os.environ.get(DEFAULT_BUNDLE_ENV)
-    if not bundle:
-        raise InvalidInput(f"no --bundle given and no default voice bundle is installed yet; pass --bundle or set "
-                           f"{DEFAULT_BUNDLE_ENV}")
+    bundle = args.bundle or default_bundle()
     if (args.voice is None) != (args.voice_text is None):
         raise InvalidInput("--voice and --voice-text go together (the recording and its transcript)")
     model = voxlite.load(bundle, backend=args.backend, precision=args.precision, threads=args.threads)
