@@ -759,6 +759,9 @@ def main(argv=None) -> int:
     scoring = score(results, items, args.out, threads=args.threads, seed=args.seed,
                     teacher_manifest=args.teacher_manifest, metrics=metrics,
                     log=lambda msg: print(msg, file=sys.stderr))
+    for metric in ("wer", "similarity", "dnsmos"):
+        if metric not in metrics:
+            scoring["absent"][metric] = "not requested (--metrics)"
     for metric, why in scoring["absent"].items():
         print(f"{metric} absent: {why}", file=sys.stderr)
     report = build_report(args, systems, items, results, scoring)
