@@ -1,0 +1,45 @@
+"""The default voice embedded in the wheel (``voxlite/voices/default``): loads with no arguments, speaks, streams,
+and refuses what it cannot do. Its quality is measured by benchmarks/quality.py, not here."""
+import numpy as np
+import pytest
+
+import voxlite
+from voxlite.errors import InvalidInput
+from voxlite.voices import EMBEDDED, default_bundle
+
+pytestmark = pytest.mark.skipif(not (EMBEDDED / "manifest.json").is_file(), reason="no embedded default voice")
+
+
+@pytest.fixture(scope="module")
+def voice():
+    return voxlite.load(backend="cpu", threads=1)
+
+
+def test_default_is_the_embedded_bundle(monkeypatch):
+    monkeypatch.delenv("VOXLITE_DEFAULT_BUNDLE", raising=False)
+    assert default_bundle() == EMBEDDED
+    size = sum(f.stat().st_size for f in EMBEDDED.rglob("*") if f.is_file())
+    assert size < 50e6, f"embedded default voice is {size / 1e6:.1f} MB"
+
+
+def test_speaks(voice):
+    audio = voice.synthesize("Hello there, this is a test.", seed=0)
+    assert audio.sample_rate == 24000
+    x = audio.samples
+    assert np.isfinite(x).all() and 0.5 < audio.duration < 8.0
+    assert np.sqrt(np.mean(x ** 2)) > 1e-3  # not silence
+
+
+def test_streams_the_same_length(voice):
+    chunks = list(voice.stream("Good morning.", seed=1))
+    offline = voice.synthesize("Good morning.", seed=1).samples
+    assert len(chunks) > 1 and sum(len(c) for c in chunks) == len(offline)
+
+
+def test_refusals(voice):
+    with pytest.raises(InvalidInput):
+        voice.synthesize("   ")
+    with pytest.raises(InvalidInput):
+        voice.synthesize("x" * 6000)
+    with pytest.raises(InvalidInput, match="no voice prompt"):
+        voice.synthesize("hello", prompt_audio=np.zeros(24000, np.float32), prompt_text="hello")
