@@ -368,10 +368,11 @@ def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
 
 def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisions=("fp32",),
                  metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
-                 bounds=None, shared_data: str | None = None, log=print) -> None:
+                 bounds=None, shared_data: str | None = None, keep_fp32: bool = True, log=print) -> None:
     """Export each spec to ONNX in every precision, verify each variant against the module's own outputs
     (``bounds(graph, precision, output)`` -> ("max_abs" | "snr", value), default the codec bounds) and add it
-    (``shared_data``: see ``BundleWriter.add_graph``)."""
+    (``shared_data``: see ``BundleWriter.add_graph``). ``keep_fp32=False``: a graph that gets a quantized variant
+    is stored without its fp32 one (small bundles; fp32 is still exported as the quantizer's input)."""
     metadata = dict(metadata or {})
     for gname, (module, args, ins, outs, axes) in specs.items():
         fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
@@ -381,8 +382,11 @@ def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisio
         ref = (ref,) if isinstance(ref, torch.Tensor) else ref
         reference = {o: r.numpy() for o, r in zip(outs, ref)}
         feeds = {i: a.numpy() for i, a in zip(ins, args)}
+        quantized = [p for p in precisions if p != "fp32" and not (p == "int8" and gname in float_only)]
         for precision in precisions:
             if precision == "int8" and gname in float_only:
+                continue
+            if precision == "fp32" and not keep_fp32 and quantized:
                 continue
             path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
             if precision == "fp16":

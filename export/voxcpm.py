@@ -246,7 +246,8 @@ def tiny_tokenizer_json(vocab_size: int = 100) -> str:
 def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
                   provenance: dict | None = None, overwrite: bool = False, log=print,
                   tokenizer: str | Path | bytes | None = None, tokenizer_kind: str = "hf-tokenizers",
-                  extra_hparams: dict | None = None, extra_audio_hparams: dict | None = None) -> Path:
+                  extra_hparams: dict | None = None, extra_audio_hparams: dict | None = None,
+                  keep_fp32: bool = True) -> Path:
     """``tokenizer``: the checkpoint's tokenizer.json (path or bytes), stored as the bundle's ``hf-tokenizers``
     tokenizer (text input needs it); or, with ``tokenizer_kind="voxlite-g2p-en"``, a ``voxlite.text.lexicon`` file.
     ``extra_hparams`` are merged into the bundle's hparams (e.g. ``voice_prompt: False``)."""
@@ -255,8 +256,10 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
     hparams.update(extra_hparams or {})
     vae_specs, vae_hparams = codec_specs(vae_parts)
     hparams["audio_vae"] = {**vae_hparams, **(extra_audio_hparams or {})}
+    # without fp32 variants each graph runs the one it has (pick_precision's fallback), so no default is named
     writer = BundleWriter(out, model_type="voxcpm", name=name or "voxcpm", sample_rate=vae_parts.sample_rate,
-                          hparams=hparams, default_precision="fp32", provenance=provenance or {},
+                          hparams=hparams, default_precision="fp32" if keep_fp32 else None,
+                          provenance=provenance or {},
                           overwrite=overwrite)
     try:
         if tokenizer is not None:
@@ -266,10 +269,11 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
             # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
             # decoder_stream the same convolutions; each distinct tensor is stored once
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
-                         metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate})
+                         metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate}, keep_fp32=keep_fp32)
             write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate},
-                         int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only)
+                         int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only,
+                         keep_fp32=keep_fp32)
         return writer.finish()
     except BaseException:
         writer.abort()

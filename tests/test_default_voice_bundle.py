@@ -43,7 +43,7 @@ def bundle(tmp_path_factory):
     save_official(voc, tmp / "generator")
     out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "bundle", precisions=("fp32", "int8"),
                                log=lambda *a: None)
-    return out, model, stats
+    return out, model, stats, tmp
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_manifest(cpu_model):
 
 
 def test_generation_matches_reference(bundle, cpu_model):
-    _, model, _ = bundle
+    model = bundle[1]
     ids = cpu_model.tokenizer.encode("hello world, the cat.")
     n = 7
     patches = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=4, seed=3, max_patches=n)))
@@ -93,3 +93,19 @@ def test_int8_runs(bundle):
 def test_voice_prompt_refused(cpu_model):
     with pytest.raises(InvalidInput, match="takes no voice prompt"):
         cpu_model.synthesize("hello", prompt_audio=np.zeros(24000, np.float32), prompt_text="hello")
+
+
+def test_int8_only_bundle(bundle):
+    from export.default_voice import export_default_voice
+
+    tmp = bundle[3]
+    out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "small", precisions=("int8",),
+                               keep_fp32=False, log=lambda *a: None)
+    m = voxlite.load(out, backend="cpu")
+    files = {g: set(spec.files) for g, spec in m.bundle.manifest.graphs.items()}
+    assert files["encoder"] == {"fp32"}  # the mel front end has no int8 variant: it stays float
+    assert all(v == {"int8"} for g, v in files.items() if g != "encoder"), files
+    assert m.bundle.manifest.default_precision is None
+    audio = m.synthesize("hello dog", steps=2, seed=0)
+    assert np.isfinite(audio.samples).all() and audio.samples.size > 0
+    assert set(m.graph_precisions.values()) == {"int8"}
