@@ -229,6 +229,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--valid-every", type=int, default=500)
     ap.add_argument("--valid-items", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="with no state in --out: start from these weights (checkpoints/acoustic.pt), fresh optimiser")
     return ap.parse_args(argv)
 
 
@@ -250,11 +252,19 @@ def main(argv=None) -> int:
         return [store.get(r) for r in rows[:limit]]
 
     state = torch.load(state_path, weights_only=False) if state_path.exists() else None
+    init = None
+    if state is None and args.init is not None:  # a committed checkpoint: weights and statistics, no optimiser
+        init = torch.load(args.init, map_location="cpu", weights_only=False)
+        lex = args.init.parent / init.get("lexicon_file", "lexicon.json")
+        if lex.is_file() and not lex_path.exists():
+            lex_path.write_bytes(lex.read_bytes())
     raw = load_items(args.corpus / "manifest.jsonl")
     if not raw:
         print(f"no Piper rows in {args.corpus / 'manifest.jsonl'}", file=sys.stderr)
         return 2
-    if state is None:
+    if init is not None:
+        stats = {k: init[k] for k in ("mel_mean", "mel_std", "position_rate")}
+    elif state is None:
         mean, std = mel_stats(raw[:2000])
         rate = float(np.mean([len(i) + 1 for i, _ in raw]) / np.mean([-(-m.shape[1] // PATCH) for _, m in raw]))
         stats = {"mel_mean": mean, "mel_std": std, "position_rate": rate}
@@ -265,8 +275,12 @@ def main(argv=None) -> int:
     torch.manual_seed(args.seed)
     model = VoxCPM(config)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
-    step, rng = 0, random.Random(args.seed)
+    step, restart, rng = 0, None, random.Random(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    if init is not None:
+        model.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        step = restart = int(init.get("step", 0))  # fresh AdamW moments: a short warm-up from here
+        print(f"initialised from {args.init} (step {step})", flush=True)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
@@ -298,6 +312,8 @@ def main(argv=None) -> int:
         for batch_items in batches(items, args.max_tokens, rng):
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, args.lr, args.warmup, args.total_steps)
+                if restart is not None:
+                    group["lr"] *= min(1.0, (step - restart + 1) / 100)
             model.train()
             out = losses(model, make_batch(batch_items, config.audio_start_token), dit_fraction=args.dit_fraction,
                          generator=gen)

@@ -86,3 +86,25 @@ def test_batch_layout():
     assert b["text_mask"].tolist() == [[1, 1, 1, 1, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0]]
     assert b["audio_mask"].tolist() == [[0, 0, 0, 0, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1]]
     assert b["stop"].tolist() == [[0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1]]
+
+
+def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
+    from recipes.default_voice import checkpoints
+    from voxlite.convert.vocos import save_official
+    from voxlite.models.vocos import Vocos, VocosConfig
+    import dataclasses
+
+    root, out = corpus
+    assert _run(root, out, 2) == 0
+    voc = tmp_path / "generator"
+    save_official(Vocos(dataclasses.replace(VocosConfig.mel_24khz(), dim=16, intermediate_dim=24, num_layers=1)), voc)
+    dest = tmp_path / "packed"
+    checkpoints.pack(out, voc, dest)
+    packed = torch.load(dest / "acoustic.pt", weights_only=False)
+    assert all(v.dtype == torch.float16 for v in packed["state_dict"].values() if v.is_floating_point())
+    assert (dest / "lexicon.json").is_file() and (dest / "vocoder" / "config.yaml").is_file()
+    fresh = tmp_path / "fresh"
+    assert ta.main(["--corpus", str(root), "--out", str(fresh), "--size", "tiny", "--max-steps", "3",
+                    "--max-tokens", "400", "--init", str(dest / "acoustic.pt"), "--ckpt-minutes", "100"]) == 0
+    state = torch.load(fresh / "state.pt", weights_only=False)
+    assert state["step"] == 3  # continued from the packed step 2
