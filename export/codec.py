@@ -463,8 +463,9 @@ def _verify(path, feeds, reference, precision, gname, log, backend: str = "cpu",
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
-    parser.add_argument("--checkpoint", help="official checkpoint (state dict; for vocos also a directory with "
-                        "config.yaml + pytorch_model.bin, whose config.yaml overrides --config); omit with --random-init")
+    parser.add_argument("--checkpoint", help="official checkpoint (state dict; vocos: also a directory with "
+                        "config.yaml + pytorch_model.bin, whose config.yaml overrides --config); "
+                        "omit with --random-init")
     parser.add_argument("--config", default=None, help="preset name (family-specific; e.g. tiny, encodec_24khz)")
     parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
     parser.add_argument("--seed", type=int, default=0)

@@ -29,6 +29,7 @@ import random
 import signal
 import sys
 import time
+import types
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -120,6 +121,25 @@ class FFTISTFT(torch.nn.Module):
         return torch.istft(torch.complex(real, imag), self.n_fft, self.hop_length, window=self.window, center=True)
 
 
+def safe_spectrum(head, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ISTFTHead.spectrum with the same forward but finite gradients: the runtime head's exp().clamp(max=100) has
+    a 0 * inf = NaN gradient once a log-magnitude passes ~88 (exp overflows); clamping before exp does not."""
+    log_mag, phase = head.out(x).transpose(1, 2).chunk(2, dim=1)
+    mag = log_mag.clamp(max=math.log(1e2)).exp()
+    return mag * torch.cos(phase), mag * torch.sin(phase)
+
+
+def log_mel_for_loss(mel: MelSpectrogram, wav: torch.Tensor) -> torch.Tensor:
+    """The preset's log-mel of generated audio, with finite gradients: sqrt(re^2 + im^2) has a 0 / 0 = NaN
+    gradient where the generated spectrum is exactly 0 (exp underflow in the head: it learns digital silence).
+    The tiny floor changes nothing above the log floor."""
+    cfg = mel.cfg
+    assert cfg.power == 1.0 and cfg.log == "ln", "written for magnitude, natural-log mels (the Vocos preset)"
+    real, imag = mel.stft(wav)
+    mag = (real.square() + imag.square() + cfg.mag_eps).clamp(min=1e-20).sqrt()  # (B, F, T)
+    return torch.matmul(mel.fb, mag).clamp(min=cfg.log_floor).log()
+
+
 # -- schedule -----------------------------------------------------------------------------------------------
 def lr_factor(step: int, warmup: int, decay_steps: int, floor: float) -> float:
     """Linear warm-up, cosine decay from 1 to ``floor`` at ``decay_steps``, then ``floor``."""
@@ -147,6 +167,7 @@ class Trainer:
         torch.manual_seed(args.seed)
         self.gen = Vocos(self.cfg)
         self.gen.head.istft = FFTISTFT(self.cfg.n_fft, self.cfg.hop_length)  # buffers only: state dict unchanged
+        self.gen.head.spectrum = types.MethodType(safe_spectrum, self.gen.head)
         self.mpd = MultiPeriodDiscriminator(self.dcfg)
         self.mrd = MultiResolutionDiscriminator(self.dcfg)
         self.mel = MelSpectrogram(self.cfg.mel, use_fft=True)  # the mel loss' (float32, differentiable)
@@ -162,7 +183,7 @@ class Trainer:
         self.sched_g = torch.optim.lr_scheduler.LambdaLR(
             self.opt_g, lambda s: lr_factor(s, a.warmup, a.decay_steps, a.lr_floor))
         self.sched_d = torch.optim.lr_scheduler.LambdaLR(  # D starts at gan_start, on the same decay clock
-            self.opt_d, lambda s: min(lr_factor(s, a.warmup, a.decay_steps, 1.0),
+            self.opt_d, lambda s: min(lr_factor(s, a.d_warmup, a.decay_steps, 1.0),
                                       lr_factor(s + a.gan_start, a.warmup, a.decay_steps, a.lr_floor)))
         self.step = 0
         self.bad_steps = 0
@@ -207,11 +228,17 @@ class Trainer:
             self.opt_d.zero_grad(set_to_none=True)
             if torch.isfinite(loss_d):
                 loss_d.backward()
-                self.opt_d.step()
+                dnorm = torch.nn.utils.clip_grad_norm_(self.opt_d.param_groups[0]["params"], a.clip)
+                if torch.isfinite(dnorm):
+                    self.opt_d.step()
+                else:
+                    self.bad_steps += 1
+            else:
+                self.bad_steps += 1
             self.sched_d.step()
             logs.update(d_mp=loss_mp.item(), d_mr=loss_mr.item())
 
-        mel_hat = self.mel(y_hat)
+        mel_hat = log_mel_for_loss(self.mel, y_hat)
         loss_mel = (mel_hat - mel).abs().mean()
         sc, mag = self.stft_loss(y_hat, wav, y_mags)
         loss = a.mel_weight * loss_mel + a.stft_weight * (sc + mag)
@@ -232,14 +259,20 @@ class Trainer:
         if torch.isfinite(loss):
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(self.gen.parameters(), a.clip)
-            logs["gnorm"] = gnorm.item()
-            self.opt_g.step()
+            if torch.isfinite(gnorm):  # a non-finite step would poison every weight: skip it, count it
+                logs["gnorm"] = gnorm.item()
+                self.opt_g.step()
+            else:
+                self.bad_steps += 1
         else:
             self.bad_steps += 1
         self.sched_g.step()
         self.step += 1
         logs["loss"] = loss.item()
         return logs
+
+    def finite(self) -> bool:
+        return all(torch.isfinite(p).all() for m in (self.gen, self.mpd, self.mrd) for p in m.parameters())
 
     # -- validation -----------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -287,6 +320,8 @@ class Trainer:
         random.setstate(s["py_rng"])
 
     def save(self, out: Path) -> None:
+        if not self.finite():  # never overwrite a good checkpoint with a poisoned one
+            raise SystemExit(f"non-finite weights at step {self.step}; {out / 'state.pt'} left as it was")
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / ".state.pt.tmp"
         torch.save(self.state_dict(), tmp)
@@ -328,6 +363,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--decay-steps", type=int, default=12000, help="cosine decay to --lr-floor x lr at this step")
     p.add_argument("--lr-floor", type=float, default=0.1)
+    p.add_argument("--d-warmup", type=int, default=50, help="discriminator warm-up steps after --gan-start")
     p.add_argument("--gan-start", type=int, default=3000, help="generator-only steps before the discriminators")
     p.add_argument("--mel-weight", type=float, default=45.0)
     p.add_argument("--stft-weight", type=float, default=2.5)
@@ -393,11 +429,22 @@ def main(argv=None) -> int:
         if t.step % args.log_every == 0:
             dt = time.time() - window_t
             row = {"step": t.step, "time": round(time.time() - start, 1), "steps_per_s": window_steps / dt,
-                   "lr": t.sched_g.get_last_lr()[0], **{k: v / window_steps for k, v in window.items()}}
+                   "lr": t.sched_g.get_last_lr()[0], **{k: v / window_steps for k, v in window.items()},
+                   "bad_steps": t.bad_steps}
             append_jsonl(args.out / "train.jsonl", row)
             print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
                   flush=True)
             window, window_t, window_steps = {}, time.time(), 0
+            if not t.finite():  # guarded steps should prevent it; if not, go back to the last checkpoint
+                saved = load_saved(args.out)
+                if saved is None:
+                    raise SystemExit(f"non-finite weights at step {t.step} and no checkpoint to go back to")
+                print(f"non-finite weights at step {t.step}: back to the checkpoint of step {saved['step']}",
+                      flush=True)
+                t.load_state_dict(saved)
+                t.sampler.rng = np.random.default_rng([args.seed, t.step, t.bad_steps])  # not the same batches
+                t.bad_steps += 1
+                continue
         if args.val_every and t.step % args.val_every == 0:
             v = t.validate()
             if v:

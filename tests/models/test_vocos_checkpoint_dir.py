@@ -61,8 +61,9 @@ def test_save_load_dir_and_export(tmp_path):
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    official = to_official_state_dict(model.state_dict(), cfg.n_fft)
+    official = to_official_state_dict(model.state_dict(), cfg.n_fft, cfg.mel)
     assert "backbone.convnext.0.dwconv.weight" in official and "backbone.final_layer_norm.weight" in official
+    assert official["feature_extractor.mel_spec.mel_scale.fb"].shape == (cfg.n_fft // 2 + 1, cfg.n_mels)
     assert convert_state_dict(official).keys() == model.state_dict().keys()
     save_official(model, tmp_path / "vocoder")
     assert sorted(p.name for p in (tmp_path / "vocoder").iterdir()) == ["config.yaml", "pytorch_model.bin"]

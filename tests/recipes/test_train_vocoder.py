@@ -81,6 +81,23 @@ def test_checkpoint_resume_is_exact(corpus, tmp_path):
     assert resumed_state["sampler"] == straight["sampler"]
 
 
+@pytest.mark.parametrize("bias", [-200.0, 200.0])
+def test_extreme_head_outputs_give_finite_steps(corpus, bias):
+    """exp() underflow (exact digital silence out) and overflow (clamped magnitudes) in the head: finite losses and
+    gradients, so no step poisons the weights."""
+    torch.set_num_threads(1)
+    args = tv.parse_args(["--corpus", str(corpus), "--out", "unused", *TINY])
+    trainer = tv.Trainer(args)
+    with torch.no_grad():
+        trainer.gen.head.out.bias[: trainer.cfg.n_fft // 2 + 1] = bias  # the log-magnitude half
+    wav = trainer.sampler.batch(2)
+    wav[0] = 0.0  # digital silence in, too
+    for _ in range(2):  # a generator-only step, then one with the discriminators
+        logs = trainer.train_step(wav)
+        assert np.isfinite(logs["loss"]) and np.isfinite(logs["gnorm"])
+    assert trainer.bad_steps == 0 and trainer.finite()
+
+
 def test_input_features_are_the_presets_log_mel(corpus):
     """The vocoder's input is exactly voxlite.dsp.mel.log_mel_spectrogram (what the acoustic model regresses),
     near-silent frames included."""

@@ -100,8 +100,11 @@ def official_config(cfg: VocosConfig) -> dict:
     }
 
 
-def to_official_state_dict(state: Mapping[str, torch.Tensor], n_fft: int) -> dict[str, torch.Tensor]:
-    """Ours -> official key names (the inverse of ``convert_state_dict``), with the head's Hann window buffer."""
+def to_official_state_dict(state: Mapping[str, torch.Tensor], n_fft: int,
+                           mel: MelConfig | None = None) -> dict[str, torch.Tensor]:
+    """Ours -> official key names (the inverse of ``convert_state_dict``), with the buffers the official package's
+    strict load expects: the head's Hann window and, given the mel config, the feature extractor's torchaudio
+    window and filterbank ((n_freqs, n_mels), as torchaudio's MelScale holds it)."""
     out = {}
     for key, value in state.items():
         for official, ours in _RENAMES:
@@ -109,6 +112,9 @@ def to_official_state_dict(state: Mapping[str, torch.Tensor], n_fft: int) -> dic
                 key = official + key[len(ours):]
         out[key] = value.detach().clone().contiguous()
     out["head.istft.window"] = torch.hann_window(n_fft)
+    if mel is not None:
+        out["feature_extractor.mel_spec.spectrogram.window"] = torch.hann_window(mel.n_fft)
+        out["feature_extractor.mel_spec.mel_scale.fb"] = torch.from_numpy(mel.filterbank().T.copy())
     return out
 
 
@@ -117,7 +123,8 @@ def save_official(model: Vocos, directory: str | os.PathLike) -> None:
     import yaml
 
     os.makedirs(directory, exist_ok=True)
-    files = {"pytorch_model.bin": lambda f: torch.save(to_official_state_dict(model.state_dict(), model.cfg.n_fft), f),
+    state = to_official_state_dict(model.state_dict(), model.cfg.n_fft, model.cfg.mel)
+    files = {"pytorch_model.bin": lambda f: torch.save(state, f),
              "config.yaml": lambda f: f.write(yaml.safe_dump(official_config(model.cfg), sort_keys=False).encode())}
     for name, write in files.items():
         tmp = os.path.join(directory, f".{name}.tmp")
