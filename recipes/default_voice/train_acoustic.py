@@ -357,7 +357,13 @@ def main(argv=None) -> int:
                 with torch.no_grad():
                     vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, generator=vgen)
                           for b in batches(valid, args.max_tokens, random.Random(0))]
+                    # the same audio with another item's text: a model that reads the text does worse here
+                    wrong = [(valid[(k + 1) % len(valid)][0], valid[k][1]) for k in range(len(valid))]
+                    ws = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, generator=vgen)
+                          for b in batches(wrong, args.max_tokens, random.Random(0))]
                 row = {"step": step, **{k: float(np.mean([float(v[k]) for v in vs])) for k in vs[0]}}
+                row["diff_wrong_text"] = float(np.mean([float(v["diff"]) for v in ws]))
+                row["text_gap"] = row["diff_wrong_text"] / row["diff"] - 1  # ~0: the text is ignored
                 valid_log.write(json.dumps(row) + "\n")
                 valid_log.flush()
                 print("valid", row, flush=True)

@@ -55,7 +55,8 @@ def test_train_checkpoint_resume(corpus):
     rows = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(r["diff"]) and np.isfinite(r["stop"]) for r in rows)
-    assert (out / "valid.jsonl").read_text().strip()
+    valid = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
+    assert valid and all(np.isfinite(v["text_gap"]) for v in valid)
 
 
 def test_losses_fall_on_one_batch():
