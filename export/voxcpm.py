@@ -9,8 +9,11 @@ within the SNR bounds in ``MIN_SNR_DB``):
 - ``prefill``: ``text_tokens`` (B, T) int64, ``text_mask`` / ``audio_mask`` (B, T) float32 (1 on text / audio
   positions), ``audio_feats`` (B, T, P, D) -> ``mu`` (B, H_dit), ``stop_logits`` (B, 2) and ``present.<lm>.<i>.key`` /
   ``.value`` (B, Hkv, T, Dh) for every layer of both LMs (``lm`` = ``base`` (TSLM) then ``residual`` (RALM)).
-- ``step``: ``patch`` (B, P, D) + ``past.<lm>.<i>.key`` / ``.value`` (B, Hkv, L, Dh) -> ``mu``, ``stop_logits``,
-  ``present.<lm>.<i>.key`` / ``.value`` (B, Hkv, 1, Dh): the one new position, to append to the cache. Models with
+- ``step``: ``patch`` (B, P, D), ``length`` (1,) int64 (L, the positions filled so far) and ``cache.<lm>.<i>``
+  (2, B, Hkv, capacity, Dh) for every layer: the runtime's fixed-size cache buffers as they are
+  (``KVCache.buffer(i)``: keys then values; slots >= L are ignored, whatever they hold) -> ``mu``, ``stop_logits``,
+  ``present.<lm>.<i>.key`` / ``.value`` (B, Hkv, 1, Dh): position L, which the runtime writes to slot L
+  (``KVCache.append``). Nothing of length L is copied per step (hparams ``step_kv: "buffer"``). Models with
   rate-scaled audio positions (``audio_position_rate`` > 0, the default voice) also take ``position`` (B,) float32.
 - ``locdit``: one velocity evaluation with CFG's two halves batched: ``x`` (B, P, D), ``t`` (B,), ``mu`` (B, H_dit),
   ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
@@ -23,9 +26,11 @@ every graph's weights in one ``graphs/weights.data`` holding each distinct tenso
 are stored once.
 
 hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
-``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), generation defaults (``cfg``,
-``steps``, ``sway_coef``, ``zero_init_ratio``, ``stop_threshold`` (argmax rule), ``min_len``, ``max_len``
-(``min(int(ratio * n_target_tokens + offset), cap)``)), ``audio_vae`` (the codec hparams).
+``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), ``step_kv`` (the step graph's cache
+contract: ``"buffer"``; a bundle without it has the older past-K/V step and is refused with a BundleError asking for a
+re-export), generation defaults (``cfg``, ``steps``, ``sway_coef``, ``zero_init_ratio``, ``stop_threshold`` (argmax
+rule), ``min_len``, ``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``)), ``audio_vae`` (the codec
+hparams).
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ from export.codec import (FP32_MAX_ABS, CodecParts, StreamAdapter, _Call, _jsona
                           codec_specs, wavevae_parts, write_graphs)
 from export.common import PRECISIONS  # noqa: E402
 from voxlite.bundle import BundleWriter  # noqa: E402
+from voxlite.pipelines.voxcpm import STEP_KV  # noqa: E402  (the step cache contract the pipeline runs)
 
 # Quantized bounds (SNR dB against the fp32 reference on the verify inputs). Measured at the tiny random config:
 # int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
@@ -57,6 +63,10 @@ SNR_CHECKED = ("mu", "velocity")
 # Generation defaults, as voxcpm 2.0.3 (VoxCPM.generate / VoxCPMModel._generate / UnifiedCFM).
 GENERATION = {"cfg": 2.0, "steps": 10, "sway_coef": 1.0, "zero_init_ratio": 0.04, "min_len": 2,
               "stop_rule": "argmax", "max_len_ratio": 6.0, "max_len_offset": 10, "max_len_cap": 2000}
+
+
+def cache_names(n_base: int, n_res: int) -> list[str]:
+    return [f"cache.{lm}.{i}" for lm, n in (("base", n_base), ("residual", n_res)) for i in range(n)]
 
 
 def _kv_names(prefix: str, n_base: int, n_res: int) -> list[str]:
@@ -82,8 +92,8 @@ class _Step(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, patch, *past):
-        mu, stop, kv = self.model.step(patch, tuple(past))
+    def forward(self, patch, length, *cache):
+        mu, stop, kv = self.model.step_buffer(patch, length, tuple(cache))
         return (mu, stop, *kv)
 
 
@@ -94,8 +104,8 @@ class _StepAt(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, patch, position, *past):
-        mu, stop, kv = self.model.step(patch, tuple(past), position)
+    def forward(self, patch, length, position, *cache):
+        mu, stop, kv = self.model.step_buffer(patch, length, tuple(cache), position)
         return (mu, stop, *kv)
 
 
@@ -173,23 +183,32 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
     feats[0, n_text:] = torch.randn(n_audio, P, D, generator=g)
     with torch.no_grad():
         _, _, kv = model.prefill(tokens, text_mask, feats, audio_mask)
+    # the step's fixed-size caches: the T prefill positions, then 3 slots of noise the graph must not read
+    capacity = T + 3
+    cache = []
+    for k, v in zip(kv[0::2], kv[1::2]):
+        buf = 10 * torch.randn(2, k.shape[0], k.shape[1], capacity, k.shape[3], generator=g)
+        buf[0, :, :, :T], buf[1, :, :, :T] = k, v
+        cache.append(buf)
+    length = torch.tensor([T], dtype=torch.int64)
     patch = torch.randn(1, P, D, generator=g)
     x = torch.randn(1, P, D, generator=g)
     mu = torch.randn(1, H, generator=g)
     t = torch.tensor([0.7])
 
     present = _kv_names("present", n_base, n_res)
-    past = _kv_names("past", n_base, n_res)
-    kv_axes = {n: {0: "batch", 2: "positions"} for n in present + past}
+    caches = cache_names(n_base, n_res)
+    kv_axes = {n: {0: "batch", 2: "positions"} for n in present}
     specs = {
         "prefill": (_Prefill(model), (tokens, text_mask, feats, audio_mask),
                     ["text_tokens", "text_mask", "audio_feats", "audio_mask"], ["mu", "stop_logits", *present],
                     {"text_tokens": {0: "batch", 1: "positions"}, "text_mask": {0: "batch", 1: "positions"},
                      "audio_feats": {0: "batch", 1: "positions"}, "audio_mask": {0: "batch", 1: "positions"},
                      "mu": {0: "batch"}, "stop_logits": {0: "batch"}, **{n: kv_axes[n] for n in present}}),
-        "step": (_Step(model), (patch, *kv), ["patch", *past], ["mu", "stop_logits", *present],
+        "step": (_Step(model), (patch, length, *cache), ["patch", "length", *caches],
+                 ["mu", "stop_logits", *present],
                  {"patch": {0: "batch"}, "mu": {0: "batch"}, "stop_logits": {0: "batch"},
-                  **{n: {0: "batch", 2: "past_positions"} for n in past},
+                  **{n: {1: "batch", 3: "capacity"} for n in caches},
                   **{n: {0: "batch", 2: "new_positions"} for n in present}}),
         "locdit": (_LocDiT(model), (x, t, mu, patch), ["x", "t", "mu", "cond"], ["velocity"],
                    {"x": {0: "batch"}, "t": {0: "batch"}, "mu": {0: "batch"}, "cond": {0: "batch"},
@@ -198,15 +217,16 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
     if cfg.audio_position_rate:  # the step takes its RoPE position: (audio patches before it + 0.5) * rate
         module, args, ins, outs, axes = specs["step"]
         position = torch.tensor([(n_audio + 0.5) * cfg.audio_position_rate])
-        specs["step"] = (_StepAt(model), (patch, position, *kv), ["patch", "position", *past], outs,
-                         {**axes, "position": {0: "batch"}})
+        specs["step"] = (_StepAt(model), (args[0], args[1], position, *args[2:]),
+                         [ins[0], ins[1], "position", *ins[2:]], outs, {**axes, "position": {0: "batch"}})
     base_cfg = cfg.base_lm_config()
     kv_spec = {"n_kv_heads": base_cfg.n_kv_heads, "head_dim": base_cfg.kv_head_dim}
     hparams = {
         "patch_size": P, "feat_dim": D, "dit_dim": H, "lm_dim": cfg.lm.hidden_size, "vocab_size": cfg.lm.vocab_size,
         "audio_start_token": cfg.audio_start_token, "audio_end_token": cfg.audio_end_token,
         "kv": {"base": {"n_layers": n_base, **kv_spec}, "residual": {"n_layers": n_res, **kv_spec}},
-        "max_positions": cfg.max_length, **GENERATION, "cfg": float(cfg.cfm.get("inference_cfg_rate", 2.0)),
+        "max_positions": cfg.max_length, "step_kv": STEP_KV, **GENERATION,
+        "cfg": float(cfg.cfm.get("inference_cfg_rate", 2.0)),
         "audio_position_rate": float(cfg.audio_position_rate),
         "config": cfg.to_dict(),
     }

@@ -1,4 +1,5 @@
-"""VoxCPM bundle end to end: export the tiny config (random weights) -> each graph against the PyTorch reference ->
+"""VoxCPM bundle end to end: export the tiny config (random weights) -> each graph against the PyTorch reference (the
+step graph on fixed-size cache buffers against the reference step on the past) ->
 the NumPy pipeline's generation (same seed, same noise) against ``VoxCPM.generate`` (latents and waveform) ->
 streaming == offline -> OpenVINO -> int8 -> bad input."""
 import numpy as np
@@ -71,6 +72,29 @@ def test_manifest(exported, cpu_model):
     assert hp["kv"]["base"] == {"n_layers": 3, "n_kv_heads": 2, "head_dim": 12}
     assert hp["kv"]["residual"]["n_layers"] == 2
     assert (hp["patch_size"], hp["feat_dim"], hp["steps"], hp["sway_coef"]) == (3, 5, 10, 1.0)
+    assert hp["step_kv"] == "buffer"
+    step = cpu_model.bundle.graph("step")
+    caches = [f"cache.{lm}.{i}" for lm, n in (("base", 3), ("residual", 2)) for i in range(n)]
+    assert [t.name for t in step.inputs] == ["patch", "length", *caches]
+    assert [t.dtype for t in step.inputs[:2]] == ["float32", "int64"]
+    assert all(len(t.shape) == 5 and t.shape[0] == 2 for t in step.inputs[2:])  # (2, B, Hkv, capacity, Dh)
+
+
+def test_bundle_with_the_old_step_contract_is_refused(exported, tmp_path):
+    """A bundle exported before ``step_kv`` (its step took past K/V of the current length) gets a clear BundleError,
+    not a failure inside a backend."""
+    import json
+    import shutil
+
+    from voxlite.errors import BundleError
+
+    old = tmp_path / "old"
+    shutil.copytree(exported[2], old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["hparams"]["step_kv"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="re-export"):
+        voxlite.load(old, backend="cpu")
 
 
 def test_weights_are_stored_once(exported):
@@ -111,8 +135,20 @@ def test_graphs_match_reference(exported, cpu_model):
 
     patch = torch.randn(1, c.patch_size, c.feat_dim, generator=g)
     with torch.no_grad():
-        mu2, stop2, new = model.step(patch, kv)
-    out2 = cpu_model.run("step", {"patch": patch.numpy(), **{f"past.{n}": r.numpy() for n, r in zip(names, kv)}})
+        mu2, stop2, new = model.step(patch, kv)  # the reference step: attention over [past ; new]
+    # the step graph reads fixed-size buffers: the T positions, then slots it must ignore (noise here)
+    from voxlite.kernels.kvcache import KVCache
+
+    feeds = {"patch": patch.numpy(), "length": np.array([T], np.int64)}
+    hp = cpu_model.bundle.hparams["kv"]
+    for lm, first in (("base", 0), ("residual", 2 * hp["base"]["n_layers"])):
+        cache = KVCache.from_spec(hp[lm], max_len=T + 6)
+        n = hp[lm]["n_layers"]
+        cache.append([kv[first + 2 * i].numpy() for i in range(n)], [kv[first + 2 * i + 1].numpy() for i in range(n)])
+        for i in range(n):
+            cache.buffer(i)[:, :, :, T:] = 50 * np.random.default_rng(i).standard_normal((2, 1, 2, 6, 12))
+            feeds[f"cache.{lm}.{i}"] = cache.buffer(i)
+    out2 = cpu_model.run("step", feeds)
     np.testing.assert_allclose(out2["mu"], mu2.numpy(), atol=1e-4)
     np.testing.assert_allclose(out2["stop_logits"], stop2.numpy(), atol=1e-4)
     for name, ref in zip(names, new):

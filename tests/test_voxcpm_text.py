@@ -74,6 +74,23 @@ def test_sentences():
     assert chunk_text("  ", 10) == []
 
 
+@pytest.mark.parametrize("text, sentences", [
+    ("Mr. Smith met Dr. Jones. They talked.", ["Mr. Smith met Dr. Jones.", "They talked."]),
+    ("Use a tool, e.g. a hammer. Or i.e. this one.", ["Use a tool, e.g. a hammer.", "Or i.e. this one."]),
+    ("Mrs. Brown (Prof. Lee's aide) left St. Louis. Bye!", ["Mrs. Brown (Prof. Lee's aide) left St. Louis.", "Bye!"]),
+    ("J. R. R. Tolkien wrote it. Read it.", ["J. R. R. Tolkien wrote it.", "Read it."]),
+    ("Apples, pears, etc. are fruit. Buy some etc. Then go.", ["Apples, pears, etc. are fruit.", "Buy some etc.",
+                                                             "Then go."]),
+    ("Room No. 5 at 9 a.m. sharp. It is in the U.S. Really.", ["Room No. 5 at 9 a.m. sharp.",
+                                                               "It is in the U.S.", "Really."]),
+    ("He said no. Then he left. It was 3.5. Fine.", ["He said no.", "Then he left.", "It was 3.5.", "Fine."]),
+    ('"Stop," said Mr. "Ok." Next.', ['"Stop," said Mr. "Ok."', "Next."]),
+])
+def test_abbreviations_do_not_end_sentences(text, sentences):
+    assert split_sentences(text) == sentences
+    assert chunk_text(text, 1000) == [" ".join(sentences)]
+
+
 # -- the tiny bundle --------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, tiny_json):

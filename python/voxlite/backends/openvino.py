@@ -63,7 +63,9 @@ class OpenVinoSession(Session):
         if unknown:
             raise InvalidInput(f"unknown outputs {sorted(unknown)}; the graph gives {list(self._ports)}")
         try:
-            results = self._request.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()})
+            # share_inputs: the request reads the arrays in place (a KV cache buffer is not copied per step); the
+            # run is synchronous, so they outlive it
+            results = self._request.infer({k: np.ascontiguousarray(v) for k, v in feeds.items()}, share_inputs=True)
         except Exception as e:
             raise BackendError(f"openvino: running {self.path.name} failed: {e}") from None
         # results are views of the request's buffers: copy so the next run cannot change them

@@ -14,10 +14,13 @@ an exported bundle needs:
 
     prefill(text_tokens, text_mask, audio_feats, audio_mask) -> (mu, stop_logits, kv)
     step(patch, kv)                                         -> (mu, stop_logits, kv_new)
+    step_buffer(patch, length, cache)                       -> (mu, stop_logits, kv_new)   (the exported step)
     velocity(x, t, mu, cond[, dt])                          -> v          (evaluated 2 x n_steps per patch with CFG)
 
 ``kv`` is a flat tuple: the TSLM's ``(k_0, v_0, ..., k_{N-1}, v_{N-1})`` then the RALM's, each (B, Hkv, L, Dh);
-``step`` returns the new position only (append it: ``append_kv``); the position is the cache length. ``generate`` is
+``step`` returns the new position only (append it: ``append_kv``); the position is the cache length. ``step_buffer``
+is the same step reading fixed-size per-layer buffers (2, B, Hkv, capacity, Dh) of which the first ``length`` slots
+count, so a runtime passes its preallocated cache as is (O(1) copies per step) instead of the past. ``generate`` is
 the reference driver (Euler with sway sampling, CFG-Zero*, via ``voxlite.kernels.solvers``), matching the official
 ``VoxCPMModel._inference`` draw for draw when given the same noise.
 
@@ -327,6 +330,21 @@ class VoxCPM(nn.Module):
         h, kv_base = self.base_lm(e, pos, past=past_base)
         h = self.fsq(h)
         r, kv_res = self.residual_lm(h + e, pos, past=past_res)
+        mu, stop = self.heads(h[:, 0], r[:, 0])
+        return mu, stop, kv_base + kv_res
+
+    def step_buffer(self, patch: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...],
+                    position: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, KV]:
+        """``step`` against fixed-size caches: ``cache`` one (2, B, Hkv, capacity, Dh) buffer per layer (TSLM layers,
+        then RALM layers; ``KVCache.buffer``), the first ``length`` (int64 (1,)) slots holding positions
+        0 .. length-1, the rest ignored. The patch goes to position ``length``. Same outputs as ``step(patch, kv)`` on
+        those ``length`` positions; the caller writes the returned K/V to slot ``length`` (``KVCache.append``)."""
+        n_base = len(self.base_lm.layers)
+        e = self.embed_patches(patch[:, None])  # (B, 1, H)
+        pos = None if position is None else position.to(torch.float32)[:, None]  # (B, 1), as ``step``
+        h, kv_base = self.base_lm.forward_buffer(e, length, tuple(cache[:n_base]), pos)
+        h = self.fsq(h)
+        r, kv_res = self.residual_lm.forward_buffer(h + e, length, tuple(cache[n_base:]), pos)
         mu, stop = self.heads(h[:, 0], r[:, 0])
         return mu, stop, kv_base + kv_res
 

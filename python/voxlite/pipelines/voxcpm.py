@@ -7,7 +7,8 @@ The loop (NumPy and native kernels; the graphs run on the chosen backend):
         patch_i = Euler solve t: 1 -> 0 on the sway grid of locdit velocities (CFG-Zero*, kernels.solvers) from noise
         decode patch_i with the streaming AudioVAE decoder (its state carries the left context)
         stop when i > min_len and argmax(stop logits of the state that produced patch_i) == 1
-        step(patch_i, past K/V) -> mu, stop, K/V of the new position (written into the KVCache buffers)
+        step(patch_i, length, the KVCache buffers as they are) -> mu, stop, K/V of position length
+            (written into the buffers: one position copied per step, whatever the length)
 
 Noise: one ``np.random.default_rng(seed).standard_normal((1, P, D), float32)`` draw per patch, in order (the PyTorch
 reference ``VoxCPM.generate(noise=...)`` replays it). Bundle contract: see ``export/voxcpm.py``.
@@ -22,6 +23,8 @@ import numpy as np
 from ..audio import Audio, resample
 from ..errors import BundleError, InvalidInput
 from .graph import GraphModel
+
+STEP_KV = "buffer"  # the step graph's cache contract this pipeline runs (export/voxcpm.py, hparams["step_kv"])
 
 MAX_STEPS = 1000
 MAX_CFG = 100.0
@@ -52,6 +55,11 @@ class VoxCPMModel(GraphModel):
             self.window = None if window is None else (int(window["left"]), int(window["right"]))
         except (KeyError, TypeError, ValueError) as e:
             raise BundleError(f"voxcpm bundle hparams are incomplete or malformed: {e!r}") from None
+        step_kv = hp.get("step_kv")
+        if step_kv != STEP_KV:
+            raise BundleError(f"voxcpm bundle {bundle.name!r} has a step graph with the "
+                              f"{step_kv or 'past K/V (current length)'!r} cache contract; this voxlite runs "
+                              f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it with export/voxcpm.py")
         if bundle.sample_rate is None:
             raise BundleError("voxcpm bundle has no sample_rate")
         if int(self.vae.get("latent_dim", -1)) != self.feat_dim:
@@ -61,6 +69,14 @@ class VoxCPMModel(GraphModel):
         for lm in ("base", "residual"):
             for i in range(int(self.kv_specs[lm]["n_layers"])):
                 self._kv_names.setdefault(lm, []).append((f"{lm}.{i}.key", f"{lm}.{i}.value"))
+        step_inputs = {t.name for t in bundle.graph("step").inputs}
+        expected = {"patch", "length", *(f"cache.{lm}.{i}" for lm, names in self._kv_names.items()
+                                         for i in range(len(names)))}
+        if self.position_rate:
+            expected.add("position")
+        if step_inputs != expected:
+            raise BundleError(f"voxcpm step graph inputs {sorted(step_inputs)} do not match hparams "
+                              f"(expected {sorted(expected)})")
 
     # -- inputs -------------------------------------------------------------------------------------
     def _tokens(self, tokens, what: str, allow_empty: bool = False) -> np.ndarray:
@@ -164,9 +180,8 @@ class VoxCPMModel(GraphModel):
         capacity = T + max_len
         caches = {lm: KVCache.from_spec(self.kv_specs[lm], max_len=capacity) for lm in ("base", "residual")}
         self._append(caches, out)
-        # one feed buffer per K / V per layer, allocated once: the step graph reads C-contiguous (1, Hkv, L, Dh)
-        bufs = {lm: [np.empty(2 * int(np.prod(c.shape[2:])), c.dtype).reshape(2, -1) for _ in range(c.shape[0])]
-                for lm, c in caches.items()}
+        # the step graph reads the caches' fixed-size buffers in place (slots >= length ignored): no per-step copy
+        feeds = {f"cache.{lm}.{i}": cache.buffer(i) for lm, cache in caches.items() for i in range(cache.shape[0])}
         mu, stop_logits = out["mu"], out["stop_logits"]
         cond = np.ascontiguousarray(feats[:, -1])  # last prompt patch, zeros without a prompt
 
@@ -189,13 +204,10 @@ class VoxCPMModel(GraphModel):
             if i > min_len and int(np.argmax(stop_logits[0])) == 1:
                 break
             if i + 1 < max_len:
-                feeds = {"patch": patch}
+                feeds["patch"] = patch
+                feeds["length"] = np.array([caches["base"].length], np.int64)
                 if self.position_rate:  # rate-scaled RoPE position of this patch: audio patches before it + 0.5
                     feeds["position"] = np.array([(prompt.shape[0] + i + 0.5) * self.position_rate], np.float32)
-                for lm, cache in caches.items():
-                    for layer, (k_name, v_name) in enumerate(self._kv_names[lm]):
-                        feeds[f"past.{k_name}"] = cache.contiguous_keys(layer, out=bufs[lm][layer][0])
-                        feeds[f"past.{v_name}"] = cache.contiguous_values(layer, out=bufs[lm][layer][1])
                 out = self.run("step", feeds)
                 self._append(caches, out)
                 mu, stop_logits = out["mu"], out["stop_logits"]

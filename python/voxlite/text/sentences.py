@@ -1,9 +1,14 @@
 """Split long text into sentence chunks for sentence-by-sentence generation.
 
 A sentence ends after ``.``, ``!``, ``?`` (followed by whitespace or the end, with any closing quotes / brackets kept
-on it) or after CJK ``。``, ``！``, ``？`` (no space needed). Consecutive sentences are merged while the chunk stays
-within ``max_tokens`` (counted by ``count``); a single sentence over the limit is cut at commas / semicolons /
-spaces, and as a last resort at a character boundary, so every chunk fits.
+on it) or after CJK ``。``, ``！``, ``？`` (no space needed). The period of an abbreviation is not a sentence end when
+more must follow: a title (``Mr.``, ``Dr.``, ``St.`` ...), ``e.g.`` / ``i.e.`` / ``cf.`` or a capital initial
+(``J. Smith``); after other common abbreviations (``etc.``, ``vs.``, ``No.``, ``Jr.``, ``Jan.`` ...) and dotted ones
+(``a.m.``, ``U.S.``) it is one only when the next word starts with a capital letter.
+
+Consecutive sentences are merged while the chunk stays within ``max_tokens`` (counted by ``count``); a single
+sentence over the limit is cut at commas / semicolons / spaces, and as a last resort at a character boundary, so
+every chunk fits.
 """
 from __future__ import annotations
 
@@ -12,12 +17,38 @@ from typing import Callable
 
 _END = re.compile(r"""(?<=[.!?])["'”’)\]]*\s+|(?<=[。！？])["'”’」』）]*\s*""")
 _SOFT = re.compile(r"(?<=[,;:，；：、])\s*|\s+")
+# lower-case, without the final period
+_TITLES = frozenset("mr mrs ms mx dr prof st mt rev fr gen col capt lt sgt gov sen rep hon pres supt".split()
+                    + ["e.g", "i.e", "cf", "viz"])
+_ABBREVIATIONS = frozenset("etc vs no nos jr sr inc ltd co corp approx fig figs vol vols pp ch sec ca est dept univ "
+                           "jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun".split())
+_LAST_WORD = re.compile(r"""[^\s"'“‘(\[]+$""")
+
+
+def _abbreviation_end(text: str, period: int, after: int) -> bool:
+    """Whether the ``.`` at ``period`` (followed by whitespace up to ``after``) closes an abbreviation, not a
+    sentence."""
+    m = _LAST_WORD.search(text, 0, period)
+    if m is None:
+        return False
+    word = m.group()
+    if len(word) == 1 and word.isupper():  # an initial: a name follows
+        return True
+    key = word.lower()
+    if key in _TITLES:
+        return True
+    if key in _ABBREVIATIONS or ("." in key and key.replace(".", "").isalpha()):
+        return not (after < len(text) and text[after].isupper())
+    return False
 
 
 def split_sentences(text: str) -> list[str]:
     """Sentences, stripped, empty ones dropped."""
     parts, start = [], 0
     for m in _END.finditer(text):
+        if text[m.start() - 1] == "." and text[m.start():m.end()].isspace() \
+                and _abbreviation_end(text, m.start() - 1, m.end()):
+            continue
         end = m.end()
         parts.append(text[start:end])
         start = end

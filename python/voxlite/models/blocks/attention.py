@@ -121,3 +121,38 @@ class Attention(nn.Module):
         y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
         y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
         return self.o_proj(y), k, v
+
+    def forward_buffer(self, x: torch.Tensor, rope: Rope | None, cache: torch.Tensor,
+                       length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward`` against a fixed-size cache: ``cache`` (2, B, Hkv, capacity, Dh) holds keys (0) and values (1)
+        of positions 0 .. length-1 in its first ``length`` slots (``KVCache.buffer``); slots from ``length`` on are
+        ignored (masked), whatever they hold. x (B, T, C) sits at positions length .. length+T-1 (``rope`` built for
+        them). Returns (y, k, v) with k, v the T new positions, as ``forward`` (the caller writes them to slots
+        length ..): nothing is concatenated onto the cache and no KV head is repeated, so a step reads the cache
+        in place.
+
+        Same attention as ``forward`` (scores over [cache ; new], one softmax), computed as two score blocks:
+        queries grouped per KV head (B, Hkv, groups * T, Dh) against the cache's keys and against the new keys."""
+        B, T, _ = x.shape
+        H, Hkv, Dh = self.n_heads, self.n_kv_heads, self.head_dim
+        q = self.q_proj(x).view(B, T, H, Dh).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, Hkv, Dh).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, Hkv, Dh).transpose(1, 2)
+        if rope is not None:
+            q, k = apply_rope(q, rope), apply_rope(k, rope)
+        groups = H // Hkv
+        qg = q.reshape(B, Hkv, groups * T, Dh) * (Dh ** -0.5)  # query head h = kv * groups + j -> row j * T + i
+        cache_k, cache_v = cache[0], cache[1]  # (B, Hkv, capacity, Dh)
+        scores_cache = torch.matmul(qg, cache_k.transpose(-1, -2))  # (B, Hkv, groups * T, capacity)
+        filled = torch.arange(cache_k.shape[2], device=x.device) < length.reshape(-1)[:1]  # (capacity,)
+        scores_cache = scores_cache.masked_fill(~filled, float("-inf"))
+        scores_new = torch.matmul(qg, k.transpose(-1, -2))  # (B, Hkv, groups * T, T)
+        if self.causal and T > 1:
+            row = torch.arange(groups * T, device=x.device) % T
+            scores_new = scores_new.masked_fill(torch.arange(T, device=x.device)[None, :] > row[:, None],
+                                                float("-inf"))
+        p = torch.cat((scores_cache, scores_new), dim=-1).softmax(dim=-1)
+        n = cache_k.shape[2]
+        y = torch.matmul(p[..., :n], cache_v) + torch.matmul(p[..., n:], v)  # (B, Hkv, groups * T, Dh)
+        y = y.reshape(B, H, T, Dh).transpose(1, 2).reshape(B, T, H * Dh)
+        return self.o_proj(y), k, v

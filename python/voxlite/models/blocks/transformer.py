@@ -97,6 +97,14 @@ class DecoderLayer(nn.Module):
         x = x + self.mlp(self.post_attention_layernorm(x)) * self.residual_scale
         return x, k, v
 
+    def forward_buffer(self, x: torch.Tensor, rope: Rope | None, cache: torch.Tensor,
+                       length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``forward`` with the past in a fixed-size buffer (``Attention.forward_buffer``)."""
+        h, k, v = self.self_attn.forward_buffer(self.input_layernorm(x), rope, cache, length)
+        x = x + h * self.residual_scale
+        x = x + self.mlp(self.post_attention_layernorm(x)) * self.residual_scale
+        return x, k, v
+
 
 class Transformer(nn.Module):
     """N decoder layers and a final RMSNorm; optional token embedding (``embed``) and rotary positions."""
@@ -129,6 +137,23 @@ class Transformer(nn.Module):
         for i, layer in enumerate(self.layers):
             past_k, past_v = (None, None) if past is None else (past[2 * i], past[2 * i + 1])
             x, k, v = layer(x, rope, past_k, past_v)
+            present += [k, v]
+        return self.norm(x), tuple(present)
+
+    def forward_buffer(self, x: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...],
+                       pos: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
+        """``forward`` with the past in fixed-size buffers: ``cache`` one (2, B, Hkv, capacity, Dh) per layer (keys,
+        values; ``KVCache.buffer``) of which the first ``length`` (int64, shape (1,)) slots count. x sits at positions
+        length .. length+T-1. Returns the normed hidden states and the new positions' keys / values (flat), as
+        ``forward(x, past=<the first length slots>)`` does. ``pos``: RoPE positions if not the slots' indices
+        ((T,) or (B, T), e.g. rate-scaled audio positions)."""
+        T = x.shape[1]
+        if pos is None:
+            pos = torch.arange(T, device=x.device) + length.reshape(-1)[:1]
+        rope = self.rope(pos) if self.rope is not None else None
+        present: list[torch.Tensor] = []
+        for layer, buf in zip(self.layers, cache):
+            x, k, v = layer.forward_buffer(x, rope, buf, length)
             present += [k, v]
         return self.norm(x), tuple(present)
 

@@ -1,0 +1,458 @@
+"""VoxCPM end to end: the official implementation (voxcpm 2.0.3, PyTorch eager) against voxlite bundles exported from
+the same checkpoint (ONNX Runtime CPU / OpenVINO; fp32 / int8 [/ fp16]), measured in one run.
+
+    python benchmarks/voxcpm.py [--config 0.5b] [--tokens 5] [--threads 1 2] [--precisions fp32 int8]
+                                [--backends cpu openvino] [--repeats 2] [--work-dir ~/.cache/voxlite/bench/voxcpm05b]
+
+What runs:
+
+1. A random-weight checkpoint in the official layout (``config.json``, ``pytorch_model.bin``, ``audiovae.pth``,
+   ``tokenizer.json``) written from voxcpm 2.0.3's own ``VoxCPMModel`` and ``AudioVAE`` at the published VoxCPM-0.5B
+   sizes (``VoxCPMConfig.voxcpm_0_5b()``; the AudioVAE at voxcpm's ``AudioVAEConfig`` defaults, 16 kHz). Nothing is
+   downloaded. Stand-ins, none of which changes the cost of a step: LongRoPE factors of 1.0 (the published factors
+   are not available here; they change numerics only), a tiny BPE tokenizer (the 73k-vocabulary one is not available;
+   ``"hello"`` is one token, so the text is ``"hello " * tokens``), and a zero stop head (logits (0, 0): argmax says
+   "continue", so both implementations generate exactly ``6 * tokens + 10`` patches, the official max_len rule).
+2. ``export/voxcpm.py --checkpoint`` of it into one bundle holding every requested precision.
+3. One subprocess per configuration (system, backend, precision, threads), so each reports its own peak RSS:
+   load (official: ``VoxCPMModel.from_local``; voxlite: ``voxlite.load`` with sha256 verification + opening the
+   graphs a generation uses), one short warm-up generation, then ``--repeats`` timed generations of the same text,
+   steps and cfg:
+
+   - official: ``VoxCPMModel.generate`` (its whole-utterance path: patches, then one AudioVAE decode) for the wall
+     time; ``generate_streaming`` (the AudioVAE decodes the last 3 patches after each one) for the time to its first
+     chunk. ``torch.set_num_threads(n)``, fp32 (``--official-dtype bfloat16`` times voxcpm's default dtype instead).
+   - voxlite: ``model.stream(text)``: the wall time to its last chunk and the time to its first.
+
+RTF = wall seconds / audio seconds (lower is faster); TTFA = time to first audio chunk; ratios are against the
+official run at the same thread count in the same invocation (the machine may be shared: compare ratios, not
+absolute times across runs). Medians over the repeats.
+
+The checkpoint and bundle are kept under ``--work-dir`` and reused (delete it to rebuild). Random weights make no
+sound worth hearing but cost the same to run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# run as a script, this file's directory leads sys.path and its name would shadow the official ``voxcpm`` package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Shared with tests/models/test_voxcpm_parity.py: an AudioVAE that keeps the tiny config fast.
+TINY_VAE = dict(encoder_dim=2, encoder_rates=[2, 3], latent_dim=5, decoder_dim=8, decoder_rates=[3, 2],
+                sample_rate=600)
+DEFAULT_WORK_DIR = Path("~/.cache/voxlite/bench/voxcpm05b").expanduser()
+RESULT_TAG = "VOXCPM_BENCH_RESULT "
+STREAM_GRAPHS = ("prefill", "step", "locdit", "decoder_stream")  # what model.stream(text) opens
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def benchmark_text(tokens: int) -> str:
+    """``tokens`` target tokens for the stand-in tokenizer (``"hello"`` is one token)."""
+    return " ".join(["hello"] * tokens)
+
+
+def patches_for(tokens: int) -> int:
+    """The official max_len rule (``int(6 * target_tokens + 10)``): what both sides generate with the stop head
+    silenced."""
+    return int(tokens * 6.0 + 10)
+
+
+# ------------------------------------------------------------------------------------------------ the checkpoint
+
+def _official_module():
+    """voxcpm 2.0.3's model module, loaded without the package's application imports (torchaudio is needed for
+    prompt-file I/O only: a stand-in module is given)."""
+    import types
+
+    import transformers  # noqa: F401  (imported before the stand-in exists: it probes torchaudio at import)
+
+    from tests.models.official import import_model_module
+
+    stub = types.ModuleType("torchaudio")
+    return import_model_module("voxcpm.model.voxcpm", stubs={"torchaudio": stub})
+
+
+def model_config(name: str):
+    """(voxlite VoxCPMConfig with LongRoPE factors, official audio_vae_config dict)."""
+    from dataclasses import replace
+
+    from voxlite.models.voxcpm import VoxCPMConfig
+
+    if name == "tiny":
+        return VoxCPMConfig.tiny(), dict(TINY_VAE)
+    if name != "0.5b":
+        raise SystemExit(f"unknown --config {name!r} (0.5b, tiny)")
+    cfg = VoxCPMConfig.voxcpm_0_5b()
+    head_dim = cfg.lm.kv_channels or cfg.lm.hidden_size // cfg.lm.num_attention_heads
+    ones = (1.0,) * (head_dim // 2)  # the published factors are unknown: 1.0 changes numerics, not cost
+    cfg = replace(cfg, lm=replace(cfg.lm, rope_short_factor=ones, rope_long_factor=ones))
+    official = _official_module()
+    return cfg, official.AudioVAEConfig().model_dump()
+
+
+def _official_tokenizer(official, tokenizer_json: str):
+    from tokenizers import Tokenizer
+    from transformers import LlamaTokenizerFast
+
+    return LlamaTokenizerFast(tokenizer_object=Tokenizer.from_str(tokenizer_json))
+
+
+def make_checkpoint(out: Path, config: str, seed: int = 0) -> Path:
+    """Write the random-weight official-layout checkpoint (skipped when ``out`` is complete)."""
+    if (out / "config.json").is_file():
+        return out
+    import torch
+
+    from export.voxcpm import tiny_tokenizer_json
+
+    official = _official_module()
+    cfg, vae_cfg = model_config(config)
+    config_json = {**cfg.to_official(), "audio_vae_config": vae_cfg, "device": "cpu", "dtype": "float32"}
+    tok_json = tiny_tokenizer_json(min(100, cfg.audio_start_token))
+    t0 = time.perf_counter()
+    torch.manual_seed(seed)
+    ocfg = official.VoxCPMConfig.model_validate(config_json)
+    vae = official.AudioVAE(official.AudioVAEConfig(**vae_cfg))
+    model = official.VoxCPMModel(ocfg, _official_tokenizer(official, tok_json), vae, device="cpu").eval()
+    with torch.no_grad():
+        model.stop_head.weight.zero_()  # logits (0, 0): argmax 0 ("continue") on every step, in every precision
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    state = model.state_dict()
+    torch.save({k: v for k, v in state.items() if not k.startswith("audio_vae.")}, tmp / "pytorch_model.bin")
+    torch.save(model.audio_vae.state_dict(), tmp / "audiovae.pth")
+    (tmp / "tokenizer.json").write_text(tok_json, encoding="utf-8")
+    (tmp / "config.json").write_text(json.dumps(config_json, indent=2), encoding="utf-8")
+    del model, state
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)  # complete or absent
+    log(f"checkpoint ({config}, random, seed {seed}) written to {out} in {time.perf_counter() - t0:.0f} s")
+    return out
+
+
+def bundle_precisions(bundle: Path) -> set[str]:
+    """Precisions a cached bundle serves to this voxlite (empty: absent, or refused, e.g. exported by an older
+    exporter whose graph contract this pipeline no longer runs)."""
+    if not (bundle / "manifest.json").is_file():
+        return set()
+    from voxlite.bundle import open_bundle
+    from voxlite.errors import BundleError
+    from voxlite.pipelines import family_class
+
+    try:
+        opened = open_bundle(bundle, verify=False)
+        family_class(opened.model_type)(opened, backend="cpu")  # validates hparams / graph contract, opens nothing
+    except BundleError as e:
+        log(f"cached bundle {bundle} is not usable ({e}): exporting again")
+        return set()
+    return set.intersection(*(set(g.files) for name, g in opened.manifest.graphs.items() if name in STREAM_GRAPHS))
+
+
+def export_bundle(ckpt: Path, bundle: Path, precisions) -> Path:
+    """``export/voxcpm.py --checkpoint`` in a subprocess (skipped when the bundle has every precision)."""
+    have = bundle_precisions(bundle)
+    if have and set(precisions) <= have:
+        return bundle
+    want = sorted(set(precisions) | have | {"fp32"}, key=["fp32", "fp16", "int8"].index)
+    cmd = [sys.executable, str(ROOT / "export" / "voxcpm.py"), "--checkpoint", str(ckpt), "--out", str(bundle),
+           "--precision", *want, "--name", f"voxcpm-bench-{ckpt.parent.name}", "--overwrite"]
+    log(f"exporting {' '.join(want)}: {' '.join(cmd)}")
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    log(f"exported in {time.perf_counter() - t0:.0f} s")
+    return bundle
+
+
+def bundle_mb(bundle: Path, precision: str) -> float:
+    """MB a bundle holding only ``precision`` would need for a streaming generation: the graph files plus every
+    distinct external-data range they reference (the bundle stores all precisions' weights in one shared file),
+    tokenizer and manifest."""
+    import onnx
+
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    total, ranges = 0, set()
+    for name, graph in manifest["graphs"].items():
+        if name not in STREAM_GRAPHS:
+            continue
+        entry = graph["files"].get(precision) or graph["files"][manifest.get("default_precision", "fp32")]
+        rel = entry["file"] if isinstance(entry, dict) else entry
+        path = bundle / rel
+        total += path.stat().st_size
+        model = onnx.load(str(path), load_external_data=False)
+        for t in model.graph.initializer:
+            if t.data_location == onnx.TensorProto.EXTERNAL:
+                info = {e.key: e.value for e in t.external_data}
+                ranges.add((info["location"], int(info.get("offset", 0)), int(info.get("length", 0))))
+    total += sum(length for _, _, length in ranges)
+    for extra in ("manifest.json", manifest.get("tokenizer", {}).get("file")):
+        if extra and (bundle / extra).is_file():
+            total += (bundle / extra).stat().st_size
+    return total / 1e6
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+
+
+# ------------------------------------------------------------------------------------------------ children
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. /proc's VmHWM belongs to the address space exec made; getrusage's ru_maxrss would
+    also count the parent's pages at fork (Linux keeps the high-water mark across execve)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 ** 2)
+
+
+def _median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def child_official(job: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    ckpt = Path(job["checkpoint"])
+    official = _official_module()
+    t0 = time.perf_counter()
+    if job.get("dtype", "float32") != "float32":  # voxcpm's own default dtype: same weights, config says otherwise
+        import tempfile
+
+        tmp = Path(tempfile.mkdtemp(prefix="voxcpm-ckpt-"))
+        for f in ckpt.iterdir():
+            (tmp / f.name).symlink_to(f)
+        (tmp / "config.json").unlink()
+        (tmp / "config.json").write_text(json.dumps({**json.loads((ckpt / "config.json").read_text()),
+                                                     "dtype": job["dtype"]}))
+        ckpt = tmp
+    model = official.VoxCPMModel.from_local(str(ckpt), optimize=False, device="cpu")
+    load_s = time.perf_counter() - t0
+    # the checkpoint's tokenizer.json as written (transformers 5's from_pretrained rebuilds it from vocab + merges;
+    # voxlite's tokenizer follows the file, so the official side is given the file's tokenizer too)
+    model.text_tokenizer = official.mask_multichar_chinese_tokens(
+        _official_tokenizer(official, (Path(job["checkpoint"]) / "tokenizer.json").read_text()))
+    text, n = job["text"], job["patches"]
+    patch_samples = model.patch_size * model.chunk_size
+    sr = model.sample_rate
+    kw = dict(inference_timesteps=job["steps"], cfg_value=job["cfg"])
+    model.generate(text, min_len=2, max_len=3, **kw)  # warm-up
+    walls, ttfas, samples = [], [], None
+    for _ in range(job["repeats"]):
+        start = time.perf_counter()
+        audio = model.generate(text, min_len=n, max_len=n, **kw)
+        walls.append(time.perf_counter() - start)
+        samples = int(audio.shape[-1])
+    for _ in range(job["repeats"]):
+        start = time.perf_counter()
+        gen = model.generate_streaming(text, min_len=n, max_len=n, **kw)
+        next(gen)
+        ttfas.append(time.perf_counter() - start)
+        gen.close()
+    return dict(load_s=load_s, wall_s=_median(walls), ttfa_s=_median(ttfas), walls=walls, ttfas=ttfas,
+                patches=samples // patch_samples, audio_s=samples / sr, tokens=len(model.text_tokenizer(text)))
+
+
+def child_voxlite(job: dict) -> dict:
+    import voxlite
+
+    if job.get("load_only"):  # fills OpenVINO's compiled-model cache: its first load compiles, later ones read it
+        t0 = time.perf_counter()
+        model = voxlite.load(job["bundle"], backend=job["backend"], precision=job["precision"],
+                             threads=job["threads"])
+        for graph in STREAM_GRAPHS:
+            model.session(graph)
+        return dict(load_s=time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    model = voxlite.load(job["bundle"], backend=job["backend"], precision=job["precision"], threads=job["threads"])
+    verify_s = time.perf_counter() - t0
+    for graph in STREAM_GRAPHS:
+        model.session(graph)
+    load_s = time.perf_counter() - t0
+    text = job["text"]
+    kw = dict(steps=job["steps"], cfg=job["cfg"])
+    warm = model.stream(text, **kw)
+    for _, _chunk in zip(range(3), warm):  # warm-up: prefill, steps, decoder
+        pass
+    warm.close()
+    walls, ttfas, n_samples, n_chunks = [], [], 0, 0
+    for _ in range(job["repeats"]):
+        start = time.perf_counter()
+        first, n_samples, n_chunks = None, 0, 0
+        for chunk in model.stream(text, **kw):
+            if first is None:
+                first = time.perf_counter() - start
+            n_samples += len(chunk)
+            n_chunks += 1
+        walls.append(time.perf_counter() - start)
+        ttfas.append(first)
+    return dict(load_s=load_s, verify_s=verify_s, wall_s=_median(walls), ttfa_s=_median(ttfas), walls=walls,
+                ttfas=ttfas, patches=n_chunks, audio_s=n_samples / model.sample_rate,
+                tokens=model.tokenizer.count(text), precisions=sorted(set(model.graph_precisions.values())))
+
+
+def child_main(job_json: str) -> int:
+    job = json.loads(job_json)
+    result = child_official(job) if job["system"] == "official" else child_voxlite(job)
+    result["peak_rss_mb"] = _peak_rss_mb()
+    print(RESULT_TAG + json.dumps(result), flush=True)
+    return 0
+
+
+def run_child(job: dict, cache_dir: Path, timeout: float | None = None) -> dict:
+    env = dict(os.environ)
+    env["VOXLITE_CACHE_DIR"] = str(cache_dir)  # OpenVINO's compiled models for these bundles live with them
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(job["threads"])
+    env.setdefault("TQDM_DISABLE", "1")  # the official loop draws a progress bar per generation
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job)], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"benchmark child {job['system']} {job.get('backend', '')} {job.get('precision', '')} "
+                           f"x{job['threads']} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len(RESULT_TAG):])
+
+
+# ------------------------------------------------------------------------------------------------ driver
+
+def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, tokens: int = 5, threads=(1, 2),
+                  precisions=("fp32", "int8"), backends=("cpu", "openvino"), repeats: int = 2, steps: int = 10,
+                  cfg: float = 2.0, official_dtypes=("float32",), seed: int = 0) -> dict:
+    work_dir = Path(work_dir).expanduser()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    machine_start = _machine()
+    ckpt = make_checkpoint(work_dir / "checkpoint", config, seed)
+    bundle = export_bundle(ckpt, work_dir / "bundle", precisions)
+    text, n = benchmark_text(tokens), patches_for(tokens)
+    common = dict(text=text, patches=n, steps=steps, cfg=cfg, repeats=repeats)
+    cache = work_dir / "cache"
+    first_loads = {}
+    for backend in backends:
+        if backend == "openvino":
+            for precision in precisions:
+                job = dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
+                           threads=threads[0], load_only=True)
+                first_loads[f"{backend} {precision}"] = run_child(job, cache)["load_s"]
+                log(f"  {backend} {precision}: first load {first_loads[f'{backend} {precision}']:.1f} s "
+                    "(compiled-model cache filled)")
+    rows = []
+    for t in threads:
+        for dtype in official_dtypes:
+            job = dict(system="official", checkpoint=str(ckpt), threads=t, dtype=dtype, **common)
+            r = run_child(job, cache)
+            rows.append(dict(system="official", backend="torch eager", precision={"float32": "fp32"}.get(dtype, dtype),
+                             threads=t, size_mb=sum((ckpt / f).stat().st_size for f in
+                                                    ("pytorch_model.bin", "audiovae.pth")) / 1e6, **r))
+            log(_row_line(rows[-1]))
+        for backend in backends:
+            for precision in precisions:
+                job = dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision, threads=t,
+                           **common)
+                r = run_child(job, cache)
+                rows.append(dict(system="voxlite", backend=backend, precision=precision, threads=t,
+                                 size_mb=bundle_mb(bundle, precision), **r))
+                log(_row_line(rows[-1]))
+    for r in rows:
+        r["rtf"] = r["wall_s"] / r["audio_s"]
+        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
+        r["speedup"] = ref["wall_s"] / r["wall_s"] if ref else None
+        r["ttfa_ratio"] = ref["ttfa_s"] / r["ttfa_s"] if ref else None
+    meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), config=config, tokens=tokens,
+                patches=n, steps=steps, cfg=cfg, repeats=repeats, text=text,
+                machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
+                bundle_total_mb=dir_mb(bundle), checkpoint=str(ckpt), bundle=str(bundle), first_loads=first_loads)
+    return dict(meta=meta, rows=rows)
+
+
+def _row_line(r: dict) -> str:
+    return (f"  {r['system']} {r['backend']} {r['precision']} x{r['threads']}: wall {r['wall_s']:.2f} s for "
+            f"{r['patches']} patches ({r['audio_s']:.2f} s audio), TTFA {1000 * r['ttfa_s']:.0f} ms, load "
+            f"{r['load_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+def _machine() -> str:
+    try:
+        load = os.getloadavg()
+        load_s = f"load avg {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+    except OSError:
+        load_s = ""
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {load_s}"
+
+
+def format_table(result: dict) -> str:
+    m = result["meta"]
+    lines = [f"VoxCPM ({m['config']}, random weights) end to end, {m['date']}: {m['tokens']} text tokens -> "
+             f"{m['patches']} patches, steps {m['steps']}, cfg {m['cfg']}; median of {m['repeats']}; {m['machine']}.",
+             "RTF = wall / audio seconds (lower is faster); TTFA = time to the first audio chunk; x official = "
+             "official time / this time, same threads, same run.", "",
+             "| system | backend | precision | threads | load s | TTFA ms | RTF | speed-up x official | "
+             "TTFA x official | peak RSS MB | size MB |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['system']} | {r['backend']} | {r['precision']} | {r['threads']} | {r['load_s']:.1f} | "
+                     f"{1000 * r['ttfa_s']:.0f} | {r['rtf']:.3f} | {r['speedup']:.2f}x | {r['ttfa_ratio']:.2f}x | "
+                     f"{r['peak_rss_mb']:.0f} | {r['size_mb']:.0f} |")
+    if m.get("first_loads"):
+        lines += ["", "OpenVINO loads above read its compiled-model cache; the first load of a bundle compiles and "
+                  "writes it: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["first_loads"].items()) + "."]
+    lines += ["", "load = voxlite.load (sha256 of every bundle file) + opening the streaming graphs; official = "
+              "VoxCPMModel.from_local. size = the checkpoint's weight files; for voxlite, what one precision's "
+              f"streaming graphs reference (the bundle on disk holds every precision: {m['bundle_total_mb']:.0f} MB)."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--child"]:
+        return child_main(argv[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="0.5b", choices=["0.5b", "tiny"])
+    parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="checkpoint and bundle, reused")
+    parser.add_argument("--tokens", type=int, default=5, help="target text tokens; patches = 6 * tokens + 10")
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "int8"], choices=["fp32", "fp16", "int8"])
+    parser.add_argument("--backends", nargs="+", default=["cpu", "openvino"])
+    parser.add_argument("--official-dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                        help="dtype(s) the official model runs in (voxcpm's default is bfloat16)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--cfg", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the rows here")
+    args = parser.parse_args(argv)
+    result = run_benchmark(config=args.config, work_dir=Path(args.work_dir), tokens=args.tokens,
+                           threads=tuple(args.threads), precisions=tuple(args.precisions),
+                           backends=tuple(args.backends), repeats=args.repeats, steps=args.steps, cfg=args.cfg,
+                           official_dtypes=tuple(args.official_dtype), seed=args.seed)
+    print(format_table(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
