@@ -256,6 +256,12 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     state_path, model_path = args.out / "state.pt", args.out / "model.pt"
     lex_path = args.out / "lexicon.json"
+    init = None
+    if not state_path.exists() and args.init is not None:  # a committed checkpoint: weights, statistics, lexicon
+        init = torch.load(args.init, map_location="cpu", weights_only=False)
+        lex = args.init.parent / init.get("lexicon_file", "lexicon.json")
+        if lex.is_file() and not lex_path.exists():
+            lex_path.write_bytes(lex.read_bytes())
     if not lex_path.exists():
         entries, source = lexicon_mod.from_misaki("us")
         lexicon_mod.save(lex_path, entries, source)
@@ -268,12 +274,6 @@ def main(argv=None) -> int:
         return [store.get(r) for r in rows[:limit]]
 
     state = torch.load(state_path, weights_only=False) if state_path.exists() else None
-    init = None
-    if state is None and args.init is not None:  # a committed checkpoint: weights and statistics, no optimiser
-        init = torch.load(args.init, map_location="cpu", weights_only=False)
-        lex = args.init.parent / init.get("lexicon_file", "lexicon.json")
-        if lex.is_file() and not lex_path.exists():
-            lex_path.write_bytes(lex.read_bytes())
     raw = load_items(args.corpus / "manifest.jsonl")
     if not raw:
         print(f"no Piper rows in {args.corpus / 'manifest.jsonl'}", file=sys.stderr)
