@@ -4,6 +4,7 @@ the same checkpoint (ONNX Runtime CPU / OpenVINO; fp32 / int8 [/ fp16]), measure
     python benchmarks/voxcpm.py [--config 0.5b] [--tokens 5] [--threads 1 2] [--precisions fp32 int8]
                                 [--backends cpu openvino] [--rounds 2] [--repeats 1]
                                 [--work-dir ~/.cache/voxlite/bench/voxcpm05b] [--json out.json]
+    python benchmarks/voxcpm.py --report out.json        # the table of a saved run again
 
 What runs:
 
@@ -27,8 +28,9 @@ What runs:
    - voxlite: ``model.stream(text)``: the wall time to its last chunk and the time to its first.
 
 RTF = wall seconds / audio seconds (lower is faster); TTFA = time to first audio chunk; ratios are against the
-official run at the same thread count in the same invocation (the machine may be shared: compare ratios, not
-absolute times across runs). Medians over every round and repeat; peak RSS is the largest of the rounds.
+official run at the same thread count in the same round of the same invocation, median over rounds (the machine may
+be shared: compare ratios, not absolute times across runs). Times are medians over every round and repeat; peak RSS
+is the largest of the rounds.
 
 The checkpoint, the bundle and OpenVINO's compiled-model cache for it are kept under ``--work-dir`` and reused
 (0.5B with fp32 + int8: ~2.8 + 3.5 + 9 GB; delete it to rebuild); a cached bundle this voxlite refuses (an older
@@ -363,15 +365,18 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
     text, n = benchmark_text(tokens), patches_for(tokens)
     common = dict(text=text, patches=n, steps=steps, cfg=cfg, repeats=repeats)
     cache = work_dir / "cache"
-    first_loads = {}
+    first_loads = {}  # "backend precision" -> (seconds, whether this load compiled: the cache had no entry)
     for backend in backends:
         if backend == "openvino":
             for precision in precisions:
+                before = set(cache.rglob("*")) if cache.exists() else set()
                 job = dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                            threads=threads[0], load_only=True)
-                first_loads[f"{backend} {precision}"] = run_child(job, cache)["load_s"]
-                log(f"  {backend} {precision}: first load {first_loads[f'{backend} {precision}']:.1f} s "
-                    "(compiled-model cache filled)")
+                seconds = run_child(job, cache)["load_s"]
+                compiled = bool(set(cache.rglob("*")) - before)
+                first_loads[f"{backend} {precision}"] = (seconds, compiled)
+                log(f"  {backend} {precision}: first load {seconds:.1f} s "
+                    f"({'compiled and cached' if compiled else 'compiled-model cache already present'})")
     ckpt_mb = sum((ckpt / f).stat().st_size for f in ("pytorch_model.bin", "audiovae.pth")) / 1e6
     configs = []  # (row key fields, job)
     for t in threads:
@@ -396,16 +401,26 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
     work = {(r["tokens"], r["patches"]) for r in rows}
     if len(work) != 1:  # the ratios compare equal work only
         raise RuntimeError(f"the systems did not do the same work: (text tokens, patches) {sorted(work)}")
-    for r in rows:
-        r["rtf"] = r["wall_s"] / r["audio_s"]
-        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
-        r["speedup"] = ref["wall_s"] / r["wall_s"] if ref else None
-        r["ttfa_ratio"] = ref["ttfa_s"] / r["ttfa_s"] if ref else None
+    add_ratios(rows)
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), config=config, tokens=tokens,
                 patches=n, steps=steps, cfg=cfg, rounds=rounds, repeats=repeats, text=text,
                 machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
                 bundle_total_mb=dir_mb(bundle), checkpoint=str(ckpt), bundle=str(bundle), first_loads=first_loads)
     return dict(meta=meta, rows=rows)
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """RTF, and the ratios to the official row of the same thread count: the median over rounds of (official time /
+    this time) within the round (the samples are in round order), so each ratio pairs runs minutes apart, not a
+    quiet round of one with a busy round of the other."""
+    for r in rows:
+        r["rtf"] = r["wall_s"] / r["audio_s"]
+        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
+        if ref is None:
+            r["speedup"] = r["ttfa_ratio"] = None
+            continue
+        r["speedup"] = _median([a / b for a, b in zip(ref["walls"], r["walls"])])
+        r["ttfa_ratio"] = _median([a / b for a, b in zip(ref["ttfas"], r["ttfas"])])
 
 
 def _merge(results: list[dict]) -> dict:
@@ -440,7 +455,7 @@ def format_table(result: dict) -> str:
              f"{m['patches']} patches, steps {m['steps']}, cfg {m['cfg']}; median of {m['rounds']} rounds x "
              f"{m['repeats']} (each configuration in a fresh process per round); {m['machine']}.",
              "RTF = wall / audio seconds (lower is faster); TTFA = time to the first audio chunk; x official = "
-             "official time / this time, same threads, same run.", "",
+             "median over rounds of official time / this time in the same round, same threads.", "",
              "| system | backend | precision | threads | load s | TTFA ms | RTF | speed-up x official | "
              "TTFA x official | peak RSS MB | size MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -449,8 +464,13 @@ def format_table(result: dict) -> str:
                      f"{1000 * r['ttfa_s']:.0f} | {r['rtf']:.3f} | {r['speedup']:.2f}x | {r['ttfa_ratio']:.2f}x | "
                      f"{r['peak_rss_mb']:.0f} | {r['size_mb']:.0f} |")
     if m.get("first_loads"):
-        lines += ["", "OpenVINO loads above read its compiled-model cache; the first load of a bundle compiles and "
-                  "writes it: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["first_loads"].items()) + "."]
+        def first(v):
+            seconds, compiled = v if isinstance(v, (list, tuple)) else (v, None)
+            return f"{seconds:.1f} s" + {True: " (compiled)", False: " (cache present)", None: ""}[compiled]
+
+        lines += ["", "OpenVINO loads above read its compiled-model cache (in the work dir); a bundle's first load "
+                  "compiles and writes it. This run's first loads: "
+                  + ", ".join(f"{k} {first(v)}" for k, v in m["first_loads"].items()) + "."]
     lines += ["", "load = voxlite.load (sha256 of every bundle file) + opening the streaming graphs; official = "
               "VoxCPMModel.from_local. size = the checkpoint's weight files; for voxlite, what one precision's "
               f"streaming graphs reference (the bundle on disk holds every precision: {m['bundle_total_mb']:.0f} MB)."]
@@ -462,6 +482,11 @@ def main(argv=None) -> int:
         argv = sys.argv[1:]
     if argv[:1] == ["--child"]:
         return child_main(argv[1])
+    if argv[:1] == ["--report"]:  # print the table of a saved --json result again
+        result = json.loads(Path(argv[1]).read_text())
+        add_ratios(result["rows"])
+        print(format_table(result))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="0.5b", choices=["0.5b", "tiny"])
     parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="checkpoint and bundle, reused")
