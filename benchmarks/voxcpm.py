@@ -2,7 +2,9 @@
 the same checkpoint (ONNX Runtime CPU / OpenVINO; fp32 / int8 [/ fp16]), measured in one run.
 
     python benchmarks/voxcpm.py [--config 0.5b] [--tokens 5] [--threads 1 2] [--precisions fp32 int8]
-                                [--backends cpu openvino] [--repeats 2] [--work-dir ~/.cache/voxlite/bench/voxcpm05b]
+                                [--backends cpu openvino] [--rounds 2] [--repeats 1]
+                                [--work-dir ~/.cache/voxlite/bench/voxcpm05b] [--json out.json]
+    python benchmarks/voxcpm.py --report out.json        # the table of a saved run again
 
 What runs:
 
@@ -14,22 +16,25 @@ What runs:
    ``"hello"`` is one token, so the text is ``"hello " * tokens``), and a zero stop head (logits (0, 0): argmax says
    "continue", so both implementations generate exactly ``6 * tokens + 10`` patches, the official max_len rule).
 2. ``export/voxcpm.py --checkpoint`` of it into one bundle holding every requested precision.
-3. One subprocess per configuration (system, backend, precision, threads), so each reports its own peak RSS:
-   load (official: ``VoxCPMModel.from_local``; voxlite: ``voxlite.load`` with sha256 verification + opening the
-   graphs a generation uses), one short warm-up generation, then ``--repeats`` timed generations of the same text,
-   steps and cfg:
+3. ``--rounds`` rounds; in each, every configuration (system, backend, precision, threads) runs in a fresh
+   subprocess, so each reports its own peak RSS: load (official: ``VoxCPMModel.from_local``; voxlite:
+   ``voxlite.load`` with sha256 verification + opening the graphs a generation uses), one short warm-up generation,
+   then ``--repeats`` timed generations of the same text, steps and cfg. Rounds take the configurations in turn, so
+   a busy minute on a shared machine falls on all of them rather than on one:
 
    - official: ``VoxCPMModel.generate`` (its whole-utterance path: patches, then one AudioVAE decode) for the wall
      time; ``generate_streaming`` (the AudioVAE decodes the last 3 patches after each one) for the time to its first
-     chunk. ``torch.set_num_threads(n)``, fp32 (``--official-dtype bfloat16`` times voxcpm's default dtype instead).
+     chunk. ``torch.set_num_threads(n)``, fp32 (``--official-dtype float32 bfloat16`` adds voxcpm's default dtype).
    - voxlite: ``model.stream(text)``: the wall time to its last chunk and the time to its first.
 
 RTF = wall seconds / audio seconds (lower is faster); TTFA = time to first audio chunk; ratios are against the
-official run at the same thread count in the same invocation (the machine may be shared: compare ratios, not
-absolute times across runs). Medians over the repeats.
+official run at the same thread count in the same round of the same invocation, median over rounds (the machine may
+be shared: compare ratios, not absolute times across runs). Times are medians over every round and repeat; peak RSS
+is the largest of the rounds.
 
-The checkpoint and bundle are kept under ``--work-dir`` and reused (delete it to rebuild). Random weights make no
-sound worth hearing but cost the same to run.
+The checkpoint, the bundle and OpenVINO's compiled-model cache for it are kept under ``--work-dir`` and reused
+(0.5B with fp32 + int8: ~2.8 + 3.5 + 9 GB; delete it to rebuild); a cached bundle this voxlite refuses (an older
+graph contract) is exported again. Random weights make no sound worth hearing but cost the same to run.
 """
 from __future__ import annotations
 
@@ -167,17 +172,26 @@ def bundle_precisions(bundle: Path) -> set[str]:
     return set.intersection(*(set(g.files) for name, g in opened.manifest.graphs.items() if name in STREAM_GRAPHS))
 
 
-def export_bundle(ckpt: Path, bundle: Path, precisions) -> Path:
-    """``export/voxcpm.py --checkpoint`` in a subprocess (skipped when the bundle has every precision)."""
+def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = False) -> Path:
+    """``export/voxcpm.py --checkpoint`` (skipped when the bundle has every precision), in a subprocess unless
+    ``in_process`` (small configs: saves starting torch again)."""
     have = bundle_precisions(bundle)
     if have and set(precisions) <= have:
         return bundle
     want = sorted(set(precisions) | have | {"fp32"}, key=["fp32", "fp16", "int8"].index)
-    cmd = [sys.executable, str(ROOT / "export" / "voxcpm.py"), "--checkpoint", str(ckpt), "--out", str(bundle),
-           "--precision", *want, "--name", f"voxcpm-bench-{ckpt.parent.name}", "--overwrite"]
-    log(f"exporting {' '.join(want)}: {' '.join(cmd)}")
+    args = ["--checkpoint", str(ckpt), "--out", str(bundle), "--precision", *want,
+            "--name", f"voxcpm-bench-{ckpt.parent.name}", "--overwrite"]
+    log(f"exporting {' '.join(want)}: export/voxcpm.py {' '.join(args)}")
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=sys.stderr)
+    if in_process:
+        from contextlib import redirect_stdout
+
+        from export.voxcpm import main as export_main
+
+        with redirect_stdout(sys.stderr):
+            export_main(args)
+    else:
+        subprocess.run([sys.executable, str(ROOT / "export" / "voxcpm.py"), *args], check=True, stdout=sys.stderr)
     log(f"exported in {time.perf_counter() - t0:.0f} s")
     return bundle
 
@@ -339,52 +353,85 @@ def run_child(job: dict, cache_dir: Path, timeout: float | None = None) -> dict:
 # ------------------------------------------------------------------------------------------------ driver
 
 def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, tokens: int = 5, threads=(1, 2),
-                  precisions=("fp32", "int8"), backends=("cpu", "openvino"), repeats: int = 2, steps: int = 10,
-                  cfg: float = 2.0, official_dtypes=("float32",), seed: int = 0) -> dict:
+                  precisions=("fp32", "int8"), backends=("cpu", "openvino"), rounds: int = 2, repeats: int = 1,
+                  steps: int = 10,
+                  cfg: float = 2.0, official_dtypes=("float32",), seed: int = 0,
+                  export_in_process: bool = False) -> dict:
     work_dir = Path(work_dir).expanduser()
     work_dir.mkdir(parents=True, exist_ok=True)
     machine_start = _machine()
     ckpt = make_checkpoint(work_dir / "checkpoint", config, seed)
-    bundle = export_bundle(ckpt, work_dir / "bundle", precisions)
+    bundle = export_bundle(ckpt, work_dir / "bundle", precisions, in_process=export_in_process)
     text, n = benchmark_text(tokens), patches_for(tokens)
     common = dict(text=text, patches=n, steps=steps, cfg=cfg, repeats=repeats)
     cache = work_dir / "cache"
-    first_loads = {}
+    first_loads = {}  # "backend precision" -> (seconds, whether this load compiled: the cache had no entry)
     for backend in backends:
         if backend == "openvino":
             for precision in precisions:
+                before = set(cache.rglob("*")) if cache.exists() else set()
                 job = dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                            threads=threads[0], load_only=True)
-                first_loads[f"{backend} {precision}"] = run_child(job, cache)["load_s"]
-                log(f"  {backend} {precision}: first load {first_loads[f'{backend} {precision}']:.1f} s "
-                    "(compiled-model cache filled)")
-    rows = []
+                seconds = run_child(job, cache)["load_s"]
+                compiled = bool(set(cache.rglob("*")) - before)
+                first_loads[f"{backend} {precision}"] = (seconds, compiled)
+                log(f"  {backend} {precision}: first load {seconds:.1f} s "
+                    f"({'compiled and cached' if compiled else 'compiled-model cache already present'})")
+    ckpt_mb = sum((ckpt / f).stat().st_size for f in ("pytorch_model.bin", "audiovae.pth")) / 1e6
+    configs = []  # (row key fields, job)
     for t in threads:
         for dtype in official_dtypes:
-            job = dict(system="official", checkpoint=str(ckpt), threads=t, dtype=dtype, **common)
-            r = run_child(job, cache)
-            rows.append(dict(system="official", backend="torch eager", precision={"float32": "fp32"}.get(dtype, dtype),
-                             threads=t, size_mb=sum((ckpt / f).stat().st_size for f in
-                                                    ("pytorch_model.bin", "audiovae.pth")) / 1e6, **r))
-            log(_row_line(rows[-1]))
+            configs.append((dict(system="official", backend="torch eager",
+                                 precision={"float32": "fp32"}.get(dtype, dtype), threads=t, size_mb=ckpt_mb),
+                            dict(system="official", checkpoint=str(ckpt), threads=t, dtype=dtype, **common)))
         for backend in backends:
             for precision in precisions:
-                job = dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision, threads=t,
-                           **common)
-                r = run_child(job, cache)
-                rows.append(dict(system="voxlite", backend=backend, precision=precision, threads=t,
-                                 size_mb=bundle_mb(bundle, precision), **r))
-                log(_row_line(rows[-1]))
-    for r in rows:
-        r["rtf"] = r["wall_s"] / r["audio_s"]
-        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
-        r["speedup"] = ref["wall_s"] / r["wall_s"] if ref else None
-        r["ttfa_ratio"] = ref["ttfa_s"] / r["ttfa_s"] if ref else None
+                configs.append((dict(system="voxlite", backend=backend, precision=precision, threads=t,
+                                     size_mb=bundle_mb(bundle, precision)),
+                                dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
+                                     threads=t, **common)))
+    # rounds: every configuration once per round, in the same order, so a slow minute on a shared machine
+    # lands on all of them rather than on one
+    samples: list[list[dict]] = [[] for _ in configs]
+    for k in range(rounds):
+        for (key, job), got in zip(configs, samples):
+            got.append(run_child(job, cache))
+            log(f"round {k + 1}/{rounds}" + _row_line({**key, **got[-1]}))
+    rows = [dict(**key, **_merge(got)) for (key, _), got in zip(configs, samples)]
+    work = {(r["tokens"], r["patches"]) for r in rows}
+    if len(work) != 1:  # the ratios compare equal work only
+        raise RuntimeError(f"the systems did not do the same work: (text tokens, patches) {sorted(work)}")
+    add_ratios(rows)
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), config=config, tokens=tokens,
-                patches=n, steps=steps, cfg=cfg, repeats=repeats, text=text,
+                patches=n, steps=steps, cfg=cfg, rounds=rounds, repeats=repeats, text=text,
                 machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
                 bundle_total_mb=dir_mb(bundle), checkpoint=str(ckpt), bundle=str(bundle), first_loads=first_loads)
     return dict(meta=meta, rows=rows)
+
+
+def add_ratios(rows: list[dict]) -> None:
+    """RTF, and the ratios to the official row of the same thread count: the median over rounds of (official time /
+    this time) within the round (the samples are in round order), so each ratio pairs runs minutes apart, not a
+    quiet round of one with a busy round of the other."""
+    for r in rows:
+        r["rtf"] = r["wall_s"] / r["audio_s"]
+        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
+        if ref is None:
+            r["speedup"] = r["ttfa_ratio"] = None
+            continue
+        r["speedup"] = _median([a / b for a, b in zip(ref["walls"], r["walls"])])
+        r["ttfa_ratio"] = _median([a / b for a, b in zip(ref["ttfas"], r["ttfas"])])
+
+
+def _merge(results: list[dict]) -> dict:
+    """One configuration's rounds: every wall / TTFA sample, medians, the largest peak RSS, the median load."""
+    out = dict(results[-1])
+    out["walls"] = [w for r in results for w in r["walls"]]
+    out["ttfas"] = [w for r in results for w in r["ttfas"]]
+    out["wall_s"], out["ttfa_s"] = _median(out["walls"]), _median(out["ttfas"])
+    out["load_s"] = _median([r["load_s"] for r in results])
+    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
+    return out
 
 
 def _row_line(r: dict) -> str:
@@ -405,9 +452,10 @@ def _machine() -> str:
 def format_table(result: dict) -> str:
     m = result["meta"]
     lines = [f"VoxCPM ({m['config']}, random weights) end to end, {m['date']}: {m['tokens']} text tokens -> "
-             f"{m['patches']} patches, steps {m['steps']}, cfg {m['cfg']}; median of {m['repeats']}; {m['machine']}.",
+             f"{m['patches']} patches, steps {m['steps']}, cfg {m['cfg']}; median of {m['rounds']} rounds x "
+             f"{m['repeats']} (each configuration in a fresh process per round); {m['machine']}.",
              "RTF = wall / audio seconds (lower is faster); TTFA = time to the first audio chunk; x official = "
-             "official time / this time, same threads, same run.", "",
+             "median over rounds of official time / this time in the same round, same threads.", "",
              "| system | backend | precision | threads | load s | TTFA ms | RTF | speed-up x official | "
              "TTFA x official | peak RSS MB | size MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -416,8 +464,13 @@ def format_table(result: dict) -> str:
                      f"{1000 * r['ttfa_s']:.0f} | {r['rtf']:.3f} | {r['speedup']:.2f}x | {r['ttfa_ratio']:.2f}x | "
                      f"{r['peak_rss_mb']:.0f} | {r['size_mb']:.0f} |")
     if m.get("first_loads"):
-        lines += ["", "OpenVINO loads above read its compiled-model cache; the first load of a bundle compiles and "
-                  "writes it: " + ", ".join(f"{k} {v:.1f} s" for k, v in m["first_loads"].items()) + "."]
+        def first(v):
+            seconds, compiled = v if isinstance(v, (list, tuple)) else (v, None)
+            return f"{seconds:.1f} s" + {True: " (compiled)", False: " (cache present)", None: ""}[compiled]
+
+        lines += ["", "OpenVINO loads above read its compiled-model cache (in the work dir); a bundle's first load "
+                  "compiles and writes it. This run's first loads: "
+                  + ", ".join(f"{k} {first(v)}" for k, v in m["first_loads"].items()) + "."]
     lines += ["", "load = voxlite.load (sha256 of every bundle file) + opening the streaming graphs; official = "
               "VoxCPMModel.from_local. size = the checkpoint's weight files; for voxlite, what one precision's "
               f"streaming graphs reference (the bundle on disk holds every precision: {m['bundle_total_mb']:.0f} MB)."]
@@ -429,6 +482,11 @@ def main(argv=None) -> int:
         argv = sys.argv[1:]
     if argv[:1] == ["--child"]:
         return child_main(argv[1])
+    if argv[:1] == ["--report"]:  # print the table of a saved --json result again
+        result = json.loads(Path(argv[1]).read_text())
+        add_ratios(result["rows"])
+        print(format_table(result))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="0.5b", choices=["0.5b", "tiny"])
     parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="checkpoint and bundle, reused")
@@ -438,7 +496,9 @@ def main(argv=None) -> int:
     parser.add_argument("--backends", nargs="+", default=["cpu", "openvino"])
     parser.add_argument("--official-dtype", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
                         help="dtype(s) the official model runs in (voxcpm's default is bfloat16)")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="every configuration runs once per round (a fresh process each time), rounds in turn")
+    parser.add_argument("--repeats", type=int, default=1, help="timed generations per process")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--cfg", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
@@ -446,7 +506,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     result = run_benchmark(config=args.config, work_dir=Path(args.work_dir), tokens=args.tokens,
                            threads=tuple(args.threads), precisions=tuple(args.precisions),
-                           backends=tuple(args.backends), repeats=args.repeats, steps=args.steps, cfg=args.cfg,
+                           backends=tuple(args.backends), rounds=args.rounds, repeats=args.repeats,
+                           steps=args.steps, cfg=args.cfg,
                            official_dtypes=tuple(args.official_dtype), seed=args.seed)
     print(format_table(result))
     if args.json:
