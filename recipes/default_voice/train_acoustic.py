@@ -43,15 +43,16 @@ from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P
 CORPUS = Path.home() / ".cache" / "voxlite" / "corpus"
 OUT = Path.home() / ".cache" / "voxlite" / "train" / "acoustic"
 MEL = "vocos-24khz"
-PATCH = 4
+PATCH = 8  # frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch (TRAINING.md: 8 frames aligned fast)
 
 
 def voice_config(vocab_size: int, rate: float, size: str = "small") -> VoxCPMConfig:
     """The default voice's sizes. ``tiny`` is for tests."""
     if size == "tiny":
         dim, ffn, layers, heads, kv, enc, dit, res, fsq = 32, 48, 1, 2, 1, (32, 48, 2, 1), (32, 48, 2, 1), 1, 16
-    else:  # ~5M parameters, ~35 GFLOP a step at 1,600 positions: sized for one shared core (TRAINING.md)
-        dim, ffn, layers, heads, kv, enc, dit, res, fsq = 256, 768, 4, 4, 2, (128, 384, 2, 1), (192, 512, 4, 3), 1, 64
+    else:  # ~5M parameters, ~30 GFLOP a step at 1,600 positions (TRAINING.md). The LocDiT runs 2 x steps times a
+        # patch at synthesis (CFG), so it is kept small: 128 wide, 2 layers, ~13 MFLOP a call (192 x 3: 45)
+        dim, ffn, layers, heads, kv, enc, dit, res, fsq = 256, 768, 4, 4, 2, (128, 384, 2, 1), (128, 384, 2, 2), 1, 64
     head_dim = dim // heads
     ones = (1.0,) * (head_dim // 2)  # plain RoPE: LongRoPE factors of 1, equal context lengths
     lm = LMConfig(hidden_size=dim, intermediate_size=ffn, num_hidden_layers=layers, num_attention_heads=heads,
@@ -108,12 +109,12 @@ def mel_stats(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
     return cat.mean(axis=1), np.maximum(cat.std(axis=1), 1e-3)
 
 
-def to_patches(mel: np.ndarray, mean: np.ndarray, std: np.ndarray, floor: float) -> np.ndarray:
+def to_patches(mel: np.ndarray, mean: np.ndarray, std: np.ndarray, floor: float, patch: int = PATCH) -> np.ndarray:
     """(n_mels, F) log-mel -> (N, P, n_mels) normalised patches; the last one padded with silence (the log floor)."""
-    n = -(-mel.shape[1] // PATCH)
-    pad = n * PATCH - mel.shape[1]
+    n = -(-mel.shape[1] // patch)
+    pad = n * patch - mel.shape[1]
     full = np.pad(mel.astype(np.float32), ((0, 0), (0, pad)), constant_values=floor)
-    return ((full.T - mean) / std).reshape(n, PATCH, -1).astype(np.float32)
+    return ((full.T - mean) / std).reshape(n, patch, -1).astype(np.float32)
 
 
 def make_batch(items: list[tuple[np.ndarray, np.ndarray]], audio_start: int) -> dict[str, torch.Tensor]:
@@ -158,7 +159,7 @@ def batches(items: list, max_tokens: int, rng: random.Random) -> list[list]:
 # ----------------------------------------------------------------------------------------------------- model
 
 def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float = 0.1, dit_fraction: float = 1.0,
-           audio_dropout: float = 0.0, cond_noise: float = 0.0,
+           audio_dropout: float = 0.0, cond_noise: float = 0.0, aux: torch.nn.Module | None = None,
            generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Flow-matching and stop losses of a batch (official VoxCPM trainer's formulation). ``dit_fraction``: the
     LocDiT loss on a random subset of the patches (an unbiased estimate at a fraction of the cost: the LocDiT runs
@@ -168,7 +169,12 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
     this scale on the LocDiT's previous-patch condition, on half of the patches, as the official trainer's noisy
     cond) make the previous audio an unreliable shortcut, so the model must read the text: without them a small
     model learns to continue the audio and ignores the text (teacher-forced loss with the wrong text was within 1 %
-    of the right text's after 1,750 steps)."""
+    of the right text's after 1,750 steps).
+
+    ``aux`` (training only, never exported): a linear map from the DiT condition ``mu`` to the patch, trained with L1
+    (key "aux"). Its gradient reaches the LM directly and on every patch, so ``mu`` must carry the patch's content,
+    which the audio so far does not fully give: the regression loss under which the feasibility run's LM aligned
+    (TRAINING.md). The flow-matching loss alone gives the LM a weak signal the LocDiT can meet from ``cond``."""
     tokens, tmask, amask, feats = batch["tokens"], batch["text_mask"], batch["audio_mask"], batch["feats"]
     lm_feats = feats
     if audio_dropout > 0:
@@ -186,6 +192,9 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
         noisy = (torch.rand(cond.shape[0], generator=generator) < 0.5).to(cond.dtype)[:, None, None]
         cond = cond + noisy * cond_noise * torch.randn(cond.shape, generator=generator)
     stop = F.cross_entropy(stop_logits, batch["stop"][sel])
+    extra = {}
+    if aux is not None:
+        extra["aux"] = F.l1_loss(aux(mu).view_as(x1), x1)
     if dit_fraction < 1.0:
         n = max(1, int(round(x1.shape[0] * dit_fraction)))
         pick = torch.randperm(x1.shape[0], generator=generator)[:n]
@@ -201,7 +210,7 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
         last = batch["stop"][sel] == 1
         stop_acc = (stop_logits.argmax(-1) == batch["stop"][sel]).float()
         recall = stop_acc[last].mean() if last.any() else torch.tensor(0.0)
-    return {"diff": diff, "stop": stop, "stop_recall": recall}
+    return {"diff": diff, "stop": stop, "stop_recall": recall, **extra}
 
 
 def lr_at(step: int, base: float, warmup: int, total: int) -> float:
@@ -234,6 +243,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dit-fraction", type=float, default=0.35, help="patches per step in the LocDiT loss")
     ap.add_argument("--audio-dropout", type=float, default=0.5, help="dropout on the LM's audio inputs")
     ap.add_argument("--cond-noise", type=float, default=0.5, help="noise on the LocDiT's previous-patch condition")
+    ap.add_argument("--aux-weight", type=float, default=1.0, help="weight of the mu -> patch L1 loss (0: off)")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--total-steps", type=int, default=12000, help="schedule length (decay over the last quarter)")
@@ -287,10 +297,15 @@ def main(argv=None) -> int:
     else:
         stats = state["stats"]
     vocab = g2p.vocab_size + 2  # + audio_start, audio_end
-    config = voice_config(vocab, round(float(stats["position_rate"]), 4), args.size)
+    if init is not None:  # its own sizes (an older patch size included)
+        config = VoxCPMConfig.from_dict(init["config"])
+    else:
+        config = voice_config(vocab, round(float(stats["position_rate"]), 4), args.size)
     torch.manual_seed(args.seed)
     model = VoxCPM(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
+    aux = torch.nn.Linear(config.dit.hidden_dim, config.patch_size * config.feat_dim) if args.aux_weight > 0 else None
+    params = list(model.parameters()) + (list(aux.parameters()) if aux is not None else [])
+    opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, restart, rng = 0, None, random.Random(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     if init is not None:
@@ -299,6 +314,8 @@ def main(argv=None) -> int:
         print(f"initialised from {args.init} (step {step})", flush=True)
     if state is not None:
         model.load_state_dict(state["model"])
+        if aux is not None and state.get("aux") is not None:
+            aux.load_state_dict(state["aux"])
         opt.load_state_dict(state["opt"])
         step = state["step"]
         rng.setstate(state["rng"])
@@ -308,12 +325,13 @@ def main(argv=None) -> int:
     print(f"{n_params / 1e6:.2f}M parameters, {len(raw)} utterances, position rate {config.audio_position_rate}",
           flush=True)
     mean, std = stats["mel_mean"], stats["mel_std"]
-    prep = lambda items: [(ids, to_patches(m, mean, std, floor)) for ids, m in items]  # noqa: E731
+    prep = lambda items: [(ids, to_patches(m, mean, std, floor, config.patch_size)) for ids, m in items]  # noqa: E731
     valid = prep(load_items(args.corpus / "eval_manifest.jsonl", args.valid_items))
     extra = {"inventory_version": INVENTORY_VERSION, "lexicon_file": lex_path.name, "corpus": str(args.corpus)}
 
     def checkpoint():
-        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
+        atomic_save({"model": model.state_dict(), "aux": aux.state_dict() if aux is not None else None,
+                     "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
                      "torch_rng": gen.get_state(), "stats": stats}, state_path)
         atomic_save(export_payload(model, stats, {**extra, "step": step}), model_path)
 
@@ -332,11 +350,11 @@ def main(argv=None) -> int:
                     group["lr"] *= min(1.0, (step - restart + 1) / 100)
             model.train()
             out = losses(model, make_batch(batch_items, config.audio_start_token), dit_fraction=args.dit_fraction,
-                         audio_dropout=args.audio_dropout, cond_noise=args.cond_noise, generator=gen)
-            loss = out["diff"] + out["stop"]
+                         audio_dropout=args.audio_dropout, cond_noise=args.cond_noise, aux=aux, generator=gen)
+            loss = out["diff"] + out["stop"] + args.aux_weight * out.get("aux", 0.0)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            gnorm = torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             step += 1
             for k, v in {**out, "gnorm": gnorm}.items():
@@ -355,15 +373,19 @@ def main(argv=None) -> int:
                 model.eval()
                 vgen = torch.Generator().manual_seed(1234)
                 with torch.no_grad():
-                    vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, generator=vgen)
+                    vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, aux=aux,
+                                 generator=vgen)
                           for b in batches(valid, args.max_tokens, random.Random(0))]
                     # the same audio with another item's text: a model that reads the text does worse here
                     wrong = [(valid[(k + 1) % len(valid)][0], valid[k][1]) for k in range(len(valid))]
-                    ws = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, generator=vgen)
+                    ws = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, aux=aux,
+                                 generator=vgen)
                           for b in batches(wrong, args.max_tokens, random.Random(0))]
                 row = {"step": step, **{k: float(np.mean([float(v[k]) for v in vs])) for k in vs[0]}}
                 row["diff_wrong_text"] = float(np.mean([float(v["diff"]) for v in ws]))
                 row["text_gap"] = row["diff_wrong_text"] / row["diff"] - 1  # ~0: the text is ignored
+                if aux is not None:
+                    row["aux_text_gap"] = float(np.mean([float(v["aux"]) for v in ws])) / row["aux"] - 1
                 valid_log.write(json.dumps(row) + "\n")
                 valid_log.flush()
                 print("valid", row, flush=True)

@@ -56,7 +56,29 @@ def test_train_checkpoint_resume(corpus):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(r["diff"]) and np.isfinite(r["stop"]) for r in rows)
     valid = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
-    assert valid and all(np.isfinite(v["text_gap"]) for v in valid)
+    assert valid and all(np.isfinite(v["text_gap"]) and np.isfinite(v["aux_text_gap"]) for v in valid)
+    assert "aux" in rows[-1] and state["aux"] is not None
+
+
+def test_aux_loss_trains_the_lm_and_is_not_exported(corpus):
+    """The mu -> patch L1 reaches the TSLM's text embedding (the point of it) and stays out of model.pt."""
+    torch.manual_seed(0)
+    cfg = ta.voice_config(20, 0.5, "tiny")
+    model = ta.VoxCPM(cfg)
+    aux = torch.nn.Linear(cfg.dit.hidden_dim, cfg.patch_size * cfg.feat_dim)
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((5, ta.PATCH, cfg.feat_dim))
+              .astype(np.float32)) for _ in range(2)]
+    out = ta.losses(model, ta.make_batch(items, cfg.audio_start_token), aux=aux,
+                    generator=torch.Generator().manual_seed(0))
+    out["aux"].backward()
+    assert float(model.base_lm.embed_tokens.weight.grad.abs().sum()) > 0
+    assert model.loc_dit.in_proj.weight.grad is None  # the L1 bypasses the LocDiT
+    root, out_dir = corpus
+    assert _run(root, out_dir, 2) == 0
+    payload = torch.load(out_dir / "model.pt", weights_only=False)
+    assert not any(k.startswith("aux") for k in payload["state_dict"])
+    assert set(payload["state_dict"]) == set(model.state_dict())
 
 
 def test_losses_fall_on_one_batch():
@@ -103,9 +125,12 @@ def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
     checkpoints.pack(out, voc, dest)
     packed = torch.load(dest / "acoustic.pt", weights_only=False)
     assert all(v.dtype == torch.float16 for v in packed["state_dict"].values() if v.is_floating_point())
+    packed["config"]["patch_size"] = 3  # an older patch size: --init keeps the checkpoint's own sizes
+    torch.save(packed, dest / "acoustic.pt")
     assert (dest / "lexicon.json").is_file() and (dest / "vocoder" / "config.yaml").is_file()
     fresh = tmp_path / "fresh"
     assert ta.main(["--corpus", str(root), "--out", str(fresh), "--size", "tiny", "--max-steps", "3",
                     "--max-tokens", "400", "--init", str(dest / "acoustic.pt"), "--ckpt-minutes", "100"]) == 0
     state = torch.load(fresh / "state.pt", weights_only=False)
     assert state["step"] == 3  # continued from the packed step 2
+    assert torch.load(fresh / "model.pt", weights_only=False)["config"]["patch_size"] == 3
