@@ -40,26 +40,21 @@ WINDOW = {"left": 16, "right": 8}
 GENERATION = {"cfg": 2.0, "steps": 8, "min_len": 2, "max_len_ratio": 4.0, "max_len_offset": 10, "max_len_cap": 1500}
 
 
-class _Normalize(nn.Module):
-    def __init__(self, inner: nn.Module, mean: torch.Tensor, std: torch.Tensor):
+class _MelNormalisation(nn.Module):
+    """A vocoder part behind the acoustic model's per-bin normalisation: the encoder's mel normalised on the way out
+    (``out=True``: audio (B, 1, S) -> (B, n_mels, F)), the decoder's de-normalised on the way in (normalised mel ->
+    audio)."""
+
+    def __init__(self, inner: nn.Module, mean: torch.Tensor, std: torch.Tensor, *, out: bool):
         super().__init__()
-        self.inner = inner
+        self.inner, self.out = inner, out
         self.register_buffer("mean", mean.reshape(1, -1, 1))
         self.register_buffer("std", std.reshape(1, -1, 1))
 
-    def forward(self, audio):  # (B, 1, S) -> (B, n_mels, F)
-        return (self.inner(audio) - self.mean) / self.std
-
-
-class _Denormalize(nn.Module):
-    def __init__(self, inner: nn.Module, mean: torch.Tensor, std: torch.Tensor):
-        super().__init__()
-        self.inner = inner
-        self.register_buffer("mean", mean.reshape(1, -1, 1))
-        self.register_buffer("std", std.reshape(1, -1, 1))
-
-    def forward(self, latents):  # (B, n_mels, F) normalised -> audio (B, 1, S)
-        return self.inner(latents * self.std + self.mean)
+    def forward(self, x):
+        if self.out:
+            return (self.inner(x) - self.mean) / self.std
+        return self.inner(x * self.std + self.mean)
 
 
 def load_acoustic(path: str | Path):
@@ -77,8 +72,8 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
         raise SystemExit(f"vocoder mel bins {parts.config['mel'].get('n_mels')} != acoustic model's {len(mean)}")
     mean = torch.as_tensor(mean, dtype=torch.float32)
     std = torch.as_tensor(std, dtype=torch.float32)
-    parts.encoder = _Normalize(parts.encoder, mean, std)
-    parts.decoder = _Denormalize(parts.decoder, mean, std)
+    parts.encoder = _MelNormalisation(parts.encoder, mean, std, out=True)
+    parts.decoder = _MelNormalisation(parts.decoder, mean, std, out=False)
     parts.family = "vocos-normalized"
     parts.config = {**parts.config, "mel_preset": mel_preset, "normalized": True}
     return parts

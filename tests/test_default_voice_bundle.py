@@ -65,13 +65,14 @@ def test_generation_matches_reference(bundle, cpu_model):
     ids = cpu_model.tokenizer.encode("hello world, the cat.")
     n = 7
     patches = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=4, seed=3, max_patches=n)))
+    P = model.config.patch_size
     rng = np.random.default_rng(3)
-    noise = torch.from_numpy(np.stack([rng.standard_normal((1, 4, 100), dtype=np.float32) for _ in range(n)]))
+    noise = torch.from_numpy(np.stack([rng.standard_normal((1, P, 100), dtype=np.float32) for _ in range(n)]))
     T = len(ids) + 1
     tokens = torch.tensor([ids + [model.config.audio_start_token]])
-    ref = model.generate(tokens, torch.ones(1, T), torch.zeros(1, T, 4, 100), torch.zeros(1, T), max_len=n,
+    ref = model.generate(tokens, torch.ones(1, T), torch.zeros(1, T, P, 100), torch.zeros(1, T), max_len=n,
                          n_steps=4, cfg_value=2.0, noise=noise, stop=True)  # the same stop rule
-    assert patches.shape == ref[0].shape and patches.shape[1:] == (4, 100)
+    assert patches.shape == ref[0].shape and patches.shape[1:] == (P, 100)
     np.testing.assert_allclose(patches, ref[0].numpy(), atol=2e-4)
 
 
@@ -82,6 +83,32 @@ def test_windowed_stream_matches_offline(cpu_model):
     assert len(chunks) > 2 and streamed.shape == offline.shape
     scale = np.abs(offline).max() + 1e-9
     assert np.abs(streamed - offline).max() / scale < 0.05
+
+
+def test_generation_defaults_come_from_the_bundle(cpu_model):
+    hp = cpu_model.bundle.hparams
+    ids = cpu_model.tokenizer.encode("a cat")
+    implicit = np.stack(list(cpu_model.generate_patches(ids, seed=5, max_patches=3)))
+    explicit = np.stack(list(cpu_model.generate_patches(ids, cfg=hp["cfg"], steps=hp["steps"], seed=5,
+                                                        max_patches=3)))
+    np.testing.assert_array_equal(implicit, explicit)
+    other = np.stack(list(cpu_model.generate_patches(ids, steps=hp["steps"] + 1, seed=5, max_patches=3)))
+    assert not np.array_equal(implicit, other)
+    for bad in (dict(steps=0), dict(steps=2.5), dict(cfg=float("nan")), dict(cfg=True)):
+        with pytest.raises(InvalidInput):
+            cpu_model.synthesize("a cat", **bad)
+
+
+def test_windowed_stream_chunks_grow(cpu_model):
+    """First audio after the first window is ready; later chunks double up to STREAM_CHUNK_FRAMES (fewer repeated
+    context frames per output frame)."""
+    hop = cpu_model.hop_length
+    sizes = [len(c) // hop for c in cpu_model.stream("hello world, the cat and the dog.", steps=1, seed=2)]
+    P, right = cpu_model.patch_size, cpu_model.window[1]
+    assert sizes[0] <= max(P - right, 0) + P
+    body = sizes[:-1]
+    assert all(b >= a or b == cpu_model.STREAM_CHUNK_FRAMES for a, b in zip(body, body[1:]))
+    assert max(sizes) <= cpu_model.STREAM_CHUNK_FRAMES + P
 
 
 def test_int8_runs(bundle):

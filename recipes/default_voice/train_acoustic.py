@@ -49,7 +49,7 @@ PATCH = 8  # frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch 
 def voice_config(vocab_size: int, rate: float, size: str = "small") -> VoxCPMConfig:
     """The default voice's sizes. ``tiny`` is for tests."""
     if size == "tiny":
-        dim, ffn, layers, heads, kv, enc, dit, res, fsq = 32, 48, 1, 2, 1, (32, 48, 2, 1), (32, 48, 2, 1), 1, 16
+        dim, ffn, layers, heads, kv, enc, dit, res, fsq = 32, 48, 1, 2, 1, (32, 48, 2, 1), (64, 64, 2, 1), 1, 16
     else:  # ~5M parameters, ~30 GFLOP a step at 1,600 positions (TRAINING.md). The LocDiT runs 2 x steps times a
         # patch at synthesis (CFG), so it is kept small: 128 wide, 2 layers, ~13 MFLOP a call (192 x 3: 45)
         dim, ffn, layers, heads, kv, enc, dit, res, fsq = 256, 768, 4, 4, 2, (128, 384, 2, 1), (128, 384, 2, 2), 1, 64

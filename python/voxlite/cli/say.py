@@ -21,8 +21,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--precision", default=None, help="graph precision (fp32, fp16, int8); default: the bundle's")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--cfg", type=float, default=2.0, help="classifier-free guidance scale")
-    parser.add_argument("--steps", type=int, default=10, help="flow-matching solver steps per patch")
+    parser.add_argument("--cfg", type=float, default=None,
+                        help="classifier-free guidance scale (default: the bundle's)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="flow-matching solver steps per patch (default: the bundle's)")
     parser.add_argument("--stream", action="store_true",
                         help="decode patch by patch with the streaming decoder, writing as it goes")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")

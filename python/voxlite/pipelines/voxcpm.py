@@ -60,6 +60,10 @@ class VoxCPMModel(GraphModel):
             raise BundleError(f"voxcpm bundle {bundle.name!r} has a step graph with the "
                               f"{step_kv or 'past K/V (current length)'!r} cache contract; this voxlite runs "
                               f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it with export/voxcpm.py")
+        try:
+            self._check_scalars(self.defaults["cfg"], self.defaults["steps"], 0, None)
+        except InvalidInput as e:
+            raise BundleError(f"voxcpm bundle {bundle.name!r} has bad generation defaults: {e}") from None
         if bundle.sample_rate is None:
             raise BundleError("voxcpm bundle has no sample_rate")
         if int(self.vae.get("latent_dim", -1)) != self.feat_dim:
@@ -133,10 +137,12 @@ class VoxCPMModel(GraphModel):
 
     @staticmethod
     def _check_scalars(cfg, steps, seed, max_patches) -> None:
-        if isinstance(cfg, bool) or not isinstance(cfg, (int, float, np.floating, np.integer)) \
-                or not math.isfinite(float(cfg)) or not 0.0 <= float(cfg) <= MAX_CFG:
+        """None for cfg / steps: the bundle's defaults (checked at export)."""
+        if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, (int, float, np.floating, np.integer))
+                                or not math.isfinite(float(cfg)) or not 0.0 <= float(cfg) <= MAX_CFG):
             raise InvalidInput(f"cfg must be a finite number in [0, {MAX_CFG:g}], got {cfg!r}")
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
+                                  or not 1 <= steps <= MAX_STEPS):
             raise InvalidInput(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
@@ -145,8 +151,8 @@ class VoxCPMModel(GraphModel):
             raise InvalidInput(f"max_patches must be a positive integer, got {max_patches!r}")
 
     # -- generation ---------------------------------------------------------------------------------
-    def generate_patches(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
-                         steps: int = 10, seed: int = 0, max_patches: int | None = None,
+    def generate_patches(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float | None = None,
+                         steps: int | None = None, seed: int = 0, max_patches: int | None = None,
                          prompt_sample_rate: int | None = None, prompt_patches: np.ndarray | None = None
                          ) -> Iterator[np.ndarray]:
         """Yield each generated latent patch (P, D) as soon as it is solved. ``prompt_patches``: an
@@ -157,6 +163,8 @@ class VoxCPMModel(GraphModel):
         text = self._tokens(text_tokens, "text_tokens")
         prompt_text = self._tokens(prompt_tokens, "prompt_tokens", allow_empty=True)
         P, D = self.patch_size, self.feat_dim
+        cfg = self.defaults["cfg"] if cfg is None else cfg  # the bundle's own (tuned at export)
+        steps = int(self.defaults["steps"]) if steps is None else steps
         self._check_scalars(cfg, steps, seed, max_patches)
         room = self.max_positions - prompt_text.size - text.size - 1
         if prompt_patches is not None:
@@ -222,8 +230,8 @@ class VoxCPMModel(GraphModel):
         patches = np.stack(list(self.generate_patches(text_tokens, prompt_tokens, prompt_audio, **options)))
         return np.ascontiguousarray(patches.reshape(-1, self.feat_dim).T[None])
 
-    def synthesize_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
-                          steps: int = 10, seed: int = 0, max_patches: int | None = None,
+    def synthesize_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float | None = None,
+                          steps: int | None = None, seed: int = 0, max_patches: int | None = None,
                           prompt_sample_rate: int | None = None) -> Audio:
         """Token ids (the bundle's tokenizer) -> Audio at the bundle's sample rate. ``prompt_tokens`` /
         ``prompt_audio``: the transcript and recording of a voice prompt (either may be given alone)."""
@@ -232,8 +240,8 @@ class VoxCPMModel(GraphModel):
         audio = self.run("decoder", latents=latents)["audio"]
         return Audio(np.ascontiguousarray(audio[0, 0]), self.sample_rate)
 
-    def stream_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float = 2.0,
-                      steps: int = 10, seed: int = 0, max_patches: int | None = None,
+    def stream_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float | None = None,
+                      steps: int | None = None, seed: int = 0, max_patches: int | None = None,
                       prompt_sample_rate: int | None = None) -> Iterator[np.ndarray]:
         """Yield audio chunks (P * hop samples each), one per patch as it is generated; they concatenate to
         ``synthesize_tokens``'s samples (the causal AudioVAE decoder carries its state across patches)."""
@@ -337,8 +345,8 @@ class VoxCPMModel(GraphModel):
             return np.zeros((0, self.patch_size, self.feat_dim), np.float32)
         return patches[-self.PROMPT_CONTEXT_PATCHES:]
 
-    def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float = 2.0,
-               steps: int = 10, seed: int = 0, progress=None) -> Iterator[np.ndarray]:
+    def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
+               steps: int | None = None, seed: int = 0, progress=None) -> Iterator[np.ndarray]:
         """Text -> audio chunks (float32 (P * hop,) at ``sample_rate``), one per patch as soon as it is decoded.
 
         Long text is split at sentence ends (. ! ? 。！？) into chunks of at most ``MAX_CHUNK_TOKENS`` tokens, each
@@ -370,17 +378,23 @@ class VoxCPMModel(GraphModel):
                 states = {name: out[f"new_{name}"] for name in states}
                 yield out["audio"][0, 0]
 
+    STREAM_CHUNK_FRAMES = 32  # the largest windowed-stream chunk (~0.34 s of 24 kHz audio at hop 256)
+
     def _decode_windows(self, patches) -> Iterator[np.ndarray]:
-        """Stream a non-causal decoder: after each patch, decode the frames whose right context (``window`` right
-        frames) exists, with ``left`` frames of left context, and yield their audio. Offline decoding of the same
-        frames differs only by the context cut at the window edges."""
+        """Stream a non-causal decoder: decode the frames whose right context (``window`` right frames) exists,
+        with ``left`` frames of left context, and yield their audio. The first chunk goes out as soon as it can
+        (time to first audio); each later one waits for twice the previous one's frames, up to
+        ``STREAM_CHUNK_FRAMES``, because every decode repeats its context: 8-frame chunks with 16 + 8 context frames
+        cost 4x the offline decode, 32-frame ones 1.75x. Offline decoding of the same frames differs only by the
+        context cut at the window edges."""
         left, right = self.window
-        hop, frames, emitted = self.hop_length, [], 0
+        frames, emitted, wanted = [], 0, 1
         for patch in patches:
             frames.append(patch)
             ready = len(frames) * self.patch_size - right
-            if ready > emitted:
+            if ready - emitted >= wanted:
                 yield self._decode_span(frames, emitted, ready, left, right)
+                wanted = min(2 * (ready - emitted), self.STREAM_CHUNK_FRAMES)
                 emitted = ready
         total = len(frames) * self.patch_size
         if total > emitted:
@@ -395,8 +409,8 @@ class VoxCPMModel(GraphModel):
         b = (end - lo) * self.hop_length if end < mel.shape[0] else len(audio)
         return np.ascontiguousarray(audio[a:b])
 
-    def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float = 2.0,
-                   steps: int = 10, seed: int = 0, progress=None) -> Audio:
+    def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
+                   steps: int | None = None, seed: int = 0, progress=None) -> Audio:
         """Text -> Audio: ``stream``'s chunks, each sentence chunk decoded whole by the offline decoder
         (same samples as concatenating ``stream``'s output, up to float rounding)."""
         chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
