@@ -30,6 +30,14 @@ def test_speaks(voice):
     assert np.sqrt(np.mean(x ** 2)) > 1e-3  # not silence
 
 
+def test_reads_its_text(voice):
+    """Length follows the text (a model that ignores its text babbles for the same ~2 s whatever it is given)."""
+    short = voice.synthesize("Yes.", seed=0).duration
+    long = voice.synthesize("The committee will publish its final report on the third of November, after the "
+                            "public hearings.", seed=0).duration
+    assert long > 3 * short and long > 3.0
+
+
 def test_streams_the_same_length(voice):
     chunks = list(voice.stream("Good morning.", seed=1))
     offline = voice.synthesize("Good morning.", seed=1).samples

@@ -35,10 +35,15 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram
-from voxlite.models.voxcpm import LMConfig, LocalConfig, VoxCPM, VoxCPMConfig
-from voxlite.text import lexicon as lexicon_mod
-from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from recipes.default_voice.stop import StopOnSignal  # noqa: E402
+from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram  # noqa: E402
+from voxlite.models.voxcpm import LMConfig, LocalConfig, VoxCPM, VoxCPMConfig  # noqa: E402
+from voxlite.text import lexicon as lexicon_mod  # noqa: E402
+from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P  # noqa: E402
 
 CORPUS = Path.home() / ".cache" / "voxlite" / "corpus"
 OUT = Path.home() / ".cache" / "voxlite" / "train" / "acoustic"
@@ -335,6 +340,7 @@ def main(argv=None) -> int:
                      "torch_rng": gen.get_state(), "stats": stats}, state_path)
         atomic_save(export_payload(model, stats, {**extra, "step": step}), model_path)
 
+    stop = StopOnSignal()  # SIGTERM / Ctrl-C: checkpoint at the end of the step, then exit
     t_start = last_ckpt = time.time()
     train_log = open(args.out / "train.jsonl", "a")
     valid_log = open(args.out / "valid.jsonl", "a")
@@ -390,13 +396,16 @@ def main(argv=None) -> int:
                 valid_log.flush()
                 print("valid", row, flush=True)
             elapsed = (time.time() - t_start) / 60
-            done = (args.max_steps is not None and step >= args.max_steps) or (
+            done = bool(stop) or (args.max_steps is not None and step >= args.max_steps) or (
                 args.max_minutes is not None and elapsed >= args.max_minutes)
             if done or time.time() - last_ckpt > args.ckpt_minutes * 60:
                 checkpoint()
                 last_ckpt = time.time()
             if done:
                 break
+    stop.restore()
+    if stop:
+        print(f"stopped by signal {stop.signum} at step {step}; checkpoint in {args.out}", flush=True)
     return 0
 
 

@@ -26,7 +26,6 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import time
 import types
@@ -41,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from recipes.default_voice.stop import StopOnSignal  # noqa: E402
 from recipes.default_voice.vocoder_losses import (DiscriminatorConfig, MultiPeriodDiscriminator,  # noqa: E402
                                                   MultiResolutionDiscriminator, MultiResolutionSTFTLoss,
                                                   discriminator_loss, feature_matching_loss, generator_loss)
@@ -402,13 +402,7 @@ def main(argv=None) -> int:
           f"{n_d / 1e6:.2f} M; {len(t.sampler.rows)} train rows; threads {torch.get_num_threads()}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    stop = {"signal": None}
-
-    def on_signal(signum, frame):
-        stop["signal"] = signum
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = StopOnSignal()
 
     start = last_ckpt = time.time()
     window, window_t, window_steps = {}, time.time(), 0
@@ -418,8 +412,8 @@ def main(argv=None) -> int:
             reason = "max-steps"
         elif args.max_minutes and time.time() - start >= args.max_minutes * 60:
             reason = "max-minutes"
-        elif stop["signal"] is not None:
-            reason = f"signal {stop['signal']}"
+        elif stop:
+            reason = f"signal {stop.signum}"
         if reason:
             break
         logs = t.train_step(t.sampler.batch(args.batch_size))
@@ -456,6 +450,7 @@ def main(argv=None) -> int:
             rows = t.refresh_rows()
             print(f"checkpoint at step {t.step} ({rows} train rows)", flush=True)
     t.save(args.out)
+    stop.restore()
     print(f"stopped ({reason}) at step {t.step}; checkpoint in {args.out}", flush=True)
     return 0
 

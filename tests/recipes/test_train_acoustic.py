@@ -134,3 +134,24 @@ def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
     state = torch.load(fresh / "state.pt", weights_only=False)
     assert state["step"] == 3  # continued from the packed step 2
     assert torch.load(fresh / "model.pt", weights_only=False)["config"]["patch_size"] == 3
+
+
+def test_sigterm_checkpoints_and_stops(corpus):
+    """A SIGTERM mid-run (a session ending) stops at the step boundary with a checkpoint: no steps are lost."""
+    import os
+    import signal
+    import threading
+
+    root, out = corpus
+    original = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        assert ta.main(["--corpus", str(root), "--out", str(out), "--size", "tiny", "--max-steps", "100000",
+                        "--max-tokens", "400", "--log-every", "1000", "--valid-every", "100000",
+                        "--ckpt-minutes", "100"]) == 0
+    finally:
+        timer.cancel()
+    state = torch.load(out / "state.pt", weights_only=False)
+    assert 0 < state["step"] < 100000
+    assert signal.getsignal(signal.SIGTERM) is original  # handlers put back
