@@ -136,3 +136,20 @@ def test_int8_only_bundle(bundle):
     audio = m.synthesize("hello dog", steps=2, seed=0)
     assert np.isfinite(audio.samples).all() and audio.samples.size > 0
     assert set(m.graph_precisions.values()) == {"int8"}
+
+
+def test_mixed_precision_bundle(bundle):
+    """int8 vocoder, float acoustic model (``float_only``): each graph runs the one variant it has."""
+    from export.default_voice import export_default_voice
+
+    tmp = bundle[3]
+    out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "mixed", precisions=("int8",),
+                               keep_fp32=False, float_only=("prefill", "step", "locdit"), log=lambda *a: None)
+    m = voxlite.load(out, backend="cpu")
+    files = {g: set(spec.files) for g, spec in m.bundle.manifest.graphs.items()}
+    assert files == {"prefill": {"fp32"}, "step": {"fp32"}, "locdit": {"fp32"}, "encoder": {"fp32"},
+                     "decoder": {"int8"}}, files
+    ref = voxlite.load(bundle[0], backend="cpu", precision="fp32")
+    ids = m.tokenizer.encode("hello dog")
+    np.testing.assert_allclose(np.stack(list(m.generate_patches(ids, steps=2, seed=0, max_patches=3))),
+                               np.stack(list(ref.generate_patches(ids, steps=2, seed=0, max_patches=3))), atol=1e-5)
