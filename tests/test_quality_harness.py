@@ -94,6 +94,8 @@ def test_wer_jiwer_agrees(q):
     ("bundle:rel/v.vxl@int8", ("v.vxl@int8", "bundle", "rel/v.vxl", "int8", "cpu")),
     ("student int8=bundle:/m/voice@int8", ("student int8", "bundle", "/m/voice", "int8", "cpu")),
     ("teacher=piper", ("teacher", "piper", None, None, "cpu")),
+    ("resynth:/m/voice@int8", ("resynth voice@int8", "resynth", "/m/voice", "int8", "cpu")),
+    ("vocoder=resynth:/m/voice", ("vocoder", "resynth", "/m/voice", None, "cpu")),
 ])
 def test_parse_system(q, spec, expected):
     s = q.parse_system(spec)
@@ -101,7 +103,7 @@ def test_parse_system(q, spec, expected):
 
 
 @pytest.mark.parametrize("spec, match", [
-    ("bundle:", "unknown system"), ("espeak", "unknown system"), ("bundle:/m/v@int8:gpu", "unknown backend"),
+    ("bundle:", "unknown system"), ("resynth:", "unknown system"), ("espeak", "unknown system"), ("bundle:/m/v@int8:gpu", "unknown backend"),
     ("bundle:@int8", "no bundle path"), ("bundle:/m/v@in-t8", "precision"), ("=piper", "empty label"),
 ])
 def test_parse_system_errors(q, spec, match):
@@ -168,6 +170,31 @@ def test_runner_writes_wavs_and_speed(q, synthesized):
     assert s["rtf"] == pytest.approx(s["synth_s"] / s["audio_s"])
     assert s["rtf"] > 0 and s["cpu_rtf"] > 0 and s["ttfa_ms_median"] > 0 and s["load_s"] > 0
     assert 20 < s["peak_rss_mb"] < 4096  # the worker's own peak, not this process's
+
+
+def test_resynth_runs_the_codec_on_teacher_recordings(q, tiny_bundle, tmp_path):
+    """``resynth:``: each sentence's teacher WAV (from the manifest) through encoder and decoder; a sentence with
+    no recording is an error, not a silent skip."""
+    import soundfile as sf
+    import voxlite
+
+    rate = voxlite.load(tiny_bundle, backend="cpu").sample_rate
+    (tmp_path / "eval").mkdir()
+    x = (0.3 * np.sin(np.arange(rate // 2) * 2 * np.pi * 220 / rate)).astype(np.float32)
+    sf.write(tmp_path / "eval" / "s1.wav", x, rate, subtype="FLOAT")
+    manifest = tmp_path / "eval_manifest.jsonl"
+    manifest.write_text(json.dumps({"teacher": "piper", "sentence_id": "s1", "path": "eval/s1.wav"}) + "\n")
+    system = q.System("vocoder", "resynth", str(tiny_bundle))
+    result = q.run_system(system, [q.Item("s1", "hello.")], tmp_path / "r", threads=1, progress=False, timeout=120,
+                          teacher_manifest=manifest)
+    assert "error" not in result, result.get("traceback", result.get("error"))
+    row = result["rows"][0]
+    out, out_rate = sf.read(row["wav"], dtype="float32")
+    assert out_rate == rate and abs(len(out) - len(x)) < rate // 10 and np.isfinite(out).all()
+    assert result["speed"]["streaming"] is False
+    missing = q.run_system(system, [q.Item("s9", "nope.")], tmp_path / "m", threads=1, progress=False, timeout=120,
+                           teacher_manifest=manifest)
+    assert "no teacher recording" in missing["error"]
 
 
 def test_runner_reports_failure(q, tmp_path):
