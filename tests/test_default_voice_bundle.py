@@ -153,3 +153,16 @@ def test_mixed_precision_bundle(bundle):
     ids = m.tokenizer.encode("hello dog")
     np.testing.assert_allclose(np.stack(list(m.generate_patches(ids, steps=2, seed=0, max_patches=3))),
                                np.stack(list(ref.generate_patches(ids, steps=2, seed=0, max_patches=3))), atol=1e-5)
+
+
+def test_small_graphs_run_single_threaded(bundle, monkeypatch):
+    """``max_graph_threads`` caps the per-patch graphs at 1 intra-op thread; the vocoder gets what was asked."""
+    from voxlite.errors import BundleError
+
+    m = voxlite.load(bundle[0], backend="cpu", precision="fp32", threads=2)
+    assert m.bundle.hparams["max_graph_threads"] == {"prefill": 1, "step": 1, "locdit": 1}
+    assert [m.graph_threads(g) for g in ("prefill", "step", "locdit", "decoder")] == [1, 1, 1, 2]
+    assert voxlite.load(bundle[0], backend="cpu").graph_threads("step") == 1  # threads=None: the cap
+    monkeypatch.setattr(type(m.bundle), "hparams", property(lambda self: {"max_graph_threads": {"step": 0}}))
+    with pytest.raises(BundleError, match="positive integer"):
+        m.graph_threads("step")

@@ -128,6 +128,9 @@ def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
     packed["config"]["patch_size"] = 3  # an older patch size: --init keeps the checkpoint's own sizes
     torch.save(packed, dest / "acoustic.pt")
     assert (dest / "lexicon.json").is_file() and (dest / "vocoder" / "config.yaml").is_file()
+    from export.codec import vocos_parts
+
+    assert vocos_parts(str(dest / "vocoder"), None, 0).decoder is not None  # the float16 vocoder loads for export
     fresh = tmp_path / "fresh"
     assert ta.main(["--corpus", str(root), "--out", str(fresh), "--size", "tiny", "--max-steps", "3",
                     "--max-tokens", "400", "--init", str(dest / "acoustic.pt"), "--ckpt-minutes", "100"]) == 0
