@@ -228,11 +228,22 @@ def wer_counts(refs: list[str], hyps: list[str]) -> tuple[dict, list[dict]]:
 # -------------------------------------------------------------------------------------------- synthesis
 # Runs in the worker subprocess: nothing here may import the scoring packages.
 
-class _BundleSynth:
-    def __init__(self, system: System, threads: int, steps: int | None):
+class _LoadedBundle:
+    """A bundle loaded as the system asks (backend, precision, threads), and what it really runs."""
+
+    def __init__(self, system: System, threads: int):
         import voxlite
 
         self.model = voxlite.load(system.path, backend=system.backend, precision=system.precision, threads=threads)
+
+    def info(self) -> dict:
+        return {"backend": self.model.backend, "graph_precisions": dict(self.model.graph_precisions),
+                "sample_rate": int(self.model.sample_rate) if hasattr(self.model, "sample_rate") else None}
+
+
+class _BundleSynth(_LoadedBundle):
+    def __init__(self, system: System, threads: int, steps: int | None):
+        super().__init__(system, threads)
         if not hasattr(self.model, "synthesize"):
             raise TypeError(f"bundle {system.path} ({type(self.model).__name__}) is not a text-to-speech model")
         self.kwargs = {} if steps is None else {"steps": steps}
@@ -252,19 +263,13 @@ class _BundleSynth:
         finally:
             chunks.close()
 
-    def info(self) -> dict:
-        return {"backend": self.model.backend, "graph_precisions": dict(self.model.graph_precisions),
-                "sample_rate": int(self.model.sample_rate) if hasattr(self.model, "sample_rate") else None}
 
-
-class _ResynthSynth:
+class _ResynthSynth(_LoadedBundle):
     """The bundle's codec on the teacher's recording of each sentence: audio -> encoder -> decoder."""
     streaming = False
 
     def __init__(self, system: System, threads: int, steps: int | None, teacher_manifest: str | None = None):
-        import voxlite
-
-        self.model = voxlite.load(system.path, backend=system.backend, precision=system.precision, threads=threads)
+        super().__init__(system, threads)
         manifest = Path(teacher_manifest or DEFAULT_TEACHER_MANIFEST)
         if not manifest.is_file():
             raise FileNotFoundError(f"resynthesis needs the teacher's held-out recordings: {manifest} "
@@ -293,10 +298,6 @@ class _ResynthSynth:
         latents = self.model.run("encoder", audio=np.ascontiguousarray(x))["latents"]
         out = self.model.run("decoder", latents=latents)["audio"]
         return np.ascontiguousarray(out.reshape(-1), dtype=np.float32), int(self.model.sample_rate)
-
-    def info(self) -> dict:
-        return {"backend": self.model.backend, "graph_precisions": dict(self.model.graph_precisions),
-                "sample_rate": int(self.model.sample_rate)}
 
 
 class _PiperSynth:

@@ -12,6 +12,7 @@ import numpy as np
 from ..backends import Session, select_backend
 from ..backends.base import check_threads
 from ..bundle import Bundle
+from ..errors import BundleError
 
 
 class GraphModel:
@@ -53,15 +54,11 @@ class GraphModel:
         threads than on 1, the pool's hand-offs costing more than the work they split)."""
         caps = (self.bundle.hparams or {}).get("max_graph_threads") or {}
         if not isinstance(caps, dict):
-            from ..errors import BundleError
-
             raise BundleError(f"bundle {self.bundle.name!r}: max_graph_threads must be a mapping, got {caps!r}")
         cap = caps.get(graph)
         if cap is None:
             return self.threads
         if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-            from ..errors import BundleError
-
             raise BundleError(f"bundle {self.bundle.name!r}: max_graph_threads[{graph!r}] must be a positive "
                               f"integer, got {cap!r}")
         return cap if self.threads is None else min(self.threads, cap)
