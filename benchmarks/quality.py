@@ -6,9 +6,11 @@
 
 Systems (``--system``, repeatable; ``LABEL=SPEC`` names one in the table):
 
-- ``bundle:PATH[@precision][:backend]``: a voxlite TTS bundle, ``voxlite.load(PATH, backend=..., precision=...,
-  threads=N)``; ``model.synthesize(text, seed=...)`` for the audio, ``model.stream(text, seed=...)`` for the time
-  to first audio.
+- ``bundle:PATH[@precision][:backend][?key=value&...]``: a voxlite TTS bundle, ``voxlite.load(PATH,
+  backend=..., precision=..., threads=N)``; ``model.synthesize(text, seed=..., **options)`` for the audio,
+  ``model.stream(text, seed=..., **options)`` for the time to first audio. Options (``SYSTEM_OPTIONS``: ``steps``,
+  ``cfg``, ``flow_start``) override the bundle's generation defaults for this system only, e.g.
+  ``bundle:B@fp32?flow_start=0.4&steps=4`` next to ``bundle:B@fp32`` compares solver settings in one run.
 - ``resynth:PATH[@precision]``: the bundle's audio codec alone (``encoder`` then ``decoder`` graphs) on the
   teacher's own held-out recordings (``--teacher-manifest``, Piper rows): copy synthesis, the ceiling its
   vocoder puts on any acoustic model (for the default voice: the Vocos on perfect mels). Not streaming.
@@ -68,6 +70,7 @@ PIP = {
 }
 BACKENDS = ("auto", "cpu", "openvino", "cuda", "ort-tensorrt", "tensorrt")
 PRECISION_RE = re.compile(r"[A-Za-z0-9_]+")
+SYSTEM_OPTIONS = {"steps": int, "cfg": float, "flow_start": float}  # bundle:PATH?key=value generation options
 
 
 # ------------------------------------------------------------------------------------------------ systems
@@ -79,6 +82,7 @@ class System:
     path: str | None = None       # bundle path
     precision: str | None = None  # None: the bundle's default
     backend: str = "cpu"
+    options: tuple = ()           # ((key, value), ...): generation options (SYSTEM_OPTIONS)
 
     @property
     def slug(self) -> str:
@@ -86,8 +90,8 @@ class System:
 
 
 def parse_system(spec: str) -> System:
-    """``[LABEL=]bundle:PATH[@precision][:backend]``, ``[LABEL=]resynth:PATH[@precision][:backend]`` or
-    ``[LABEL=]piper``."""
+    """``[LABEL=]bundle:PATH[@precision][:backend][?key=value&...]``, ``[LABEL=]resynth:PATH[@precision][:backend]``
+    or ``[LABEL=]piper``."""
     label = None
     if "=" in spec and not spec.startswith(("bundle:", "resynth:")) and spec != "piper":
         label, spec = spec.split("=", 1)
@@ -101,6 +105,20 @@ def parse_system(spec: str) -> System:
         raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]', "
                          "'resynth:PATH[@precision][:backend]' or 'piper'")
     rest = spec[len(kind) + 1:]
+    options = []
+    head, sep, tail = rest.rpartition("?")
+    if sep:
+        if kind != "bundle":
+            raise ValueError(f"options ({tail!r}) are for bundle systems only, in {spec!r}")
+        for pair in tail.split("&"):
+            key, eq, value = pair.partition("=")
+            if not eq or key not in SYSTEM_OPTIONS:
+                raise ValueError(f"bad option {pair!r} in {spec!r} (key=value, keys: {', '.join(SYSTEM_OPTIONS)})")
+            try:
+                options.append((key, SYSTEM_OPTIONS[key](value)))
+            except ValueError:
+                raise ValueError(f"bad value for {key} in {spec!r}: {value!r}") from None
+        rest = head
     backend = "cpu"
     head, sep, tail = rest.rpartition(":")
     if sep and "/" not in tail and "@" not in tail:
@@ -120,7 +138,8 @@ def parse_system(spec: str) -> System:
         label += f"@{precision}" if precision else ""
         label += f":{backend}" if backend != "cpu" else ""
         label = f"resynth {label}" if kind == "resynth" else label
-    return System(label, kind, rest, precision, backend)
+        label += "".join(f" {k}={v:g}" for k, v in options)
+    return System(label, kind, rest, precision, backend, tuple(options))
 
 
 # ---------------------------------------------------------------------------------------------- sentences
@@ -246,7 +265,7 @@ class _BundleSynth(_LoadedBundle):
         super().__init__(system, threads)
         if not hasattr(self.model, "synthesize"):
             raise TypeError(f"bundle {system.path} ({type(self.model).__name__}) is not a text-to-speech model")
-        self.kwargs = {} if steps is None else {"steps": steps}
+        self.kwargs = {**({} if steps is None else {"steps": steps}), **dict(system.options)}
         self.streaming = hasattr(self.model, "stream")
 
     def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
@@ -340,7 +359,7 @@ def synthesize_all(job: dict) -> dict:
     """The worker's job: load, warm up, synthesize every sentence (timed), write WAVs, time first audio."""
     import soundfile as sf
 
-    system = System(**job["system"])
+    system = System(**{**job["system"], "options": tuple(map(tuple, job["system"].get("options", ())))})
     threads, seed, steps = job["threads"], job["seed"], job.get("steps")
     out = Path(job["out"])
     out.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,8 @@ within the SNR bounds in ``MIN_SNR_DB``):
   ``present.<lm>.<i>.key`` / ``.value`` (B, Hkv, 1, Dh): position L, which the runtime writes to slot L
   (``KVCache.append``). Nothing of length L is copied per step (hparams ``step_kv: "buffer"``). Models with
   rate-scaled audio positions (``audio_position_rate`` > 0, the default voice) also take ``position`` (B,) float32.
+- models with a prior head (``config.prior_head``, voxlite's small voices): prefill and step also output ``prior``
+  (B, P, D), the patch estimate a shallow solve (hparams ``flow_start`` < 1) starts from.
 - ``locdit``: one velocity evaluation with CFG's two halves batched: ``x`` (B, P, D), ``t`` (B,), ``mu`` (B, H_dit),
   ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
 - the AudioVAE as a causal codec (``export/codec.py``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
@@ -28,9 +30,9 @@ are stored once.
 hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
 ``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), ``step_kv`` (the step graph's cache
 contract: ``"buffer"``; a bundle without it has the older past-K/V step and is refused with a BundleError asking for a
-re-export), generation defaults (``cfg``, ``steps``, ``sway_coef``, ``zero_init_ratio``, ``stop_threshold`` (argmax
-rule), ``min_len``, ``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``)), ``audio_vae`` (the codec
-hparams).
+re-export), generation defaults (``cfg``, ``steps``, ``sway_coef``, ``zero_init_ratio``, ``flow_start``,
+``stop_threshold`` (argmax rule), ``min_len``, ``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``)),
+``audio_vae`` (the codec hparams).
 """
 from __future__ import annotations
 
@@ -57,12 +59,15 @@ from voxlite.pipelines.voxcpm import STEP_KV  # noqa: E402  (the step cache cont
 # int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
 # step mu ~8 dB: mu sits behind the FSQ, whose rounding turns small upstream errors into whole-level flips, so its
 # bound is lower. KV outputs and stop logits are logged only.
-MIN_SNR_DB = {"fp16": {"mu": 20.0, "velocity": 30.0}, "int8": {"mu": 5.0, "velocity": 10.0}}
-SNR_CHECKED = ("mu", "velocity")
+MIN_SNR_DB = {"fp16": {"mu": 20.0, "prior": 20.0, "velocity": 30.0},
+              "int8": {"mu": 5.0, "prior": 5.0, "velocity": 10.0}}  # prior: a linear map of mu
+SNR_CHECKED = ("mu", "prior", "velocity")
 
 # Generation defaults, as voxcpm 2.0.3 (VoxCPM.generate / VoxCPMModel._generate / UnifiedCFM).
+# flow_start: where the LocDiT solve starts (1: from noise; < 1: shallow, from the prior head's patch; voxlite only).
 GENERATION = {"cfg": 2.0, "steps": 10, "sway_coef": 1.0, "zero_init_ratio": 0.04, "min_len": 2,
-              "stop_rule": "argmax", "max_len_ratio": 6.0, "max_len_offset": 10, "max_len_cap": 2000}
+              "stop_rule": "argmax", "max_len_ratio": 6.0, "max_len_offset": 10, "max_len_cap": 2000,
+              "flow_start": 1.0}
 
 
 def cache_names(n_base: int, n_res: int) -> list[str]:
@@ -77,14 +82,19 @@ def _kv_names(prefix: str, n_base: int, n_res: int) -> list[str]:
     return names
 
 
+def _heads_out(model, mu, stop, kv) -> tuple:
+    """A prefill / step graph's outputs: mu, stop_logits, the prior head's patch (models with one), K/V."""
+    prior = (model.prior(mu),) if model.prior_proj is not None else ()
+    return (mu, stop, *prior, *kv)
+
+
 class _Prefill(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, text_tokens, text_mask, audio_feats, audio_mask):
-        mu, stop, kv = self.model.prefill(text_tokens, text_mask, audio_feats, audio_mask)
-        return (mu, stop, *kv)
+        return _heads_out(self.model, *self.model.prefill(text_tokens, text_mask, audio_feats, audio_mask))
 
 
 class _Step(nn.Module):
@@ -93,8 +103,7 @@ class _Step(nn.Module):
         self.model = model
 
     def forward(self, patch, length, *cache):
-        mu, stop, kv = self.model.step_buffer(patch, length, tuple(cache))
-        return (mu, stop, *kv)
+        return _heads_out(self.model, *self.model.step_buffer(patch, length, tuple(cache)))
 
 
 class _StepAt(nn.Module):
@@ -105,8 +114,7 @@ class _StepAt(nn.Module):
         self.model = model
 
     def forward(self, patch, length, position, *cache):
-        mu, stop, kv = self.model.step_buffer(patch, length, tuple(cache), position)
-        return (mu, stop, *kv)
+        return _heads_out(self.model, *self.model.step_buffer(patch, length, tuple(cache), position))
 
 
 class _LocDiT(nn.Module):
@@ -199,15 +207,17 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
     present = _kv_names("present", n_base, n_res)
     caches = cache_names(n_base, n_res)
     kv_axes = {n: {0: "batch", 2: "positions"} for n in present}
+    heads = ["mu", "stop_logits", *(["prior"] if cfg.prior_head else [])]
+    head_axes = {n: {0: "batch"} for n in heads}
     specs = {
         "prefill": (_Prefill(model), (tokens, text_mask, feats, audio_mask),
-                    ["text_tokens", "text_mask", "audio_feats", "audio_mask"], ["mu", "stop_logits", *present],
+                    ["text_tokens", "text_mask", "audio_feats", "audio_mask"], [*heads, *present],
                     {"text_tokens": {0: "batch", 1: "positions"}, "text_mask": {0: "batch", 1: "positions"},
                      "audio_feats": {0: "batch", 1: "positions"}, "audio_mask": {0: "batch", 1: "positions"},
-                     "mu": {0: "batch"}, "stop_logits": {0: "batch"}, **{n: kv_axes[n] for n in present}}),
+                     **head_axes, **{n: kv_axes[n] for n in present}}),
         "step": (_Step(model), (patch, length, *cache), ["patch", "length", *caches],
-                 ["mu", "stop_logits", *present],
-                 {"patch": {0: "batch"}, "mu": {0: "batch"}, "stop_logits": {0: "batch"},
+                 [*heads, *present],
+                 {"patch": {0: "batch"}, **head_axes,
                   **{n: {1: "batch", 3: "capacity"} for n in caches},
                   **{n: {0: "batch", 2: "new_positions"} for n in present}}),
         "locdit": (_LocDiT(model), (x, t, mu, patch), ["x", "t", "mu", "cond"], ["velocity"],

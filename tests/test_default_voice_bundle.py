@@ -76,6 +76,43 @@ def test_generation_matches_reference(bundle, cpu_model):
     np.testing.assert_allclose(patches, ref[0].numpy(), atol=2e-4)
 
 
+@pytest.mark.parametrize("flow_start", [0.5, 0.2])
+def test_shallow_generation_matches_reference(bundle, cpu_model, flow_start):
+    """Solves that start from the prior head's patch (``flow_start`` < 1): the bundle's ``prior`` outputs and the
+    pipeline's loop against ``VoxCPM.generate(flow_start=...)`` with the same noise; and they differ from a solve
+    from noise."""
+    model = bundle[1]
+    ids = cpu_model.tokenizer.encode("hello world, the cat.")
+    n, P = 6, model.config.patch_size
+    patches = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=3, seed=4, max_patches=n,
+                                                       flow_start=flow_start)))
+    rng = np.random.default_rng(4)
+    noise = torch.from_numpy(np.stack([rng.standard_normal((1, P, 100), dtype=np.float32) for _ in range(n)]))
+    T = len(ids) + 1
+    tokens = torch.tensor([ids + [model.config.audio_start_token]])
+    ref = model.generate(tokens, torch.ones(1, T), torch.zeros(1, T, P, 100), torch.zeros(1, T), max_len=n,
+                         n_steps=3, cfg_value=2.0, noise=noise, stop=True, flow_start=flow_start)
+    assert patches.shape == ref[0].shape
+    np.testing.assert_allclose(patches, ref[0].numpy(), atol=2e-4)
+    deep = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=3, seed=4, max_patches=n)))
+    assert not np.allclose(deep[:len(patches)], patches[:len(deep)], atol=1e-2)
+
+
+def test_prior_outputs_match_reference(bundle, cpu_model):
+    model = bundle[1]
+    assert cpu_model.has_prior
+    ids = cpu_model.tokenizer.encode("the dog")
+    T = len(ids) + 1
+    tokens = np.array([ids + [model.config.audio_start_token]], np.int64)
+    out = cpu_model.run("prefill", text_tokens=tokens, text_mask=np.ones((1, T), np.float32),
+                        audio_feats=np.zeros((1, T, model.config.patch_size, 100), np.float32),
+                        audio_mask=np.zeros((1, T), np.float32))
+    with torch.no_grad():
+        ref = model.prior(torch.from_numpy(out["mu"]))
+    assert out["prior"].shape == (1, model.config.patch_size, 100)
+    np.testing.assert_allclose(out["prior"], ref.numpy(), atol=1e-4)
+
+
 def test_windowed_stream_matches_offline(cpu_model):
     chunks = list(cpu_model.stream("hello cat", steps=2, seed=1))
     offline = cpu_model.synthesize("hello cat", steps=2, seed=1).samples
@@ -94,9 +131,12 @@ def test_generation_defaults_come_from_the_bundle(cpu_model):
     np.testing.assert_array_equal(implicit, explicit)
     other = np.stack(list(cpu_model.generate_patches(ids, steps=hp["steps"] + 1, seed=5, max_patches=3)))
     assert not np.array_equal(implicit, other)
-    for bad in (dict(steps=0), dict(steps=2.5), dict(cfg=float("nan")), dict(cfg=True)):
+    for bad in (dict(steps=0), dict(steps=2.5), dict(cfg=float("nan")), dict(cfg=True), dict(flow_start=0),
+                dict(flow_start=1.5), dict(flow_start=float("nan")), dict(flow_start="0.5"), dict(flow_start=True)):
         with pytest.raises(InvalidInput):
             cpu_model.synthesize("a cat", **bad)
+        with pytest.raises(InvalidInput):
+            next(cpu_model.stream("a cat", **bad))
 
 
 def test_windowed_stream_chunks_grow(cpu_model):

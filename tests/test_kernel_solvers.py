@@ -183,6 +183,36 @@ def test_optimal_flow_for_point_mass_lands_on_data(method):
     np.testing.assert_allclose(got, x1, atol=2e-5)
 
 
+@pytest.mark.parametrize("t_start", [1.0, 0.6, 0.25])
+def test_shallow_solve_lands_on_data_and_keeps_the_grid_shape(t_start):
+    """A shallow start on the training path of the point mass x1 stays on its straight line: Euler lands on x1 from
+    any t_start, whatever prior (the path is the prior's, and the optimal field for x1 pulls it to x1 only if the
+    prior is x1). The grid is the full grid scaled: same ratios, first value t_start, last 0."""
+    rng = np.random.default_rng(2)
+    x1, z = randn(rng, (1, 4, 3)), randn(rng, (1, 4, 3))
+    ts = S.shallow_timesteps(6, t_start, schedule="sway", sway_coef=1.0)
+    full = S.fm_timesteps(6, schedule="sway", sway_coef=1.0)
+    np.testing.assert_allclose(ts, full * t_start, rtol=0, atol=1e-15)
+    assert ts[0] == pytest.approx(t_start) and ts[-1] == 0.0
+    x = S.shallow_start(x1, z, t_start)
+    np.testing.assert_allclose(x, (1 - t_start) * x1 + t_start * z, rtol=1e-6, atol=1e-6)
+    got = S.integrate_flow(lambda y, t: (y - x1) / np.float32(t), x, ts)
+    np.testing.assert_allclose(got, x1, atol=2e-5)
+    if t_start == 1.0:
+        np.testing.assert_array_equal(S.shallow_start(x1, z, 1.0), z)  # from noise: the noise itself
+
+
+def test_shallow_start_refuses_bad_input():
+    a = np.zeros((1, 2), np.float32)
+    for bad in (0.0, -0.5, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="flow start"):
+            S.shallow_start(a, a, bad)
+        with pytest.raises(ValueError, match="flow start"):
+            S.shallow_timesteps(4, bad)
+    with pytest.raises(ValueError, match="shape"):
+        S.shallow_start(a, np.zeros((2, 2), np.float32), 0.5)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=SEEDS,

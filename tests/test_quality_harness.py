@@ -111,6 +111,17 @@ def test_parse_system_errors(q, spec, match):
         q.parse_system(spec)
 
 
+def test_parse_system_options(q):
+    s = q.parse_system("bundle:/m/voice@fp32?flow_start=0.4&steps=4")
+    assert (s.label, s.path, s.precision, s.options) == ("voice@fp32 flow_start=0.4 steps=4", "/m/voice", "fp32",
+                                                         (("flow_start", 0.4), ("steps", 4)))
+    assert q.parse_system("shallow=bundle:/m/voice?cfg=3").options == (("cfg", 3.0),)
+    for spec, match in (("bundle:/m/v?temperature=1", "bad option"), ("bundle:/m/v?steps", "bad option"),
+                        ("bundle:/m/v?steps=2.5", "bad value"), ("resynth:/m/v?steps=2", "bundle systems only")):
+        with pytest.raises(ValueError, match=match):
+            q.parse_system(spec)
+
+
 def test_cli_errors(q, tmp_path, capsys):
     with pytest.raises(SystemExit):
         q.main(["--system", "piper"])  # no --out
@@ -170,6 +181,22 @@ def test_runner_writes_wavs_and_speed(q, synthesized):
     assert s["rtf"] == pytest.approx(s["synth_s"] / s["audio_s"])
     assert s["rtf"] > 0 and s["cpu_rtf"] > 0 and s["ttfa_ms_median"] > 0 and s["load_s"] > 0
     assert 20 < s["peak_rss_mb"] < 4096  # the worker's own peak, not this process's
+
+
+def test_system_options_reach_the_model(q, tiny_bundle, tmp_path):
+    """A per-system option overrides the run's --steps, and a wrong one fails in the model (not ignored): the tiny
+    VoxCPM has no prior head, so flow_start < 1 is refused."""
+    items = [q.Item("s1", "hello world.")]
+    one = q.run_system(q.System("a", "bundle", str(tiny_bundle), "fp32", "cpu", (("steps", 2),)), items,
+                       tmp_path / "a", threads=1, seed=3, steps=1, ttfa=False, progress=False, timeout=120)
+    two = q.run_system(q.System("b", "bundle", str(tiny_bundle), "fp32", "cpu"), items, tmp_path / "b",
+                       threads=1, seed=3, steps=2, ttfa=False, progress=False, timeout=120)
+    import soundfile as sf
+
+    np.testing.assert_array_equal(sf.read(one["rows"][0]["wav"])[0], sf.read(two["rows"][0]["wav"])[0])
+    bad = q.run_system(q.System("c", "bundle", str(tiny_bundle), "fp32", "cpu", (("flow_start", 0.5),)), items,
+                       tmp_path / "c", threads=1, seed=3, ttfa=False, progress=False, timeout=120)
+    assert "no prior head" in bad["error"]
 
 
 def test_resynth_runs_the_codec_on_teacher_recordings(q, tiny_bundle, tmp_path):

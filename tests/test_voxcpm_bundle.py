@@ -262,6 +262,8 @@ def test_quantized_generation_within_bound(exported, precision):
     ({"text_tokens": [3], "steps": 10 ** 6}, "steps"),
     ({"text_tokens": [3], "seed": -2}, "seed"),
     ({"text_tokens": [3], "max_patches": 0}, "max_patches"),
+    ({"text_tokens": [3], "flow_start": 0.5}, "no prior head"),  # VoxCPM has none: solves start from noise
+    ({"text_tokens": [3], "flow_start": 0.0}, "flow_start"),
     ({"text_tokens": [3], "prompt_audio": np.zeros(0, np.float32), "prompt_sample_rate": 3000}, "prompt audio"),
     ({"text_tokens": [3], "prompt_audio": np.zeros(10, np.float32)}, "sample_rate"),
     ({"text_tokens": [3], "prompt_audio": np.zeros(3000 * 60, np.float32), "prompt_sample_rate": 3000}, "too long"),

@@ -8,7 +8,7 @@
 
 Losses as the official VoxCPM trainer: MSE between the LocDiT velocity and ``z - x1`` at ``x_t = (1 - t) x1 + t z``
 (t ~ sigmoid(N(0, 1))), the condition ``mu`` zeroed for 10 % of patches (CFG), and cross-entropy on the stop head
-(1 on the state that produces the last patch). The data is the teacher corpus (``corpus.py``, Piper rows); the
+(1 on the state that produces the last patch), plus the prior head's L1 loss (``losses``). The data is the teacher corpus (``corpus.py``, Piper rows); the
 held-out sentences (``eval_manifest.jsonl``) are only used for validation.
 
 Resumable: ``--out`` holds ``state.pt`` (model, optimiser, step, RNG, data statistics) written atomically every
@@ -27,7 +27,7 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,8 @@ def voice_config(vocab_size: int, rate: float, size: str = "small") -> VoxCPMCon
                         dit=LocalConfig(dit[0], dit[1], dit[2], dit[3], kv_channels=head_dim), patch_size=PATCH,
                         feat_dim=MEL_PRESETS[MEL].n_mels, residual_lm_num_layers=res,
                         scalar_quantization_latent_dim=fsq, scalar_quantization_scale=9, max_length=4096,
-                        audio_start_token=vocab_size - 2, audio_end_token=vocab_size - 1, audio_position_rate=rate)
+                        audio_start_token=vocab_size - 2, audio_end_token=vocab_size - 1, audio_position_rate=rate,
+                        prior_head=True)
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -164,7 +165,7 @@ def batches(items: list, max_tokens: int, rng: random.Random) -> list[list]:
 # ----------------------------------------------------------------------------------------------------- model
 
 def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float = 0.1, dit_fraction: float = 1.0,
-           audio_dropout: float = 0.0, cond_noise: float = 0.0, aux: torch.nn.Module | None = None,
+           audio_dropout: float = 0.0, cond_noise: float = 0.0,
            generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Flow-matching and stop losses of a batch (official VoxCPM trainer's formulation). ``dit_fraction``: the
     LocDiT loss on a random subset of the patches (an unbiased estimate at a fraction of the cost: the LocDiT runs
@@ -176,10 +177,11 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
     model learns to continue the audio and ignores the text (teacher-forced loss with the wrong text was within 1 %
     of the right text's after 1,750 steps).
 
-    ``aux`` (training only, never exported): a linear map from the DiT condition ``mu`` to the patch, trained with L1
-    (key "aux"). Its gradient reaches the LM directly and on every patch, so ``mu`` must carry the patch's content,
-    which the audio so far does not fully give: the regression loss under which the feasibility run's LM aligned
-    (TRAINING.md). The flow-matching loss alone gives the LM a weak signal the LocDiT can meet from ``cond``."""
+    A model with a prior head (``config.prior_head``: a linear map from the DiT condition ``mu`` to the patch) also
+    gets its L1 loss (key "prior"). Its gradient reaches the LM directly and on every patch, so ``mu`` must carry the
+    patch's content, which the audio so far does not fully give: the regression loss under which the feasibility
+    run's LM aligned (TRAINING.md). The flow-matching loss alone gives the LM a weak signal the LocDiT can meet from
+    ``cond``. At synthesis the prior is where a shallow solve starts (``flow_start``)."""
     tokens, tmask, amask, feats = batch["tokens"], batch["text_mask"], batch["audio_mask"], batch["feats"]
     lm_feats = feats
     if audio_dropout > 0:
@@ -198,8 +200,8 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
         cond = cond + noisy * cond_noise * torch.randn(cond.shape, generator=generator)
     stop = F.cross_entropy(stop_logits, batch["stop"][sel])
     extra = {}
-    if aux is not None:
-        extra["aux"] = F.l1_loss(aux(mu).view_as(x1), x1)
+    if model.prior_proj is not None:
+        extra["prior"] = F.l1_loss(model.prior(mu), x1)
     if dit_fraction < 1.0:
         n = max(1, int(round(x1.shape[0] * dit_fraction)))
         pick = torch.randperm(x1.shape[0], generator=generator)[:n]
@@ -248,7 +250,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dit-fraction", type=float, default=0.35, help="patches per step in the LocDiT loss")
     ap.add_argument("--audio-dropout", type=float, default=0.5, help="dropout on the LM's audio inputs")
     ap.add_argument("--cond-noise", type=float, default=0.5, help="noise on the LocDiT's previous-patch condition")
-    ap.add_argument("--aux-weight", type=float, default=1.0, help="weight of the mu -> patch L1 loss (0: off)")
+    ap.add_argument("--prior-weight", type=float, default=1.0, help="weight of the prior head's L1 loss")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--total-steps", type=int, default=12000, help="schedule length (decay over the last quarter)")
@@ -302,25 +304,28 @@ def main(argv=None) -> int:
     else:
         stats = state["stats"]
     vocab = g2p.vocab_size + 2  # + audio_start, audio_end
-    if init is not None:  # its own sizes (an older patch size included)
-        config = VoxCPMConfig.from_dict(init["config"])
+    if init is not None:  # its own sizes (an older patch size included); checkpoints before the prior head get one
+        config = replace(VoxCPMConfig.from_dict(init["config"]), prior_head=True)
     else:
         config = voice_config(vocab, round(float(stats["position_rate"]), 4), args.size)
     torch.manual_seed(args.seed)
     model = VoxCPM(config)
-    aux = torch.nn.Linear(config.dit.hidden_dim, config.patch_size * config.feat_dim) if args.aux_weight > 0 else None
-    params = list(model.parameters()) + (list(aux.parameters()) if aux is not None else [])
+    params = list(model.parameters())
     opt = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.01)
     step, restart, rng = 0, None, random.Random(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     if init is not None:
-        model.load_state_dict({k: v.float() for k, v in init["state_dict"].items()})
+        missing, unexpected = model.load_state_dict({k: v.float() for k, v in init["state_dict"].items()},
+                                                    strict=False)
+        if unexpected or any(not k.startswith("prior_proj.") for k in missing):
+            raise SystemExit(f"{args.init} does not fit the model: missing {missing}, unexpected {unexpected}")
         step = restart = int(init.get("step", 0))  # fresh AdamW moments: a short warm-up from here
         print(f"initialised from {args.init} (step {step})", flush=True)
     if state is not None:
-        model.load_state_dict(state["model"])
-        if aux is not None and state.get("aux") is not None:
-            aux.load_state_dict(state["aux"])
+        weights = dict(state["model"])
+        if state.get("aux") is not None and "prior_proj.weight" not in weights:  # states from before the prior
+            weights.update({f"prior_proj.{k}": v for k, v in state["aux"].items()})  # head: its training-only aux
+        model.load_state_dict(weights)
         opt.load_state_dict(state["opt"])
         step = state["step"]
         rng.setstate(state["rng"])
@@ -335,8 +340,7 @@ def main(argv=None) -> int:
     extra = {"inventory_version": INVENTORY_VERSION, "lexicon_file": lex_path.name, "corpus": str(args.corpus)}
 
     def checkpoint():
-        atomic_save({"model": model.state_dict(), "aux": aux.state_dict() if aux is not None else None,
-                     "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
+        atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
                      "torch_rng": gen.get_state(), "stats": stats}, state_path)
         atomic_save(export_payload(model, stats, {**extra, "step": step}), model_path)
 
@@ -356,8 +360,8 @@ def main(argv=None) -> int:
                     group["lr"] *= min(1.0, (step - restart + 1) / 100)
             model.train()
             out = losses(model, make_batch(batch_items, config.audio_start_token), dit_fraction=args.dit_fraction,
-                         audio_dropout=args.audio_dropout, cond_noise=args.cond_noise, aux=aux, generator=gen)
-            loss = out["diff"] + out["stop"] + args.aux_weight * out.get("aux", 0.0)
+                         audio_dropout=args.audio_dropout, cond_noise=args.cond_noise, generator=gen)
+            loss = out["diff"] + out["stop"] + args.prior_weight * out.get("prior", 0.0)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -379,19 +383,19 @@ def main(argv=None) -> int:
                 model.eval()
                 vgen = torch.Generator().manual_seed(1234)
                 with torch.no_grad():
-                    vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, aux=aux,
+                    vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0,
                                  generator=vgen)
                           for b in batches(valid, args.max_tokens, random.Random(0))]
                     # the same audio with another item's text: a model that reads the text does worse here
                     wrong = [(valid[(k + 1) % len(valid)][0], valid[k][1]) for k in range(len(valid))]
-                    ws = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0, aux=aux,
+                    ws = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0,
                                  generator=vgen)
                           for b in batches(wrong, args.max_tokens, random.Random(0))]
                 row = {"step": step, **{k: float(np.mean([float(v[k]) for v in vs])) for k in vs[0]}}
                 row["diff_wrong_text"] = float(np.mean([float(v["diff"]) for v in ws]))
                 row["text_gap"] = row["diff_wrong_text"] / row["diff"] - 1  # ~0: the text is ignored
-                if aux is not None:
-                    row["aux_text_gap"] = float(np.mean([float(v["aux"]) for v in ws])) / row["aux"] - 1
+                if "prior" in row:
+                    row["prior_text_gap"] = float(np.mean([float(v["prior"]) for v in ws])) / row["prior"] - 1
                 valid_log.write(json.dumps(row) + "\n")
                 valid_log.flush()
                 print("valid", row, flush=True)

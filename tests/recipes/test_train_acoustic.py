@@ -56,29 +56,43 @@ def test_train_checkpoint_resume(corpus):
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(r["diff"]) and np.isfinite(r["stop"]) for r in rows)
     valid = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
-    assert valid and all(np.isfinite(v["text_gap"]) and np.isfinite(v["aux_text_gap"]) for v in valid)
-    assert "aux" in rows[-1] and state["aux"] is not None
+    assert valid and all(np.isfinite(v["text_gap"]) and np.isfinite(v["prior_text_gap"]) for v in valid)
+    assert "prior" in rows[-1] and "prior_proj.weight" in state["model"]
 
 
-def test_aux_loss_trains_the_lm_and_is_not_exported(corpus):
-    """The mu -> patch L1 reaches the TSLM's text embedding (the point of it) and stays out of model.pt."""
+def test_prior_loss_trains_the_lm_and_the_head_is_exported(corpus):
+    """The prior head's L1 reaches the TSLM's text embedding (the point of it), bypasses the LocDiT, and the head is
+    part of model.pt (the exported prefill / step output its patch)."""
     torch.manual_seed(0)
     cfg = ta.voice_config(20, 0.5, "tiny")
     model = ta.VoxCPM(cfg)
-    aux = torch.nn.Linear(cfg.dit.hidden_dim, cfg.patch_size * cfg.feat_dim)
     rng = np.random.default_rng(0)
     items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((5, ta.PATCH, cfg.feat_dim))
               .astype(np.float32)) for _ in range(2)]
-    out = ta.losses(model, ta.make_batch(items, cfg.audio_start_token), aux=aux,
-                    generator=torch.Generator().manual_seed(0))
-    out["aux"].backward()
+    out = ta.losses(model, ta.make_batch(items, cfg.audio_start_token), generator=torch.Generator().manual_seed(0))
+    out["prior"].backward()
     assert float(model.base_lm.embed_tokens.weight.grad.abs().sum()) > 0
+    assert float(model.prior_proj.weight.grad.abs().sum()) > 0
     assert model.loc_dit.in_proj.weight.grad is None  # the L1 bypasses the LocDiT
     root, out_dir = corpus
     assert _run(root, out_dir, 2) == 0
     payload = torch.load(out_dir / "model.pt", weights_only=False)
-    assert not any(k.startswith("aux") for k in payload["state_dict"])
-    assert set(payload["state_dict"]) == set(model.state_dict())
+    assert payload["config"]["prior_head"] is True
+    assert set(payload["state_dict"]) == set(model.state_dict()) and "prior_proj.weight" in payload["state_dict"]
+
+
+def test_resume_from_a_state_with_the_old_aux_head(corpus):
+    """States written before the prior head kept its weights apart ("aux"): they resume into prior_proj."""
+    root, out = corpus
+    assert _run(root, out, 2) == 0
+    state = torch.load(out / "state.pt", weights_only=False)
+    aux = {k.removeprefix("prior_proj."): state["model"].pop(k) for k in list(state["model"])
+           if k.startswith("prior_proj.")}
+    torch.save({**state, "aux": aux}, out / "state.pt")
+    assert _run(root, out, 3) == 0
+    resumed = torch.load(out / "state.pt", weights_only=False)
+    assert resumed["step"] == 3 and "aux" not in resumed and "prior_proj.weight" in resumed["model"]
+    assert not torch.equal(resumed["model"]["prior_proj.weight"], aux["weight"])  # trained on, not re-initialised
 
 
 def test_losses_fall_on_one_batch():
@@ -126,6 +140,8 @@ def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
     packed = torch.load(dest / "acoustic.pt", weights_only=False)
     assert all(v.dtype == torch.float16 for v in packed["state_dict"].values() if v.is_floating_point())
     packed["config"]["patch_size"] = 3  # an older patch size: --init keeps the checkpoint's own sizes
+    packed["config"].pop("prior_head")  # a checkpoint from before the prior head: --init adds one
+    packed["state_dict"] = {k: v for k, v in packed["state_dict"].items() if not k.startswith("prior_proj.")}
     torch.save(packed, dest / "acoustic.pt")
     assert (dest / "lexicon.json").is_file() and (dest / "vocoder" / "config.yaml").is_file()
     from export.codec import vocos_parts
@@ -136,7 +152,8 @@ def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
                     "--max-tokens", "400", "--init", str(dest / "acoustic.pt"), "--ckpt-minutes", "100"]) == 0
     state = torch.load(fresh / "state.pt", weights_only=False)
     assert state["step"] == 3  # continued from the packed step 2
-    assert torch.load(fresh / "model.pt", weights_only=False)["config"]["patch_size"] == 3
+    fresh_model = torch.load(fresh / "model.pt", weights_only=False)
+    assert fresh_model["config"]["patch_size"] == 3 and fresh_model["config"]["prior_head"] is True
 
 
 def test_sigterm_checkpoints_and_stops(corpus):

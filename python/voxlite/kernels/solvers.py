@@ -32,6 +32,8 @@ from voxlite import _native
 
 __all__ = [
     "fm_timesteps",
+    "shallow_timesteps",
+    "shallow_start",
     "cfg_velocity",
     "euler_step",
     "heun_predict",
@@ -82,6 +84,32 @@ def fm_timesteps(
     ValueError. Note the default ``sway_coef=-1.0`` is F5-TTS's value: pass 1.0 for VoxCPM.
     """
     return _native.fm_timesteps(int(n_steps), float(t_start), float(t_end), schedule, float(sway_coef))
+
+
+def _check_flow_start(t_start) -> float:
+    t = float(t_start)
+    if not 0.0 < t <= 1.0:
+        raise ValueError(f"flow start must be in (0, 1], got {t_start!r}")
+    return t
+
+
+def shallow_timesteps(n_steps: int, t_start: float, *, schedule: str = "sway", sway_coef: float = 1.0) -> np.ndarray:
+    """The grid ``fm_timesteps(n_steps, schedule=..., sway_coef=...)`` from 1 to 0, scaled into [t_start, 0]: a solve
+    that starts at ``t_start`` from :func:`shallow_start` with the full grid's shape (sway keeps its small steps at
+    the noise end). ``t_start = 1`` is the full grid."""
+    return fm_timesteps(n_steps, schedule=schedule, sway_coef=sway_coef) * _check_flow_start(t_start)
+
+
+def shallow_start(prior, noise, t_start: float) -> np.ndarray:
+    """The state at time ``t_start`` on the flow's training path ``(1 - t) x1 + t z`` with the data x1 replaced by a
+    prior estimate of it (DiffSinger's shallow diffusion, for flow matching in VoxCPM's convention: t = 1 is noise).
+    The solve then refines the prior instead of drawing from noise: fewer steps, and the prior's content kept when
+    the velocity model is weaker than the prior. ``t_start = 1`` returns the noise."""
+    t = _check_flow_start(t_start)
+    prior, noise = _f32(prior), _f32(noise)
+    if prior.shape != noise.shape:
+        raise ValueError(f"prior {prior.shape} and noise {noise.shape} differ in shape")
+    return _f32((1.0 - t) * prior + t * noise)
 
 
 def cfg_velocity(v_cond, v_uncond, scale: float, *, mode: str = "standard", out=None) -> np.ndarray:

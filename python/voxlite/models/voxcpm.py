@@ -106,6 +106,10 @@ class VoxCPMConfig:
     # under which text and audio that belong together are close in RoPE distance, so alignment forms 2-3x faster
     # on small data (TRAINING.md). The step graph then takes the position as an input.
     audio_position_rate: float = 0.0
+    # voxlite's small voices: a linear head mu -> patch (its L1 loss trains the LM on every patch's content) whose
+    # output is the prior a shallow flow solve starts from (``flow_start`` < 1; DiffSinger's shallow diffusion).
+    # VoxCPM has none; with it the prefill and step graphs also output ``prior``.
+    prior_head: bool = False
 
     # ---------------------------------------------------------------- construction
 
@@ -261,6 +265,7 @@ class VoxCPM(nn.Module):
         self.res_to_dit_proj = nn.Linear(lm_dim, dit_dim)
         self.stop_proj = nn.Linear(lm_dim, lm_dim)
         self.stop_head = nn.Linear(lm_dim, 2, bias=False)  # logits (continue, stop)
+        self.prior_proj = nn.Linear(dit_dim, config.patch_size * config.feat_dim) if config.prior_head else None
 
     # ---------------------------------------------------------------- pieces
 
@@ -281,6 +286,12 @@ class VoxCPM(nn.Module):
         mu = self.lm_to_dit_proj(lm_hidden) + self.res_to_dit_proj(residual_hidden)
         stop = self.stop_head(F.silu(self.stop_proj(lm_hidden)))
         return mu, stop
+
+    def prior(self, mu: torch.Tensor) -> torch.Tensor:
+        """The prior head's estimate of the patch mu conditions: (..., H_dit) -> (..., P, D)."""
+        if self.prior_proj is None:
+            raise ValueError("this VoxCPM has no prior head (config.prior_head)")
+        return self.prior_proj(mu).unflatten(-1, (self.config.patch_size, self.config.feat_dim))
 
     def lm_states(self, text_tokens: torch.Tensor, text_mask: torch.Tensor, audio_feats: torch.Tensor,
                   audio_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, KV]:
@@ -358,9 +369,11 @@ class VoxCPM(nn.Module):
 
     @torch.no_grad()
     def sample_patch(self, mu: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor, *, n_steps: int = 10,
-                     cfg_value: float = 2.0, sway_coef: float = 1.0) -> torch.Tensor:
+                     cfg_value: float = 2.0, sway_coef: float = 1.0, flow_start: float = 1.0) -> torch.Tensor:
         """One patch (B, P, D) from noise (B, P, D): Euler from t = 1 to 0 on a sway grid, CFG-Zero* (zero velocity
-        for the first max(1, int(0.04 * (n_steps + 1))) steps, then projected CFG), as VoxCPM's ``UnifiedCFM``."""
+        for the first max(1, int(0.04 * (n_steps + 1))) steps, then projected CFG), as VoxCPM's ``UnifiedCFM``.
+        ``flow_start`` < 1 (a model with a prior head): from ``solvers.shallow_start(prior(mu), noise, flow_start)``
+        on the same grid scaled into [flow_start, 0], without zero-velocity steps (the state is not pure noise)."""
         from voxlite.kernels import solvers
 
         B = mu.shape[0]
@@ -372,16 +385,21 @@ class VoxCPM(nn.Module):
             v = self.velocity(torch.cat((xt, xt)), torch.full((2 * B,), t, dtype=mu.dtype), mu2, cond2)
             return v[:B].numpy(), v[B:].numpy()
 
-        ts = solvers.fm_timesteps(n_steps, schedule="sway", sway_coef=sway_coef)
-        x = solvers.integrate_flow(fn, noise.detach().to(torch.float32).numpy(), ts, cfg_scale=cfg_value,
-                                   cfg_mode="zero_star", zero_init_steps=max(1, int(len(ts) * 0.04)))
+        ts = solvers.shallow_timesteps(n_steps, flow_start, schedule="sway", sway_coef=sway_coef)
+        x0 = noise.detach().to(torch.float32).numpy()
+        zero_init = max(1, int(len(ts) * 0.04))
+        if flow_start < 1:
+            x0 = solvers.shallow_start(self.prior(mu).to(torch.float32).numpy(), x0, flow_start)
+            zero_init = 0
+        x = solvers.integrate_flow(fn, x0, ts, cfg_scale=cfg_value, cfg_mode="zero_star", zero_init_steps=zero_init)
         return torch.from_numpy(x).to(mu.dtype)
 
     @torch.no_grad()
     def generate(self, text_tokens: torch.Tensor, text_mask: torch.Tensor, audio_feats: torch.Tensor,
                  audio_mask: torch.Tensor, *, max_len: int = 2000, min_len: int = 2, n_steps: int = 10,
                  cfg_value: float = 2.0, sway_coef: float = 1.0, noise: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None, stop: bool = True) -> torch.Tensor:
+                 generator: torch.Generator | None = None, stop: bool = True, flow_start: float = 1.0
+                 ) -> torch.Tensor:
         """Generated patches (B, N, P, D), N <= max_len, as the official ``_inference`` (without its prompt-context
         patches). The first patch is conditioned on the last prompt patch ``audio_feats[:, -1]`` (zeros without a
         prompt). After patch i the stop head of the state that produced it is read: stop (batch item 0's argmax) when
@@ -394,7 +412,8 @@ class VoxCPM(nn.Module):
         patches = []
         for i in range(max_len):
             z = noise[i] if noise is not None else torch.randn(B, P, D, generator=generator, dtype=audio_feats.dtype)
-            patch = self.sample_patch(mu, cond, z, n_steps=n_steps, cfg_value=cfg_value, sway_coef=sway_coef)
+            patch = self.sample_patch(mu, cond, z, n_steps=n_steps, cfg_value=cfg_value, sway_coef=sway_coef,
+                                      flow_start=flow_start)
             patches.append(patch)
             cond = patch
             if stop and i > min_len and int(stop_logits[0].argmax()) == 1:

@@ -5,6 +5,7 @@ The loop (NumPy and native kernels; the graphs run on the chosen backend):
     prefill(prompt tokens + target tokens + audio_start, prompt patches) -> mu, stop, K/V of every position
     for i in 0 .. max_len - 1:
         patch_i = Euler solve t: 1 -> 0 on the sway grid of locdit velocities (CFG-Zero*, kernels.solvers) from noise
+            (bundles with a prior head and flow_start < 1: t: flow_start -> 0 from the prior patch mixed with noise)
         decode patch_i with the streaming AudioVAE decoder (its state carries the left context)
         stop when i > min_len and argmax(stop logits of the state that produced patch_i) == 1
         step(patch_i, length, the KVCache buffers as they are) -> mu, stop, K/V of position length
@@ -49,6 +50,7 @@ class VoxCPMModel(GraphModel):
             self.hop_length = int(self.vae["hop_length"])
             self.defaults = {k: hp[k] for k in ("cfg", "steps", "sway_coef", "zero_init_ratio", "min_len",
                                                 "max_len_ratio", "max_len_offset", "max_len_cap")}
+            self.defaults["flow_start"] = hp.get("flow_start", 1.0)  # bundles before shallow solves: from noise
             self.position_rate = float(hp.get("audio_position_rate", 0.0))  # > 0: the step takes its position
             self.voice_prompt = bool(hp.get("voice_prompt", True))
             window = self.vae.get("window")  # non-causal decoders: streamed in overlapping windows
@@ -60,8 +62,11 @@ class VoxCPMModel(GraphModel):
             raise BundleError(f"voxcpm bundle {bundle.name!r} has a step graph with the "
                               f"{step_kv or 'past K/V (current length)'!r} cache contract; this voxlite runs "
                               f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it with export/voxcpm.py")
+        # a prior head (shallow solves, flow_start < 1): prefill and step both output its patch
+        self.has_prior = all("prior" in {t.name for t in bundle.graph(g).outputs} for g in ("prefill", "step"))
         try:
-            self._check_scalars(self.defaults["cfg"], self.defaults["steps"], 0, None)
+            self._check_scalars(self.defaults["cfg"], self.defaults["steps"], 0, None, self.defaults["flow_start"])
+            self._check_flow_start(self.defaults["flow_start"])
         except InvalidInput as e:
             raise BundleError(f"voxcpm bundle {bundle.name!r} has bad generation defaults: {e}") from None
         if bundle.sample_rate is None:
@@ -135,15 +140,25 @@ class VoxCPMModel(GraphModel):
             max_len = int(max_patches)
         return float(cfg), int(steps), int(seed), min(max_len, room)
 
+    def _check_flow_start(self, flow_start) -> None:
+        if flow_start is not None and float(flow_start) < 1.0 and not self.has_prior:
+            raise InvalidInput(f"flow_start {flow_start!r} < 1 starts the solve from the prior head's patch; bundle "
+                               f"{self.bundle.name!r} has no prior head (its prefill / step graphs output no prior)")
+
     @staticmethod
-    def _check_scalars(cfg, steps, seed, max_patches) -> None:
-        """None for cfg / steps: the bundle's defaults (checked at export)."""
+    def _check_scalars(cfg, steps, seed, max_patches, flow_start=None) -> None:
+        """None for cfg / steps / flow_start: the bundle's defaults (checked at load)."""
         if cfg is not None and (isinstance(cfg, bool) or not isinstance(cfg, (int, float, np.floating, np.integer))
                                 or not math.isfinite(float(cfg)) or not 0.0 <= float(cfg) <= MAX_CFG):
             raise InvalidInput(f"cfg must be a finite number in [0, {MAX_CFG:g}], got {cfg!r}")
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, (int, np.integer))
                                   or not 1 <= steps <= MAX_STEPS):
             raise InvalidInput(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
+        if flow_start is not None and (isinstance(flow_start, bool)
+                                       or not isinstance(flow_start, (int, float, np.floating, np.integer))
+                                       or not 0.0 < float(flow_start) <= 1.0):
+            raise InvalidInput(f"flow_start must be a number in (0, 1] (1: the solve starts from noise), "
+                               f"got {flow_start!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
         if max_patches is not None and (isinstance(max_patches, bool) or not isinstance(max_patches, (int, np.integer))
@@ -153,10 +168,12 @@ class VoxCPMModel(GraphModel):
     # -- generation ---------------------------------------------------------------------------------
     def generate_patches(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float | None = None,
                          steps: int | None = None, seed: int = 0, max_patches: int | None = None,
-                         prompt_sample_rate: int | None = None, prompt_patches: np.ndarray | None = None
-                         ) -> Iterator[np.ndarray]:
+                         prompt_sample_rate: int | None = None, prompt_patches: np.ndarray | None = None,
+                         flow_start: float | None = None) -> Iterator[np.ndarray]:
         """Yield each generated latent patch (P, D) as soon as it is solved. ``prompt_patches``: an
-        ``encode_prompt`` result, instead of ``prompt_audio`` (to encode a prompt once for many sentences)."""
+        ``encode_prompt`` result, instead of ``prompt_audio`` (to encode a prompt once for many sentences).
+        ``flow_start`` < 1 (bundles with a prior head): each solve starts at that time from the prior head's patch
+        mixed with the noise (``solvers.shallow_start``) instead of from noise: cheaper, and closer to the prior."""
         from ..kernels import solvers
         from ..kernels.kvcache import KVCache
 
@@ -165,7 +182,10 @@ class VoxCPMModel(GraphModel):
         P, D = self.patch_size, self.feat_dim
         cfg = self.defaults["cfg"] if cfg is None else cfg  # the bundle's own (tuned at export)
         steps = int(self.defaults["steps"]) if steps is None else steps
-        self._check_scalars(cfg, steps, seed, max_patches)
+        flow_start = self.defaults["flow_start"] if flow_start is None else flow_start
+        self._check_scalars(cfg, steps, seed, max_patches, flow_start)
+        self._check_flow_start(flow_start)
+        flow_start = float(flow_start)
         room = self.max_positions - prompt_text.size - text.size - 1
         if prompt_patches is not None:
             prompt = np.asarray(prompt_patches, np.float32).reshape(-1, P, D)
@@ -190,16 +210,19 @@ class VoxCPMModel(GraphModel):
         self._append(caches, out)
         # the step graph reads the caches' fixed-size buffers in place (slots >= length ignored): no per-step copy
         feeds = {f"cache.{lm}.{i}": cache.buffer(i) for lm, cache in caches.items() for i in range(cache.shape[0])}
-        mu, stop_logits = out["mu"], out["stop_logits"]
+        mu, stop_logits, prior = out["mu"], out["stop_logits"], out.get("prior")
         cond = np.ascontiguousarray(feats[:, -1])  # last prompt patch, zeros without a prompt
 
-        ts = solvers.fm_timesteps(steps, schedule="sway", sway_coef=float(self.defaults["sway_coef"]))
-        zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"])))
+        ts = solvers.shallow_timesteps(steps, flow_start, schedule="sway", sway_coef=float(self.defaults["sway_coef"]))
+        # CFG-Zero*'s zero-velocity steps are for a start at pure noise
+        zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"]))) if flow_start >= 1 else 0
         locdit = self.session("locdit")
         min_len = int(self.defaults["min_len"])
         rng = np.random.default_rng(seed)
         for i in range(max_len):
             z = rng.standard_normal((1, P, D), dtype=np.float32)
+            if flow_start < 1:
+                z = solvers.shallow_start(prior, z, flow_start)
 
             def velocity(x, t, mu=mu, cond=cond):
                 v = locdit.run({"x": x, "t": np.full((1,), t, np.float32), "mu": mu, "cond": cond})["velocity"]
@@ -218,7 +241,7 @@ class VoxCPMModel(GraphModel):
                     feeds["position"] = np.array([(prompt.shape[0] + i + 0.5) * self.position_rate], np.float32)
                 out = self.run("step", feeds)
                 self._append(caches, out)
-                mu, stop_logits = out["mu"], out["stop_logits"]
+                mu, stop_logits, prior = out["mu"], out["stop_logits"], out.get("prior")
 
     def _append(self, caches, out) -> None:
         for lm, cache in caches.items():
@@ -232,21 +255,24 @@ class VoxCPMModel(GraphModel):
 
     def synthesize_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float | None = None,
                           steps: int | None = None, seed: int = 0, max_patches: int | None = None,
-                          prompt_sample_rate: int | None = None) -> Audio:
+                          prompt_sample_rate: int | None = None, flow_start: float | None = None) -> Audio:
         """Token ids (the bundle's tokenizer) -> Audio at the bundle's sample rate. ``prompt_tokens`` /
         ``prompt_audio``: the transcript and recording of a voice prompt (either may be given alone)."""
         latents = self.generate_latents(text_tokens, prompt_tokens, prompt_audio, cfg=cfg, steps=steps, seed=seed,
-                                        max_patches=max_patches, prompt_sample_rate=prompt_sample_rate)
+                                        max_patches=max_patches, prompt_sample_rate=prompt_sample_rate,
+                                        flow_start=flow_start)
         audio = self.run("decoder", latents=latents)["audio"]
         return Audio(np.ascontiguousarray(audio[0, 0]), self.sample_rate)
 
     def stream_tokens(self, text_tokens, prompt_tokens=None, prompt_audio=None, *, cfg: float | None = None,
                       steps: int | None = None, seed: int = 0, max_patches: int | None = None,
-                      prompt_sample_rate: int | None = None) -> Iterator[np.ndarray]:
+                      prompt_sample_rate: int | None = None, flow_start: float | None = None
+                      ) -> Iterator[np.ndarray]:
         """Yield audio chunks (P * hop samples each), one per patch as it is generated; they concatenate to
         ``synthesize_tokens``'s samples (the causal AudioVAE decoder carries its state across patches)."""
         patches = self.generate_patches(text_tokens, prompt_tokens, prompt_audio, cfg=cfg, steps=steps, seed=seed,
-                                        max_patches=max_patches, prompt_sample_rate=prompt_sample_rate)
+                                        max_patches=max_patches, prompt_sample_rate=prompt_sample_rate,
+                                        flow_start=flow_start)
         if self.window is not None:
             yield from self._decode_windows(patches)
             return
@@ -277,7 +303,7 @@ class VoxCPMModel(GraphModel):
             self._tokenizer = VoxCPMTokenizer.from_file(self.bundle.root / spec["file"])
         return self._tokenizer
 
-    def _prepare(self, text, prompt_audio, prompt_text, cfg, steps, seed):
+    def _prepare(self, text, prompt_audio, prompt_text, cfg, steps, seed, flow_start):
         """Checks -> (chunks of text, prompt transcript or None, prompt patches or None)."""
         from ..audio import read_audio
         from ..text.sentences import chunk_text
@@ -291,7 +317,8 @@ class VoxCPMModel(GraphModel):
         if (prompt_audio is None) != (prompt_text is None):
             raise InvalidInput("a voice prompt needs both prompt_audio (the recording) and prompt_text "
                                "(its transcript)")
-        self._check_scalars(cfg, steps, seed, None)
+        self._check_scalars(cfg, steps, seed, None, flow_start)
+        self._check_flow_start(flow_start)
         patches, n_prompt = None, 0
         if prompt_audio is not None:
             if not isinstance(prompt_text, str) or not prompt_text.strip():
@@ -327,14 +354,14 @@ class VoxCPMModel(GraphModel):
             raise InvalidInput("text is empty")
         return chunks, prompt_text, patches
 
-    def _chunk_patches(self, chunk, prompt_text, patches, cfg, steps, seed):
+    def _chunk_patches(self, chunk, prompt_text, patches, cfg, steps, seed, flow_start):
         ids, n_target = self.tokenizer.encode_pair(chunk, prompt_text)
         if n_target == 0:
             raise InvalidInput(f"text {chunk!r} has no tokens")
         d = self.defaults
         max_len = min(int(n_target * float(d["max_len_ratio"]) + int(d["max_len_offset"])), int(d["max_len_cap"]))
         return self.generate_patches(ids, None, None, cfg=cfg, steps=steps, seed=seed, max_patches=max_len,
-                                     prompt_patches=patches)
+                                     prompt_patches=patches, flow_start=flow_start)
 
     PROMPT_CONTEXT_PATCHES = 2  # official streaming_prefix_len - 1
 
@@ -346,7 +373,8 @@ class VoxCPMModel(GraphModel):
         return patches[-self.PROMPT_CONTEXT_PATCHES:]
 
     def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
-               steps: int | None = None, seed: int = 0, progress=None) -> Iterator[np.ndarray]:
+               steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None
+               ) -> Iterator[np.ndarray]:
         """Text -> audio chunks (float32 (P * hop,) at ``sample_rate``), one per patch as soon as it is decoded.
 
         Long text is split at sentence ends (. ! ? 。！？) into chunks of at most ``MAX_CHUNK_TOKENS`` tokens, each
@@ -356,13 +384,13 @@ class VoxCPMModel(GraphModel):
         starts from the prompt's last two patches (their audio is not output), as the official pipeline does (it
         always trims two patches' audio, even when a one-patch prompt gave one: there it drops a generated patch;
         here it does not)."""
-        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
+        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed, flow_start)
         if self.window is not None:
             for i, chunk in enumerate(chunks):
                 if progress is not None:
                     progress(i, len(chunks), chunk)
                 yield from self._decode_windows(self._chunk_patches(chunk, prompt_text, patches, cfg, steps,
-                                                                    seed + i))
+                                                                    seed + i, flow_start))
             return
         session = self.session("decoder_stream")
         specs = self.vae.get("stream_states", [])
@@ -373,7 +401,7 @@ class VoxCPMModel(GraphModel):
             for patch in self._context(patches):  # warm the decoder on the prompt's last patches, audio dropped
                 out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
                 states = {name: out[f"new_{name}"] for name in states}
-            for patch in self._chunk_patches(chunk, prompt_text, patches, cfg, steps, seed + i):
+            for patch in self._chunk_patches(chunk, prompt_text, patches, cfg, steps, seed + i, flow_start):
                 out = session.run({"latents": np.ascontiguousarray(patch.T[None]), **states})
                 states = {name: out[f"new_{name}"] for name in states}
                 yield out["audio"][0, 0]
@@ -410,17 +438,18 @@ class VoxCPMModel(GraphModel):
         return np.ascontiguousarray(audio[a:b])
 
     def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
-                   steps: int | None = None, seed: int = 0, progress=None) -> Audio:
+                   steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None) -> Audio:
         """Text -> Audio: ``stream``'s chunks, each sentence chunk decoded whole by the offline decoder
         (same samples as concatenating ``stream``'s output, up to float rounding)."""
-        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed)
+        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, cfg, steps, seed, flow_start)
         pieces = []
         for i, chunk in enumerate(chunks):
             if progress is not None:
                 progress(i, len(chunks), chunk)
             context = self._context(patches)
             latent = np.concatenate([context, *(p[None] for p in self._chunk_patches(chunk, prompt_text, patches,
-                                                                                     cfg, steps, seed + i))])
+                                                                                     cfg, steps, seed + i,
+                                                                                     flow_start))])
             latent = np.ascontiguousarray(latent.reshape(-1, self.feat_dim).T[None])
             audio = self.run("decoder", latents=latent)["audio"][0, 0]
             pieces.append(audio[len(context) * self.patch_size * self.hop_length:])
