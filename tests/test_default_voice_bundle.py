@@ -76,11 +76,11 @@ def test_generation_matches_reference(bundle, cpu_model):
     np.testing.assert_allclose(patches, ref[0].numpy(), atol=2e-4)
 
 
-@pytest.mark.parametrize("flow_start", [0.5, 0.2])
+@pytest.mark.parametrize("flow_start", [0.5, 0.2, 0.0])
 def test_shallow_generation_matches_reference(bundle, cpu_model, flow_start):
-    """Solves that start from the prior head's patch (``flow_start`` < 1): the bundle's ``prior`` outputs and the
-    pipeline's loop against ``VoxCPM.generate(flow_start=...)`` with the same noise; and they differ from a solve
-    from noise."""
+    """Solves that start from the prior head's patch (``flow_start`` < 1; 0: the prior itself): the bundle's
+    ``prior`` outputs and the pipeline's loop against ``VoxCPM.generate(flow_start=...)`` with the same noise; and
+    they differ from a solve from noise."""
     model = bundle[1]
     ids = cpu_model.tokenizer.encode("hello world, the cat.")
     n, P = 6, model.config.patch_size
@@ -131,7 +131,7 @@ def test_generation_defaults_come_from_the_bundle(cpu_model):
     np.testing.assert_array_equal(implicit, explicit)
     other = np.stack(list(cpu_model.generate_patches(ids, steps=hp["steps"] + 1, seed=5, max_patches=3)))
     assert not np.array_equal(implicit, other)
-    for bad in (dict(steps=0), dict(steps=2.5), dict(cfg=float("nan")), dict(cfg=True), dict(flow_start=0),
+    for bad in (dict(steps=0), dict(steps=2.5), dict(cfg=float("nan")), dict(cfg=True), dict(flow_start=-0.1),
                 dict(flow_start=1.5), dict(flow_start=float("nan")), dict(flow_start="0.5"), dict(flow_start=True)):
         with pytest.raises(InvalidInput):
             cpu_model.synthesize("a cat", **bad)

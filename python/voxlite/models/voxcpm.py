@@ -373,7 +373,10 @@ class VoxCPM(nn.Module):
         """One patch (B, P, D) from noise (B, P, D): Euler from t = 1 to 0 on a sway grid, CFG-Zero* (zero velocity
         for the first max(1, int(0.04 * (n_steps + 1))) steps, then projected CFG), as VoxCPM's ``UnifiedCFM``.
         ``flow_start`` < 1 (a model with a prior head): from ``solvers.shallow_start(prior(mu), noise, flow_start)``
-        on the same grid scaled into [flow_start, 0], without zero-velocity steps (the state is not pure noise)."""
+        on the same grid scaled into [flow_start, 0], without zero-velocity steps (the state is not pure noise);
+        0: the prior itself, no solve."""
+        if flow_start == 0:
+            return self.prior(mu)
         from voxlite.kernels import solvers
 
         B = mu.shape[0]

@@ -156,9 +156,9 @@ class VoxCPMModel(GraphModel):
             raise InvalidInput(f"steps must be an integer in 1..{MAX_STEPS}, got {steps!r}")
         if flow_start is not None and (isinstance(flow_start, bool)
                                        or not isinstance(flow_start, (int, float, np.floating, np.integer))
-                                       or not 0.0 < float(flow_start) <= 1.0):
-            raise InvalidInput(f"flow_start must be a number in (0, 1] (1: the solve starts from noise), "
-                               f"got {flow_start!r}")
+                                       or not 0.0 <= float(flow_start) <= 1.0):
+            raise InvalidInput(f"flow_start must be a number in [0, 1] (1: the solve starts from noise; 0: the "
+                               f"prior head's patch, no solve), got {flow_start!r}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise InvalidInput(f"seed must be a non-negative integer, got {seed!r}")
         if max_patches is not None and (isinstance(max_patches, bool) or not isinstance(max_patches, (int, np.integer))
@@ -173,7 +173,8 @@ class VoxCPMModel(GraphModel):
         """Yield each generated latent patch (P, D) as soon as it is solved. ``prompt_patches``: an
         ``encode_prompt`` result, instead of ``prompt_audio`` (to encode a prompt once for many sentences).
         ``flow_start`` < 1 (bundles with a prior head): each solve starts at that time from the prior head's patch
-        mixed with the noise (``solvers.shallow_start``) instead of from noise: cheaper, and closer to the prior."""
+        mixed with the noise (``solvers.shallow_start``) instead of from noise: cheaper, and closer to the prior;
+        0: the prior head's patch is the patch (no LocDiT call)."""
         from ..kernels import solvers
         from ..kernels.kvcache import KVCache
 
@@ -213,7 +214,8 @@ class VoxCPMModel(GraphModel):
         mu, stop_logits, prior = out["mu"], out["stop_logits"], out.get("prior")
         cond = np.ascontiguousarray(feats[:, -1])  # last prompt patch, zeros without a prompt
 
-        ts = solvers.shallow_timesteps(steps, flow_start, schedule="sway", sway_coef=float(self.defaults["sway_coef"]))
+        ts = solvers.shallow_timesteps(steps, flow_start or 1.0, schedule="sway",
+                                       sway_coef=float(self.defaults["sway_coef"]))
         # CFG-Zero*'s zero-velocity steps are for a start at pure noise
         zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"]))) if flow_start >= 1 else 0
         locdit = self.session("locdit")
@@ -221,15 +223,18 @@ class VoxCPMModel(GraphModel):
         rng = np.random.default_rng(seed)
         for i in range(max_len):
             z = rng.standard_normal((1, P, D), dtype=np.float32)
-            if flow_start < 1:
-                z = solvers.shallow_start(prior, z, flow_start)
+            if flow_start == 0:  # the prior head's patch as it is: no LocDiT call
+                patch = np.array(prior, np.float32)
+            else:
+                if flow_start < 1:
+                    z = solvers.shallow_start(prior, z, flow_start)
 
-            def velocity(x, t, mu=mu, cond=cond):
-                v = locdit.run({"x": x, "t": np.full((1,), t, np.float32), "mu": mu, "cond": cond})["velocity"]
-                return v[:1], v[1:]
+                def velocity(x, t, mu=mu, cond=cond):
+                    v = locdit.run({"x": x, "t": np.full((1,), t, np.float32), "mu": mu, "cond": cond})["velocity"]
+                    return v[:1], v[1:]
 
-            patch = solvers.integrate_flow(velocity, z, ts, cfg_scale=cfg, cfg_mode="zero_star",
-                                           zero_init_steps=zero_init)  # (1, P, D)
+                patch = solvers.integrate_flow(velocity, z, ts, cfg_scale=cfg, cfg_mode="zero_star",
+                                               zero_init_steps=zero_init)  # (1, P, D)
             yield patch[0].copy()  # the caller may keep or modify it; the loop keeps patch as cond
             cond = patch
             if i > min_len and int(np.argmax(stop_logits[0])) == 1:
