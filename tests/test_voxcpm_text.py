@@ -208,6 +208,8 @@ def test_say_errors_leave_no_file(bundle, tmp_path, monkeypatch, capsys):
              (["say", "hi", "-o", str(out), "--bundle", str(bundle), "--voice", str(tmp_path / "missing.wav"),
                "--voice-text", "hi"], "no audio file"),
              (["say", "hi", "-o", str(tmp_path / "out.mp3"), "--bundle", str(bundle), "--steps", "1"], "cannot write"),
+             (["say", "hi", "-o", str(out), "--bundle", str(bundle), "--flow-start", "0.5"], "no prior head"),
+             (["say", "hi", "-o", str(out), "--bundle", str(bundle), "--flow-start", "2"], "flow_start"),
              (["say", "hi", "-o", str(tmp_path / "out.mp3"), "--bundle", str(bundle), "--steps", "1", "--stream"],
               "cannot write")]
     for argv, message in cases:

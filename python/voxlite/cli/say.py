@@ -25,6 +25,9 @@ def add_arguments(parser) -> None:
                         help="classifier-free guidance scale (default: the bundle's)")
     parser.add_argument("--steps", type=int, default=None,
                         help="flow-matching solver steps per patch (default: the bundle's)")
+    parser.add_argument("--flow-start", type=float, default=None,
+                        help="where each patch's solve starts, 0..1: 1 from noise, below 1 from the prior head's "
+                             "patch, 0 that patch itself (bundles with a prior head; default: the bundle's)")
     parser.add_argument("--stream", action="store_true",
                         help="decode patch by patch with the streaming decoder, writing as it goes")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
@@ -69,7 +72,7 @@ def run(args) -> int:
         raise InvalidInput(f"{bundle} is a {model.bundle.model_type!r} bundle; say needs a 'voxcpm' bundle")
     progress = _Progress(not args.quiet and sys.stderr.isatty(), model.sample_rate)
     options = dict(prompt_audio=args.voice, prompt_text=args.voice_text, cfg=args.cfg, steps=args.steps,
-                   seed=args.seed, progress=progress.sentence)
+                   flow_start=args.flow_start, seed=args.seed, progress=progress.sentence)
     try:
         if args.stream:
             duration = _write_stream(args.output, model.stream(args.text, **options), model.sample_rate, progress)
