@@ -64,7 +64,7 @@ def test_generation_matches_reference(bundle, cpu_model):
     model = bundle[1]
     ids = cpu_model.tokenizer.encode("hello world, the cat.")
     n = 7
-    patches = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=4, seed=3, max_patches=n)))
+    patches = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=4, seed=3, max_patches=n, flow_start=1.0)))
     P = model.config.patch_size
     rng = np.random.default_rng(3)
     noise = torch.from_numpy(np.stack([rng.standard_normal((1, P, 100), dtype=np.float32) for _ in range(n)]))
@@ -94,7 +94,7 @@ def test_shallow_generation_matches_reference(bundle, cpu_model, flow_start):
                          n_steps=3, cfg_value=2.0, noise=noise, stop=True, flow_start=flow_start)
     assert patches.shape == ref[0].shape
     np.testing.assert_allclose(patches, ref[0].numpy(), atol=2e-4)
-    deep = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=3, seed=4, max_patches=n)))
+    deep = np.stack(list(cpu_model.generate_patches(ids, cfg=2.0, steps=3, seed=4, max_patches=n, flow_start=1.0)))
     assert not np.allclose(deep[:len(patches)], patches[:len(deep)], atol=1e-2)
 
 
@@ -126,11 +126,14 @@ def test_generation_defaults_come_from_the_bundle(cpu_model):
     hp = cpu_model.bundle.hparams
     ids = cpu_model.tokenizer.encode("a cat")
     implicit = np.stack(list(cpu_model.generate_patches(ids, seed=5, max_patches=3)))
+    assert hp["flow_start"] == 0.0  # the default voice: patches are the prior head's
     explicit = np.stack(list(cpu_model.generate_patches(ids, cfg=hp["cfg"], steps=hp["steps"], seed=5,
-                                                        max_patches=3)))
+                                                        max_patches=3, flow_start=hp["flow_start"])))
     np.testing.assert_array_equal(implicit, explicit)
-    other = np.stack(list(cpu_model.generate_patches(ids, steps=hp["steps"] + 1, seed=5, max_patches=3)))
-    assert not np.array_equal(implicit, other)
+    deep = np.stack(list(cpu_model.generate_patches(ids, seed=5, max_patches=3, flow_start=1.0)))
+    other = np.stack(list(cpu_model.generate_patches(ids, steps=hp["steps"] + 1, seed=5, max_patches=3,
+                                                     flow_start=1.0)))
+    assert not np.array_equal(implicit, deep) and not np.array_equal(deep, other)
     for bad in (dict(steps=0), dict(steps=2.5), dict(cfg=float("nan")), dict(cfg=True), dict(flow_start=-0.1),
                 dict(flow_start=1.5), dict(flow_start=float("nan")), dict(flow_start="0.5"), dict(flow_start=True)):
         with pytest.raises(InvalidInput):

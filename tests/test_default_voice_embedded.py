@@ -22,6 +22,12 @@ def test_default_is_the_embedded_bundle(monkeypatch):
     assert size < 50e6, f"embedded default voice is {size / 1e6:.1f} MB"
 
 
+def test_patches_come_from_the_prior_head(voice):
+    assert voice.has_prior and voice.defaults["flow_start"] == 0.0
+    deep = voice.synthesize("Hello there.", seed=0, flow_start=1.0, steps=2)  # the LocDiT solve still runs
+    assert np.isfinite(deep.samples).all() and deep.duration > 0.3
+
+
 def test_speaks(voice):
     audio = voice.synthesize("Hello there, this is a test.", seed=0)
     assert audio.sample_rate == 24000
