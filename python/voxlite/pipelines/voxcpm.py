@@ -218,7 +218,7 @@ class VoxCPMModel(GraphModel):
                                        sway_coef=float(self.defaults["sway_coef"]))
         # CFG-Zero*'s zero-velocity steps are for a start at pure noise
         zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"]))) if flow_start >= 1 else 0
-        locdit = self.session("locdit")
+        locdit = self.session("locdit") if flow_start > 0 else None  # flow_start 0 never runs (or loads) it
         min_len = int(self.defaults["min_len"])
         rng = np.random.default_rng(seed)
         for i in range(max_len):
