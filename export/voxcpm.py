@@ -59,9 +59,9 @@ from voxlite.pipelines.voxcpm import STEP_KV  # noqa: E402  (the step cache cont
 # int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
 # step mu ~8 dB: mu sits behind the FSQ, whose rounding turns small upstream errors into whole-level flips, so its
 # bound is lower. KV outputs and stop logits are logged only.
-# The prior head (a linear map of mu) amplifies some of mu's int8 error: on the default voice (step 10,974) the prefill's
-# prior measured 4.6 dB on the verify input (random prompt patches, which that voice never takes) against mu's 9.7,
-# the step's 11.4 dB; its held-out WER with int8 priors was 16.2 % against fp32's 18.4 % (30 sentences).
+# The prior head (a linear map of mu) amplifies some of mu's int8 error: on the default voice (step 10,974) the
+# prefill's prior measured 4.6 dB on the verify input (random prompt patches, which that voice never takes) against
+# mu's 9.7, the step's 11.4 dB; its held-out WER with int8 priors was 16.2 % against fp32's 18.4 % (30 sentences).
 MIN_SNR_DB = {"fp16": {"mu": 20.0, "prior": 20.0, "velocity": 30.0},
               "int8": {"mu": 5.0, "prior": 3.0, "velocity": 10.0}}
 SNR_CHECKED = ("mu", "prior", "velocity")

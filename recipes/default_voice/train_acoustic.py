@@ -8,8 +8,8 @@
 
 Losses as the official VoxCPM trainer: MSE between the LocDiT velocity and ``z - x1`` at ``x_t = (1 - t) x1 + t z``
 (t ~ sigmoid(N(0, 1))), the condition ``mu`` zeroed for 10 % of patches (CFG), and cross-entropy on the stop head
-(1 on the state that produces the last patch), plus the prior head's L1 loss (``losses``). The data is the teacher corpus (``corpus.py``, Piper rows); the
-held-out sentences (``eval_manifest.jsonl``) are only used for validation.
+(1 on the state that produces the last patch), plus the prior head's L1 loss (``losses``). The data is the teacher
+corpus (``corpus.py``, Piper rows); the held-out sentences (``eval_manifest.jsonl``) are only used for validation.
 
 Resumable: ``--out`` holds ``state.pt`` (model, optimiser, step, RNG, data statistics) written atomically every
 ``--ckpt-minutes``; running the same command continues. ``model.pt`` (weights, config, mel statistics) is what

@@ -162,16 +162,31 @@ def test_sigterm_checkpoints_and_stops(corpus):
     import signal
     import threading
 
+    import time
+
     root, out = corpus
     original = signal.getsignal(signal.SIGTERM)
-    timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
-    timer.start()
+    cancel = threading.Event()
+
+    def term_once_training():
+        # after the first logged step (the handler is installed by then, however slow the set-up on a busy machine)
+        log = out / "train.jsonl"
+        deadline = time.time() + 120
+        while not cancel.is_set() and time.time() < deadline:
+            if log.exists() and log.stat().st_size > 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=term_once_training, daemon=True)
+    killer.start()
     try:
         assert ta.main(["--corpus", str(root), "--out", str(out), "--size", "tiny", "--max-steps", "100000",
-                        "--max-tokens", "400", "--log-every", "1000", "--valid-every", "100000",
+                        "--max-tokens", "400", "--log-every", "1", "--valid-every", "100000",
                         "--ckpt-minutes", "100"]) == 0
     finally:
-        timer.cancel()
+        cancel.set()
+        killer.join()
     state = torch.load(out / "state.pt", weights_only=False)
     assert 0 < state["step"] < 100000
     assert signal.getsignal(signal.SIGTERM) is original  # handlers put back

@@ -16,6 +16,7 @@ an exported bundle needs:
     step(patch, kv)                                         -> (mu, stop_logits, kv_new)
     step_buffer(patch, length, cache)                       -> (mu, stop_logits, kv_new)   (the exported step)
     velocity(x, t, mu, cond[, dt])                          -> v          (evaluated 2 x n_steps per patch with CFG)
+    prior(mu)                                               -> patch      (voxlite's prior head, ``config.prior_head``)
 
 ``kv`` is a flat tuple: the TSLM's ``(k_0, v_0, ..., k_{N-1}, v_{N-1})`` then the RALM's, each (B, Hkv, L, Dh);
 ``step`` returns the new position only (append it: ``append_kv``); the position is the cache length. ``step_buffer``

@@ -214,11 +214,12 @@ class VoxCPMModel(GraphModel):
         mu, stop_logits, prior = out["mu"], out["stop_logits"], out.get("prior")
         cond = np.ascontiguousarray(feats[:, -1])  # last prompt patch, zeros without a prompt
 
-        ts = solvers.shallow_timesteps(steps, flow_start or 1.0, schedule="sway",
-                                       sway_coef=float(self.defaults["sway_coef"]))
-        # CFG-Zero*'s zero-velocity steps are for a start at pure noise
-        zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"]))) if flow_start >= 1 else 0
-        locdit = self.session("locdit") if flow_start > 0 else None  # flow_start 0 never runs (or loads) it
+        if flow_start > 0:  # flow_start 0 never runs (or loads) the LocDiT
+            ts = solvers.shallow_timesteps(steps, flow_start, schedule="sway",
+                                           sway_coef=float(self.defaults["sway_coef"]))
+            # CFG-Zero*'s zero-velocity steps are for a start at pure noise
+            zero_init = max(1, int(len(ts) * float(self.defaults["zero_init_ratio"]))) if flow_start >= 1 else 0
+            locdit = self.session("locdit")
         min_len = int(self.defaults["min_len"])
         rng = np.random.default_rng(seed)
         for i in range(max_len):
