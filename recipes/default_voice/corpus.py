@@ -80,9 +80,12 @@ def _job(s: textmod.Sentence, ipa: str, teacher: str, speaker: str, split: str, 
                seed=utterance_seed(seed, uid), path=f"{folder}/{teacher}-{speaker}/{s.sid}.wav")
 
 
-def load_sentences(text_file: Path | None, fortune_dir: Path) -> list[textmod.Sentence]:
+def load_sentences(text_file: Path | None, fortune_dir: Path, source: str = "fortunes",
+                   wordnet_dir: Path = textmod.WORDNET_DIR) -> list[textmod.Sentence]:
     if text_file is not None:
         return textmod.text_file_sentences(text_file)
+    if source == "wordnet":
+        return textmod.wordnet_sentences(wordnet_dir)
     return textmod.fortune_sentences(fortune_dir)
 
 
@@ -415,7 +418,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rate", type=int, default=24000, help="sample rate of every WAV (default 24000)")
     ap.add_argument("--text", type=Path, default=None, help="sentences from this file (one a line) instead of fortunes")
+    ap.add_argument("--source", choices=["fortunes", "wordnet"], default="fortunes",
+                    help="built-in text: Debian's fortunes, or WordNet's usage examples (default fortunes)")
     ap.add_argument("--fortune-dir", type=Path, default=textmod.FORTUNE_DIR)
+    ap.add_argument("--wordnet-dir", type=Path, default=textmod.WORDNET_DIR)
     ap.add_argument("--eval-file", type=Path, default=EVAL_FILE,
                     help="held-out sentences (default: the committed file)")
     ap.add_argument("--write-eval", action="store_true",
@@ -426,10 +432,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    sentences = load_sentences(args.text, args.fortune_dir)
+    if args.write_eval and (args.text is not None or args.source != "fortunes"):
+        raise SystemExit("--write-eval chooses from the fortune sentences; drop --text / --source")
+    sentences = load_sentences(args.text, args.fortune_dir, args.source, args.wordnet_dir)
     if args.write_eval:
-        if args.text is not None:
-            raise SystemExit("--write-eval chooses from the fortune sentences; drop --text")
         _, candidates = textmod.split_train_eval(sentences, [])
         if len(candidates) < MIN_EVAL:
             raise SystemExit(f"only {len(candidates)} held-out sentences (< {MIN_EVAL}): raise EVAL_PERMILLE")

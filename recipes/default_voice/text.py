@@ -1,7 +1,7 @@
 """Sentence set for the default-voice teacher corpus: offline English text, cleaned and normalised.
 
-Source: Debian's ``fortunes`` and ``fortunes-min`` packages (``/usr/share/games/fortunes``; BSD licence, see
-README.md). Entries are split into sentences, attributions dropped, abbreviations and numbers written out by the
+Sources: Debian's ``fortunes`` and ``fortunes-min`` packages (``/usr/share/games/fortunes``; BSD licence, see
+README.md), and WordNet 3.0's usage examples (``wordnet-base``, ``/usr/share/wordnet``; WordNet licence). Entries are split into sentences, attributions dropped, abbreviations and numbers written out by the
 small normaliser below, and only clean single sentences of 4-14 words are kept: ASCII letters, apostrophes,
 hyphens inside words and the punctuation ``. , ; ! ?``; no all-capitals words, no colons, no leftover symbols.
 
@@ -21,6 +21,8 @@ from voxlite.text.english_normalize import (  # noqa: F401  (re-exported for the
     _ONES, cardinal, clean_layout, expand_abbreviations, normalize_numbers, ordinal, year)
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
+WORDNET_DIR = Path("/usr/share/wordnet")
+WORDNET_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 # Not used: pictures, non-English text, song lyrics (third-party texts), and the technical files (shell
 # commands, Perl, distribution jargon) where hardly a sentence survives the filters.
 EXCLUDED_FILES = frozenset({"ascii-art", "translate-me", "songs-poems", "debian", "linux", "linuxcookie", "perl"})
@@ -159,6 +161,35 @@ def fortune_sentences(directory: Path = FORTUNE_DIR) -> list[Sentence]:
                 norm = normalize(raw)
                 if norm:
                     found.append(Sentence(sentence_id(norm), raw, norm, path.name))
+    return dedupe(found)
+
+
+def wordnet_examples(directory: Path = WORDNET_DIR) -> list[str]:
+    """The quoted usage examples of WordNet 3.0's glosses (``data.*``: ``... | gloss; "example"; "example"``),
+    in file order. Many are phrases without a capital or a full stop: they get both, so they read as sentences."""
+    files = [Path(directory) / name for name in WORDNET_FILES]
+    if not all(f.is_file() for f in files):
+        raise FileNotFoundError(f"no WordNet data files in {directory}: `apt-get install wordnet-base`")
+    found = []
+    for path in files:
+        for line in path.read_text(encoding="latin-1").splitlines():
+            if line.startswith(" ") or "|" not in line:  # the licence header; synset lines have a gloss
+                continue
+            for example in re.findall(r'"([^"]+)"', line.split("|", 1)[1]):
+                example = example.strip()
+                if example:
+                    example = example[0].upper() + example[1:]
+                    found.append(example if example[-1] in ".!?" else example + ".")
+    return found
+
+
+def wordnet_sentences(directory: Path = WORDNET_DIR) -> list[Sentence]:
+    """WordNet's usage examples that normalise to clean sentences, deduplicated, in file order."""
+    found = []
+    for raw in wordnet_examples(directory):
+        norm = normalize(raw)
+        if norm:
+            found.append(Sentence(sentence_id(norm), raw, norm, "wordnet"))
     return dedupe(found)
 
 

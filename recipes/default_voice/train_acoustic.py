@@ -48,6 +48,7 @@ from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P  # noqa: E402
 CORPUS = Path.home() / ".cache" / "voxlite" / "corpus"
 OUT = Path.home() / ".cache" / "voxlite" / "train" / "acoustic"
 MEL = "vocos-24khz"
+SMALL_T_MAX = 0.3  # --small-t-share draws the LocDiT's t from U(0, SMALL_T_MAX): the range shallow solves use
 PATCH = 8  # frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch (TRAINING.md: 8 frames aligned fast)
 
 
@@ -165,7 +166,7 @@ def batches(items: list, max_tokens: int, rng: random.Random) -> list[list]:
 # ----------------------------------------------------------------------------------------------------- model
 
 def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float = 0.1, dit_fraction: float = 1.0,
-           audio_dropout: float = 0.0, cond_noise: float = 0.0,
+           audio_dropout: float = 0.0, cond_noise: float = 0.0, small_t_share: float = 0.0,
            generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Flow-matching and stop losses of a batch (official VoxCPM trainer's formulation). ``dit_fraction``: the
     LocDiT loss on a random subset of the patches (an unbiased estimate at a fraction of the cost: the LocDiT runs
@@ -181,7 +182,10 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
     gets its L1 loss (key "prior"). Its gradient reaches the LM directly and on every patch, so ``mu`` must carry the
     patch's content, which the audio so far does not fully give: the regression loss under which the feasibility
     run's LM aligned (TRAINING.md). The flow-matching loss alone gives the LM a weak signal the LocDiT can meet from
-    ``cond``. At synthesis the prior is where a shallow solve starts (``flow_start``)."""
+    ``cond``. At synthesis the prior is where a shallow solve starts (``flow_start``).
+
+    ``small_t_share``: that share of the LocDiT's patches draw t from U(0, SMALL_T_MAX) instead of sigmoid(N(0, 1))
+    (P(t < 0.15) ~ 4 %), so the LocDiT learns the small-t end of the flow that a shallow solve runs on."""
     tokens, tmask, amask, feats = batch["tokens"], batch["text_mask"], batch["audio_mask"], batch["feats"]
     lm_feats = feats
     if audio_dropout > 0:
@@ -209,6 +213,9 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
     M = x1.shape[0]
     keep = (torch.rand(M, generator=generator) >= cfg_dropout).to(mu.dtype)[:, None]
     t = torch.sigmoid(torch.randn(M, generator=generator))
+    if small_t_share > 0:  # shallow solves (flow_start t0 <= SMALL_T_MAX) start where sigmoid(N(0,1)) rarely looks
+        small = torch.rand(M, generator=generator) < small_t_share
+        t = torch.where(small, SMALL_T_MAX * torch.rand(M, generator=generator), t)
     z = torch.randn(x1.shape, generator=generator)
     xt = (1 - t)[:, None, None] * x1 + t[:, None, None] * z
     v = model.velocity(xt, t, mu * keep, cond)
@@ -250,6 +257,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--dit-fraction", type=float, default=0.35, help="patches per step in the LocDiT loss")
     ap.add_argument("--audio-dropout", type=float, default=0.5, help="dropout on the LM's audio inputs")
     ap.add_argument("--cond-noise", type=float, default=0.5, help="noise on the LocDiT's previous-patch condition")
+    ap.add_argument("--small-t-share", type=float, default=0.3,
+                    help=f"share of LocDiT patches with t ~ U(0, {SMALL_T_MAX}) instead of sigmoid(N(0, 1))")
     ap.add_argument("--prior-weight", type=float, default=1.0, help="weight of the prior head's L1 loss")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
@@ -360,7 +369,8 @@ def main(argv=None) -> int:
                     group["lr"] *= min(1.0, (step - restart + 1) / 100)
             model.train()
             out = losses(model, make_batch(batch_items, config.audio_start_token), dit_fraction=args.dit_fraction,
-                         audio_dropout=args.audio_dropout, cond_noise=args.cond_noise, generator=gen)
+                         audio_dropout=args.audio_dropout, cond_noise=args.cond_noise,
+                         small_t_share=args.small_t_share, generator=gen)
             loss = out["diff"] + out["stop"] + args.prior_weight * out.get("prior", 0.0)
             opt.zero_grad(set_to_none=True)
             loss.backward()

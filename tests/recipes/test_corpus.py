@@ -84,6 +84,28 @@ def test_eval_file_is_held_out():
     assert len(train) == len(ours)
 
 
+def test_wordnet_examples(tmp_path):
+    # WordNet 3.0 data-file layout (written for this test): licence lines start with spaces; a synset line has a
+    # gloss after "|" with quoted usage examples, which may lack a capital or a full stop
+    lines = ["  1 This is a licence line with \"quotes in it\" that is not a gloss.",
+             '00001740 03 n 01 entity 0 000 | that which exists; "the entity was small and very round"; '
+             '"Some dogs bark at night!"',
+             '00002137 03 n 01 thing 0 000 | an object; "a cat"; "his 2nd try was better than his first"',
+             '00002452 03 n 01 other 0 000 | a gloss with no example at all']
+    for name in T.WORDNET_FILES:
+        (tmp_path / name).write_text("\n".join(lines if name == "data.noun" else lines[:1]) + "\n",
+                                     encoding="latin-1")
+    assert T.wordnet_examples(tmp_path) == ["The entity was small and very round.", "Some dogs bark at night!",
+                                             "A cat.", "His 2nd try was better than his first."]
+    found = T.wordnet_sentences(tmp_path)
+    assert [s.norm for s in found] == ["The entity was small and very round.", "Some dogs bark at night!",
+                                       "His second try was better than his first."]  # "A cat." is too short
+    assert {s.source for s in found} == {"wordnet"}
+    assert corpus.load_sentences(None, tmp_path / "no-fortunes", "wordnet", tmp_path) == found
+    with pytest.raises(FileNotFoundError, match="wordnet-base"):
+        T.wordnet_sentences(tmp_path / "missing")
+
+
 # ------------------------------------------------------------------------------------------ phonemes
 
 def test_inventory_round_trip():

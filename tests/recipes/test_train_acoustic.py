@@ -115,6 +115,25 @@ def test_losses_fall_on_one_batch():
     assert float(loss) < 0.7 * first
 
 
+def test_small_t_share_draws_the_locdit_t_from_the_shallow_range(monkeypatch):
+    torch.manual_seed(0)
+    cfg = ta.voice_config(20, 0.5, "tiny")
+    model = ta.VoxCPM(cfg)
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((40, ta.PATCH, cfg.feat_dim))
+              .astype(np.float32)) for _ in range(4)]
+    batch = ta.make_batch(items, cfg.audio_start_token)
+    seen = []
+    velocity = model.velocity
+    monkeypatch.setattr(model, "velocity", lambda xt, t, mu, cond: seen.append(t) or velocity(xt, t, mu, cond))
+    for share in (0.0, 0.5, 1.0):
+        ta.losses(model, batch, small_t_share=share, generator=torch.Generator().manual_seed(1))
+    base, half, full = (t.numpy() for t in seen)
+    assert full.max() <= ta.SMALL_T_MAX and full.min() >= 0 and full.std() > 0.05
+    assert (base < ta.SMALL_T_MAX).mean() < 0.3  # sigmoid(N(0, 1)): P(t < 0.3) ~ 0.2
+    assert 0.4 < (half < ta.SMALL_T_MAX).mean() < 0.8
+
+
 def test_batch_layout():
     items = [(np.array([1, 5, 2], np.int32), np.zeros((2, ta.PATCH, 3), np.float32)),
              (np.array([1, 2], np.int32), np.ones((4, ta.PATCH, 3), np.float32))]
