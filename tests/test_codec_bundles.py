@@ -99,6 +99,20 @@ def test_quantized_within_bounds(exported, precision, backend):
         assert snr >= MIN_SNR_DB[precision], f"{precision} SNR {snr:.1f} dB"
 
 
+def test_int8_keeps_grouped_convs_float(exported):
+    """ONNX Runtime runs a grouped ConvInteger group by group (slower than float): int8 graphs quantize only
+    group-1 convolutions, and a Vocos none (its depthwise convs, and the input conv on the mel, stay float)."""
+    import onnx
+
+    parts, bundle = exported
+    graph = onnx.load(str(voxlite.open_bundle(bundle).graph_path("decoder", "int8")), load_external_data=False).graph
+    convs = [n for n in graph.node if n.op_type == "ConvInteger"]
+    assert all(a.i == 1 for n in convs for a in n.attribute if a.name == "group")
+    assert any(n.op_type in ("MatMulInteger", "ConvInteger", "DynamicQuantizeLinear") for n in graph.node)
+    if parts.family == "vocos":
+        assert not convs and any(n.op_type == "Conv" for n in graph.node)
+
+
 def test_manifest_describes_the_codec(exported):
     parts, bundle = exported
     b = voxlite.open_bundle(bundle)
