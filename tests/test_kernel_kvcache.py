@@ -238,6 +238,26 @@ def test_from_spec():
         KVCache.from_spec(SPEC, max_len=8, batch=-1)
 
 
+def test_grown_keeps_the_committed_positions():
+    rng = np.random.default_rng(0)
+    cache = KVCache.from_spec(SPEC, max_len=5)
+    ks = [rng.standard_normal((1, 2, 5, 8)).astype(np.float32) for _ in range(3)]
+    vs = [rng.standard_normal((1, 2, 5, 8)).astype(np.float32) for _ in range(3)]
+    cache.append([k[:, :, :4] for k in ks], [v[:, :, :4] for v in vs])
+    big = cache.grown(12)
+    assert big.capacity == 12 and big.length == 4 and cache.capacity == 5
+    for i in range(3):
+        np.testing.assert_array_equal(big.keys(i), ks[i][:, :, :4])
+        np.testing.assert_array_equal(big.values(i), vs[i][:, :, :4])
+        assert not np.shares_memory(big.buffer(i), cache.buffer(i))
+    big.append([k[:, :, 4:] for k in ks], [v[:, :, 4:] for v in vs])  # room to go on
+    np.testing.assert_array_equal(big.keys(2), ks[2])
+    assert KVCache.from_spec(SPEC, max_len=3).grown(3).length == 0
+    for bad in (3, 0, 4.0, True):
+        with pytest.raises(ValueError, match="capacity must be an integer >= length"):
+            cache.grown(bad)
+
+
 def test_threads_independent_instances():
     """Each thread drives its own cache (copies release the GIL); all match the naive cache."""
     errors = []

@@ -187,6 +187,27 @@ def test_generation_matches_reference(exported, cpu_model):
     np.testing.assert_allclose(latents, ref_latents, atol=1e-4)
 
 
+def test_kv_caches_grow_as_they_fill(exported, cpu_model, monkeypatch):
+    """Caches start with room for KV_START_PATCHES generated patches and double when full: the same patches."""
+    model, vae_parts, _ = exported
+    text = [5, 17, 33, 64, 99]
+    ref_latents, _ = _reference(model, vae_parts, text, seed=5, max_len=4)
+    grown = []
+    monkeypatch.setattr(type(cpu_model), "KV_START_PATCHES", 1)
+    from voxlite.kernels.kvcache import KVCache
+
+    def spy(self, capacity, _grown=KVCache.grown):
+        grown.append((self.length, capacity))
+        return _grown(self, capacity)
+
+    monkeypatch.setattr(KVCache, "grown", spy)
+    latents = cpu_model.generate_latents(text, seed=5, steps=STEPS, max_patches=4)
+    np.testing.assert_allclose(latents, ref_latents, atol=1e-4)
+    T = len(text) + 1
+    # base and residual caches: full at T + 1 -> 2 (T + 1), capped at T + max_patches
+    assert grown == [(T + 1, T + 4), (T + 1, T + 4)]
+
+
 def test_voice_prompt_matches_reference(exported, cpu_model):
     """Prompt transcript + prompt audio (left-padded to whole patches, AudioVAE-encoded), cfg 1.5, stop rule live."""
     model, vae_parts, _ = exported

@@ -18,6 +18,7 @@ and the next step reads either
 Lifetime: views share the cache's memory (``np.shares_memory``) and keep its storage alive, so a
 view stays valid after the :class:`KVCache` is dropped. The buffer is never reallocated; ``trim``
 and ``reset`` only move the length, so an earlier view sees later writes to its positions.
+``grown(capacity)`` returns a new, larger cache with a copy of the committed positions.
 
 Threads: an instance must not be written (or trimmed/reset) from several threads at once;
 different instances are independent. Copies run with the GIL released.
@@ -130,6 +131,18 @@ class KVCache:
     def reset(self) -> None:
         """Length 0; the buffer is kept (no reallocation)."""
         self._cache.reset()
+
+    def grown(self, capacity: int) -> "KVCache":
+        """A new cache of ``capacity`` slots (>= length) holding this one's committed positions (copied once).
+        Graphs that read the whole fixed-size buffer pay for every slot, filled or not: a cache can start small
+        and be grown as it fills, instead of being allocated for the longest possible sequence."""
+        c = self._cache
+        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < max(1, self.length):
+            raise ValueError(f"KVCache.grown: capacity must be an integer >= length ({self.length}), got {capacity!r}")
+        new = KVCache(c.n_layers, c.batch, c.n_heads, int(capacity), c.head_dim, self.dtype)
+        if self.length:
+            new.append([self.keys(i) for i in range(c.n_layers)], [self.values(i) for i in range(c.n_layers)])
+        return new
 
     # --- reads -----------------------------------------------------------------------------
     def keys(self, layer: int) -> np.ndarray:
