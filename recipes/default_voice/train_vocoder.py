@@ -91,15 +91,22 @@ class SegmentSampler:
         self.p = lengths / lengths.sum()
 
     def batch(self, batch_size: int) -> torch.Tensor:
+        return self.batch_with_sources(batch_size)[0]
+
+    def batch_with_sources(self, batch_size: int, hop: int = 1) -> tuple[torch.Tensor, list[tuple[dict, int, float]]]:
+        """The batch and, per item, (row, start sample, gain). ``hop`` > 1: starts on whole hops, so the segment's
+        frames are frames of the whole utterance's mel (for GTA input)."""
         out = np.zeros((batch_size, self.segment), dtype=np.float32)
+        sources = []
         for b in range(batch_size):
             row = self.rows[self.rng.choice(len(self.rows), p=self.p)]
             n = int(row["num_samples"])
-            start = int(self.rng.integers(0, max(n - self.segment, 0) + 1))
+            start = hop * int(self.rng.integers(0, max(n - self.segment, 0) // hop + 1))
             wav = read_wav(self.root / row["path"], self.sample_rate, start, self.segment)
             gain = 10.0 ** (self.rng.uniform(*self.gain_db) / 20.0)
             out[b, :len(wav)] = wav * gain
-        return torch.from_numpy(out)
+            sources.append((row, start, gain))
+        return torch.from_numpy(out), sources
 
     def state_dict(self) -> dict:
         return {"rng": self.rng.bit_generator.state}
@@ -138,6 +145,30 @@ def log_mel_for_loss(mel: MelSpectrogram, wav: torch.Tensor) -> torch.Tensor:
     real, imag = mel.stft(wav)
     mag = (real.square() + imag.square() + cfg.mag_eps).clamp(min=1e-20).sqrt()  # (B, F, T)
     return torch.matmul(mel.fb, mag).clamp(min=cfg.log_floor).log()
+
+
+class GTAMels:
+    """The acoustic model's ground-truth-aligned mels (``gta_mels.py``): (n_mels, F) log-mel per utterance id, the
+    frames of the real mel of the same audio."""
+
+    def __init__(self, directory: Path, floor: float):
+        self.dir, self.floor = directory, floor
+        if not (directory / "gta.json").is_file():
+            raise SystemExit(f"{directory}: no gta.json; run recipes/default_voice/gta_mels.py first")
+
+    def has(self, row: dict) -> bool:
+        return (self.dir / f"{row['id']}.npz").is_file()
+
+    def utterance(self, row: dict) -> np.ndarray:
+        with np.load(self.dir / f"{row['id']}.npz") as z:
+            return z["mel"].astype(np.float32)
+
+    def segment(self, row: dict, start_frame: int, frames: int, gain: float) -> np.ndarray:
+        """Frames [start, start + frames) of the utterance's GTA mel (log floor past its end), as the real mel of
+        the audio scaled by ``gain`` (log-magnitude mel: + ln gain)."""
+        mel = self.utterance(row)[:, start_frame:start_frame + frames]
+        mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])), constant_values=self.floor)
+        return np.maximum(mel + np.log(gain), self.floor)
 
 
 # -- schedule -----------------------------------------------------------------------------------------------
@@ -190,8 +221,42 @@ class Trainer:
         self.sampler = SegmentSampler(self._train_rows(), args.corpus, args.segment_frames * self.cfg.hop_length,
                                       self.cfg.sample_rate, args.seed)
         self.autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if args.bf16 else nullcontext
+        self.gta = GTAMels(args.gta, math.log(self.cfg.mel.log_floor)) if args.gta else None
         if saved is not None:
             self.load_state_dict(saved)
+        elif args.init is not None:
+            self.init_from(args.init)
+
+    def init_from(self, path: Path) -> None:
+        """Fine-tuning start: a trainer's state.pt (generator and discriminators) or an official-layout generator
+        directory (the generator; fresh discriminators). Optimizers, schedules and the step start afresh."""
+        from voxlite.convert.vocos import load_official_dir
+
+        if path.is_dir():
+            try:
+                self.gen.load_state_dict(load_official_dir(path).state_dict())
+            except RuntimeError as e:
+                raise SystemExit(f"{path}: another generator size than this run's ({e})") from None
+            return
+        s = torch.load(path, map_location="cpu", weights_only=False)
+        if VocosConfig.from_dict(s["config"]) != self.cfg:
+            raise SystemExit(f"{path}: another generator size than this run's")
+        self.gen.load_state_dict(s["generator"])
+        self.mpd.load_state_dict(s["mpd"])
+        self.mrd.load_state_dict(s["mrd"])
+
+    def batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(audio, vocoder input or None): with ``--gta``, a ``--gta-share`` of the items read the acoustic model's
+        mel of their segment instead of the real one."""
+        if self.gta is None:
+            return self.sampler.batch(batch_size), None
+        hop = self.cfg.hop_length
+        wav, sources = self.sampler.batch_with_sources(batch_size, hop)
+        mel = self.features(wav)  # (B, n_mels, frames + 1)
+        for b, (row, start, gain) in enumerate(sources):
+            if self.sampler.rng.random() < self.args.gta_share and self.gta.has(row):
+                mel[b] = torch.from_numpy(self.gta.segment(row, start // hop, mel.shape[-1], gain))
+        return wav, mel
 
     def _train_rows(self) -> list[dict]:
         rows = read_manifest(self.args.corpus / "manifest.jsonl", self.args.teacher, "train")
@@ -207,14 +272,15 @@ class Trainer:
         return len(self.sampler.rows)
 
     # -- one optimizer step ---------------------------------------------------------------------------------
-    def train_step(self, wav: torch.Tensor) -> dict[str, float]:
+    def train_step(self, wav: torch.Tensor, mel_in: torch.Tensor | None = None) -> dict[str, float]:
+        """One step on ``wav``; ``mel_in``: the vocoder's input when it is not the real mel (GTA)."""
         a = self.args
         gan = self.step >= a.gan_start
         with torch.no_grad():
-            mel = self.features(wav)  # (B, n_mels, T): the vocoder's input and the mel loss' target
+            mel = self.features(wav)  # (B, n_mels, T): the mel loss' target (and the input without mel_in)
             y_mags = self.stft_loss.target_magnitudes(wav)
         with self.autocast():
-            y_hat = self.gen(mel)  # (B, N)
+            y_hat = self.gen(mel if mel_in is None else mel_in)  # (B, N)
         y_hat = y_hat.float()
         logs = {}
         if gan:
@@ -288,7 +354,13 @@ class Trainer:
             wav = np.pad(wav, (0, -len(wav) % hop))  # whole frames, as the runtime's codec pipeline
             x = torch.from_numpy(wav)[None]
             mel = self.features(x)
-            y_hat = self.gen(mel)
+            if self.gta is not None and self.gta.has(row):  # validate on what the vocoder will be given
+                gta = self.gta.utterance(row)[:, :mel.shape[-1]]
+                mel_in = torch.from_numpy(np.pad(gta, ((0, 0), (0, mel.shape[-1] - gta.shape[1])),
+                                                 constant_values=self.gta.floor))[None]
+            else:
+                mel_in = mel
+            y_hat = self.gen(mel_in)
             mel_hat = self.mel(y_hat)
             total += (mel_hat - mel).abs().sum().item() / mel.shape[1]
             frames += mel.shape[-1]
@@ -371,6 +443,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--mrd-weight", type=float, default=0.1, help="MRD's share of adversarial + FM losses (Vocos)")
     p.add_argument("--fm-weight", type=float, default=1.0)
     p.add_argument("--clip", type=float, default=1000.0, help="generator gradient-norm clip (a guard, not a knob)")
+    p.add_argument("--gta", type=Path, default=None,
+                   help="fine-tune on the acoustic model's ground-truth-aligned mels (gta_mels.py's --out)")
+    p.add_argument("--gta-share", type=float, default=0.8, help="with --gta: share of items with GTA input")
+    p.add_argument("--init", type=Path, default=None,
+                   help="new run: start from a trainer state.pt (generator + discriminators) or a generator dir")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (pays off only with avx512_bf16 / AMX)")
     p.add_argument("--seed", type=int, default=0)
     # run control
@@ -416,7 +493,7 @@ def main(argv=None) -> int:
             reason = f"signal {stop.signum}"
         if reason:
             break
-        logs = t.train_step(t.sampler.batch(args.batch_size))
+        logs = t.train_step(*t.batch(args.batch_size))
         for k, v in logs.items():
             window[k] = window.get(k, 0.0) + v
         window_steps += 1

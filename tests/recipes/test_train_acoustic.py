@@ -81,6 +81,40 @@ def test_prior_loss_trains_the_lm_and_the_head_is_exported(corpus):
     assert set(payload["state_dict"]) == set(model.state_dict()) and "prior_proj.weight" in payload["state_dict"]
 
 
+def test_gta_mels_are_the_prior_heads_teacher_forced_mels(corpus, tmp_path):
+    """gta_mels.py: one (n_mels, F) log-mel per Piper utterance (train and eval), F the real mel's frames; the
+    same as the prior head on each utterance alone (batching pads causally); resumable; refuses another model."""
+    from export.default_voice import load_acoustic
+    from recipes.default_voice import gta_mels
+
+    root, out_dir = corpus
+    assert _run(root, out_dir, 2) == 0
+    gta = tmp_path / "gta"
+    argv = ["--acoustic", str(out_dir / "model.pt"), "--corpus", str(root), "--features", str(out_dir / "features"),
+            "--out", str(gta), "--threads", "1", "--batch", "3"]
+    assert gta_mels.main(argv) == 0
+    rows = [json.loads(x) for x in (root / "manifest.jsonl").read_text().splitlines()]
+    assert sorted(p.stem for p in gta.glob("*.npz")) == sorted(r["id"] for r in rows)  # the eval row is u0's id
+    model, payload = load_acoustic(out_dir / "model.pt")
+    mean, std = np.asarray(payload["mel_mean"], np.float32), np.asarray(payload["mel_std"], np.float32)
+    floor = float(np.log(ta.MEL_PRESETS[ta.MEL].log_floor))
+    for row in rows:
+        with np.load(out_dir / "features" / f"{row['id']}.npz") as z:
+            real = z["mel"]
+        with np.load(gta / f"{row['id']}.npz") as z:
+            got = z["mel"].astype(np.float32)
+        assert got.shape == real.shape
+        ids = ta.EnglishG2P(ta.lexicon_mod.load(out_dir / "lexicon.json")).encode(row["norm"])
+        alone = gta_mels.predict(model, [(np.asarray(ids, np.int32), real)], mean, std, floor)[0]
+        np.testing.assert_allclose(got, alone, rtol=2e-3, atol=2e-2)  # float16 storage
+    before = {p: p.stat().st_mtime_ns for p in gta.glob("*.npz")}
+    assert gta_mels.main(argv) == 0  # nothing left to do
+    assert {p: p.stat().st_mtime_ns for p in gta.glob("*.npz")} == before
+    assert _run(root, out_dir, 3) == 0  # another model.pt
+    with pytest.raises(SystemExit, match="another acoustic model"):
+        gta_mels.main(argv)
+
+
 def test_resume_from_a_state_with_the_old_aux_head(corpus):
     """States written before the prior head kept its weights apart ("aux"): they resume into prior_proj."""
     root, out = corpus

@@ -144,3 +144,74 @@ def test_exported_generator_loads_through_export_codec(corpus, tmp_path):
     np.testing.assert_allclose(model.encode(wav, RATE), mel.numpy(), atol=1e-4)
     audio = model.decode(mel.numpy())
     np.testing.assert_allclose(audio.samples, ref[0].numpy(), atol=1e-4)
+
+
+def _gta_dir(corpus, path, shift=0.5):
+    """GTA mels standing in for an acoustic model's: each row's real log-mel + ``shift`` (one frame short)."""
+    from voxlite.dsp.mel import log_mel_spectrogram
+    from voxlite.models.vocos import VocosConfig
+
+    mel_cfg = VocosConfig.tiny().mel
+    path.mkdir()
+    (path / "gta.json").write_text("{}")
+    for name in ("manifest.jsonl", "eval_manifest.jsonl"):
+        for line in (corpus / name).read_text().splitlines():
+            row = json.loads(line)
+            wav, _ = sf.read(corpus / row["path"], dtype="float32")
+            mel = log_mel_spectrogram(wav, mel_cfg) + shift
+            np.savez(path / f"{row['id']}.npz", mel=mel[:, :-1].astype(np.float16))
+    return mel_cfg
+
+
+def test_gta_segments_are_the_utterance_frames_of_the_audio(corpus, tmp_path):
+    """--gta: segments start on whole hops, and the vocoder reads the GTA mel's frames of exactly that audio (gain
+    applied, log floor past the end); the loss target stays the real mel."""
+    torch.set_num_threads(1)
+    mel_cfg = _gta_dir(corpus, tmp_path / "gta")
+    args = tv.parse_args(["--corpus", str(corpus), "--out", "unused", *TINY, "--gta", str(tmp_path / "gta"),
+                          "--gta-share", "1"])
+    trainer = tv.Trainer(args)
+    hop = trainer.cfg.hop_length
+    for _ in range(3):
+        state = trainer.sampler.state_dict()
+        wav, mel_in = trainer.batch(2)
+        trainer.sampler.load_state_dict(state)
+        _, sources = trainer.sampler.batch_with_sources(2, hop)
+        real = trainer.features(wav)
+        assert mel_in.shape == real.shape
+        for b, (row, start, gain) in enumerate(sources):
+            assert start % hop == 0
+            full = trainer.gta.utterance(row)
+            n = min(real.shape[-1], full.shape[1] - start // hop)
+            expect = np.maximum(full[:, start // hop:start // hop + n] + np.log(gain), np.log(mel_cfg.log_floor))
+            np.testing.assert_allclose(mel_in[b, :, :n].numpy(), expect, atol=1e-5)
+            assert (mel_in[b, :, n:] == np.float32(np.log(mel_cfg.log_floor))).all()
+            # inside the audio, the GTA stand-in is the real mel + 0.5 (float16 storage, segment edges aside)
+            inner = slice(3, min(n, 20) - 3)
+            assert np.median(np.abs(mel_in[b, :, inner] - real[b, :, inner] - 0.5).numpy()) < 0.05
+    logs = trainer.train_step(wav, mel_in)
+    assert np.isfinite(logs["loss"])
+    assert trainer.validate()["val_utts"] == 2
+
+
+def test_gta_fine_tune_from_a_state(corpus, tmp_path):
+    """--init: a new run starts from another run's generator and discriminators, with fresh optimizers."""
+    torch.set_num_threads(1)
+    base = _run(corpus, tmp_path / "base", 2)
+    _gta_dir(corpus, tmp_path / "gta")
+    out = tmp_path / "ft"
+    argv = ["--corpus", str(corpus), "--out", str(out), "--max-steps", "1", *TINY, "--gta", str(tmp_path / "gta"),
+            "--init"]
+    trainer = tv.Trainer(tv.parse_args([*argv, str(tmp_path / "base" / "state.pt")]))
+    assert trainer.step == 0 and not trainer.opt_g.state_dict()["state"]
+    for k, v in base["generator"].items():
+        torch.testing.assert_close(trainer.gen.state_dict()[k], v)
+    for k, v in base["mpd"].items():
+        torch.testing.assert_close(trainer.mpd.state_dict()[k], v)
+    from_dir = tv.Trainer(tv.parse_args([*argv, str(tmp_path / "base" / "generator")]))
+    for k, v in base["generator"].items():
+        torch.testing.assert_close(from_dir.gen.state_dict()[k], v)
+    assert tv.main([*argv, str(tmp_path / "base" / "state.pt")]) == 0
+    assert torch.load(out / "state.pt", weights_only=False)["step"] == 1
+    with pytest.raises(SystemExit, match="no gta.json"):
+        tv.Trainer(tv.parse_args([*argv[:-3], "--gta", str(tmp_path / "missing")]))
