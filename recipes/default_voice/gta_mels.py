@@ -72,7 +72,8 @@ def predict(model, items: list[tuple[np.ndarray, np.ndarray]], mean: np.ndarray,
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--acoustic", type=Path, required=True, help="train_acoustic.py's model.pt (or checkpoints/acoustic.pt)")
+    ap.add_argument("--acoustic", type=Path, required=True,
+                    help="train_acoustic.py's model.pt (or checkpoints/acoustic.pt)")
     ap.add_argument("--corpus", type=Path, default=CORPUS)
     ap.add_argument("--features", type=Path, default=FEATURES, help="train_acoustic.py's mel cache (filled if missing)")
     ap.add_argument("--out", type=Path, default=OUT)

@@ -1,8 +1,9 @@
 """Sentence set for the default-voice teacher corpus: offline English text, cleaned and normalised.
 
 Sources: Debian's ``fortunes`` and ``fortunes-min`` packages (``/usr/share/games/fortunes``; BSD licence, see
-README.md), and WordNet 3.0's usage examples (``wordnet-base``, ``/usr/share/wordnet``; WordNet licence). Entries are split into sentences, attributions dropped, abbreviations and numbers written out by the
-small normaliser below, and only clean single sentences of 4-14 words are kept: ASCII letters, apostrophes,
+README.md), and WordNet 3.0's usage examples (``wordnet-base``, ``/usr/share/wordnet``; WordNet licence). Fortune
+entries are split into sentences and attributions dropped; abbreviations and numbers are written out by the small
+normaliser below, and only clean single sentences of 4-14 words are kept: ASCII letters, apostrophes,
 hyphens inside words and the punctuation ``. , ; ! ?``; no all-capitals words, no colons, no leftover symbols.
 
 Everything is deterministic: files are read in sorted order, duplicates (same words, ignoring case and
