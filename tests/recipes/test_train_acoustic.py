@@ -42,6 +42,17 @@ def _run(root, out, steps):
                     "--ckpt-minutes", "100"])
 
 
+def _tiny_model_and_batch(n_items: int, n_patches: int):
+    """A tiny voice model (seed 0) and a batch of random phoneme ids and patches."""
+    torch.manual_seed(0)
+    cfg = ta.voice_config(20, 0.5, "tiny")
+    model = ta.VoxCPM(cfg)
+    rng = np.random.default_rng(0)
+    items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((n_patches, ta.PATCH, cfg.feat_dim))
+              .astype(np.float32)) for _ in range(n_items)]
+    return model, ta.make_batch(items, cfg.audio_start_token)
+
+
 def test_train_checkpoint_resume(corpus):
     root, out = corpus
     assert _run(root, out, 3) == 0
@@ -63,13 +74,8 @@ def test_train_checkpoint_resume(corpus):
 def test_prior_loss_trains_the_lm_and_the_head_is_exported(corpus):
     """The prior head's L1 reaches the TSLM's text embedding (the point of it), bypasses the LocDiT, and the head is
     part of model.pt (the exported prefill / step output its patch)."""
-    torch.manual_seed(0)
-    cfg = ta.voice_config(20, 0.5, "tiny")
-    model = ta.VoxCPM(cfg)
-    rng = np.random.default_rng(0)
-    items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((5, ta.PATCH, cfg.feat_dim))
-              .astype(np.float32)) for _ in range(2)]
-    out = ta.losses(model, ta.make_batch(items, cfg.audio_start_token), generator=torch.Generator().manual_seed(0))
+    model, batch = _tiny_model_and_batch(2, 5)
+    out = ta.losses(model, batch, generator=torch.Generator().manual_seed(0))
     out["prior"].backward()
     assert float(model.base_lm.embed_tokens.weight.grad.abs().sum()) > 0
     assert float(model.prior_proj.weight.grad.abs().sum()) > 0
@@ -130,13 +136,7 @@ def test_resume_from_a_state_with_the_old_aux_head(corpus):
 
 
 def test_losses_fall_on_one_batch():
-    torch.manual_seed(0)
-    cfg = ta.voice_config(20, 0.5, "tiny")
-    model = ta.VoxCPM(cfg)
-    rng = np.random.default_rng(0)
-    items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((5, ta.PATCH, cfg.feat_dim))
-              .astype(np.float32)) for _ in range(3)]
-    batch = ta.make_batch(items, cfg.audio_start_token)
+    model, batch = _tiny_model_and_batch(3, 5)
     opt = torch.optim.Adam(model.parameters(), 3e-3)
     first = None
     for _ in range(30):
@@ -150,13 +150,7 @@ def test_losses_fall_on_one_batch():
 
 
 def test_small_t_share_draws_the_locdit_t_from_the_shallow_range(monkeypatch):
-    torch.manual_seed(0)
-    cfg = ta.voice_config(20, 0.5, "tiny")
-    model = ta.VoxCPM(cfg)
-    rng = np.random.default_rng(0)
-    items = [(rng.integers(3, 18, 6).astype(np.int32), rng.standard_normal((40, ta.PATCH, cfg.feat_dim))
-              .astype(np.float32)) for _ in range(4)]
-    batch = ta.make_batch(items, cfg.audio_start_token)
+    model, batch = _tiny_model_and_batch(4, 40)
     seen = []
     velocity = model.velocity
     monkeypatch.setattr(model, "velocity", lambda xt, t, mu, cond: seen.append(t) or velocity(xt, t, mu, cond))
