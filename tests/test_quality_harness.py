@@ -96,6 +96,8 @@ def test_wer_jiwer_agrees(q):
     ("teacher=piper", ("teacher", "piper", None, None, "cpu")),
     ("resynth:/m/voice@int8", ("resynth voice@int8", "resynth", "/m/voice", "int8", "cpu")),
     ("vocoder=resynth:/m/voice", ("vocoder", "resynth", "/m/voice", None, "cpu")),
+    ("vocode:/m/voice@int8?mels=/c/gta", ("vocode voice@int8 mels=gta", "vocode", "/m/voice", "int8", "cpu")),
+    ("gta=vocode:/m/v:openvino?mels=/c/gta", ("gta", "vocode", "/m/v", None, "openvino")),
 ])
 def test_parse_system(q, spec, expected):
     s = q.parse_system(spec)
@@ -117,7 +119,9 @@ def test_parse_system_options(q):
                                                          (("flow_start", 0.4), ("steps", 4)))
     assert q.parse_system("shallow=bundle:/m/voice?cfg=3").options == (("cfg", 3.0),)
     for spec, match in (("bundle:/m/v?temperature=1", "bad option"), ("bundle:/m/v?steps", "bad option"),
-                        ("bundle:/m/v?steps=2.5", "bad value"), ("resynth:/m/v?steps=2", "bundle systems only")):
+                        ("bundle:/m/v?steps=2.5", "bad value"), ("resynth:/m/v?steps=2", "not for resynth"),
+                        ("vocode:/m/v", "need [?]mels="), ("vocode:/m/v?steps=2", "bad option"),
+                        ("bundle:/m/v?mels=/c", "bad option")):
         with pytest.raises(ValueError, match=match):
             q.parse_system(spec)
 
@@ -222,6 +226,45 @@ def test_resynth_runs_the_codec_on_teacher_recordings(q, tiny_bundle, tmp_path):
     missing = q.run_system(system, [q.Item("s9", "nope.")], tmp_path / "m", threads=1, progress=False, timeout=120,
                            teacher_manifest=manifest)
     assert "no teacher recording" in missing["error"]
+
+
+def test_vocode_runs_the_decoder_on_precomputed_mels(q, tiny_bundle, tmp_path):
+    """``vocode:``: each sentence's mel file (by the manifest row's id), normalised with gta.json's statistics,
+    through the decoder alone: the WAV is exactly the decoder's output on those latents. A missing mel, a
+    directory without statistics and a mel of the wrong width are errors."""
+    import soundfile as sf
+    import voxlite
+
+    model = voxlite.load(tiny_bundle, backend="cpu")
+    dim = int(model.bundle.hparams["audio_vae"]["latent_dim"])
+    rng = np.random.default_rng(0)
+    mean, std = rng.normal(size=dim).astype(np.float32), rng.uniform(0.5, 2, dim).astype(np.float32)
+    mel = rng.normal(size=(dim, 7)).astype(np.float32)
+    mels = tmp_path / "gta"
+    mels.mkdir()
+    (mels / "gta.json").write_text(json.dumps({"mel_mean": mean.tolist(), "mel_std": std.tolist()}))
+    np.savez(mels / "piper-joe-s1.npz", mel=mel.astype(np.float16))
+    manifest = tmp_path / "eval_manifest.jsonl"
+    manifest.write_text(json.dumps({"teacher": "piper", "sentence_id": "s1", "id": "piper-joe-s1",
+                                    "path": "eval/s1.wav"}) + "\n")
+    system = q.parse_system(f"gta=vocode:{tiny_bundle}?mels={mels}")
+    run = lambda sid, out: q.run_system(system, [q.Item(sid, "hello.")], tmp_path / out, threads=1, progress=False,
+                                        timeout=120, teacher_manifest=manifest)
+    result = run("s1", "v")
+    assert "error" not in result, result.get("traceback", result.get("error"))
+    latents = (mel.astype(np.float16).astype(np.float32) - mean[:, None]) / std[:, None]
+    expected = model.run("decoder", latents=np.ascontiguousarray(latents[None]))["audio"].reshape(-1)
+    out, rate = sf.read(result["rows"][0]["wav"], dtype="float32")
+    assert rate == model.sample_rate
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    assert result["speed"]["streaming"] is False
+    assert "no teacher row" in run("s9", "m")["error"]
+    (mels / "piper-joe-s1.npz").unlink()
+    assert "no mel of sentence s1" in run("s1", "n")["error"]
+    np.savez(mels / "piper-joe-s1.npz", mel=mel[:-1])
+    assert "expected" in run("s1", "w")["error"]
+    (mels / "gta.json").write_text(json.dumps({"acoustic_step": 1}))
+    assert "re-run gta_mels.py" in run("s1", "s")["error"]
 
 
 def test_runner_reports_failure(q, tmp_path):

@@ -12,7 +12,8 @@ the real utterance from it.
 Output (``--out``, default ``~/.cache/voxlite/train/gta``): ``<row id>.npz`` with ``mel`` (n_mels, F) float16 log-mel,
 F the real mel's frame count (the patch padding cut off), for the Piper rows of ``manifest.jsonl`` (split train)
 and ``eval_manifest.jsonl`` (split eval: validation only); ``gta.json`` names the acoustic model (its step and
-SHA-256). Resumable: utterances with a file are skipped; files are written atomically. A different acoustic model
+SHA-256) and its mel normalisation (``mel_mean`` / ``mel_std``: ``benchmarks/quality.py``'s ``vocode:`` systems
+feed these mels to a bundle's decoder). Resumable: utterances with a file are skipped; files are written atomically. A different acoustic model
 needs another ``--out`` (checked).
 """
 from __future__ import annotations
@@ -97,7 +98,8 @@ def main(argv=None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     about = {"acoustic_sha256": sha256(args.acoustic), "acoustic_step": int(payload.get("step", 0)), "mel": MEL,
-             "patch": PATCH}
+             "patch": PATCH,  # and the normalisation, for the quality harness's vocode: systems
+             "mel_mean": [float(v) for v in mean], "mel_std": [float(v) for v in std]}
     meta = args.out / "gta.json"
     if meta.exists() and json.loads(meta.read_text())["acoustic_sha256"] != about["acoustic_sha256"]:
         raise SystemExit(f"{args.out} holds another acoustic model's mels: use another --out")
