@@ -277,6 +277,11 @@ class _LoadedBundle:
         return {"backend": self.model.backend, "graph_precisions": dict(self.model.graph_precisions),
                 "sample_rate": int(self.model.sample_rate) if hasattr(self.model, "sample_rate") else None}
 
+    def _decode(self, latents: np.ndarray) -> tuple[np.ndarray, int]:
+        """The ``decoder`` graph alone: latents (1, D, F) -> mono samples and rate."""
+        out = self.model.run("decoder", latents=np.ascontiguousarray(latents, dtype=np.float32))["audio"]
+        return np.ascontiguousarray(out.reshape(-1), dtype=np.float32), int(self.model.sample_rate)
+
 
 class _BundleSynth(_LoadedBundle):
     def __init__(self, system: System, threads: int, steps: int | None):
@@ -342,16 +347,13 @@ class _ResynthSynth(_LoadedBundle):
         latents = self.model.run("encoder", audio=np.ascontiguousarray(x))["latents"]
         return self._decode(latents)
 
-    def _decode(self, latents: np.ndarray) -> tuple[np.ndarray, int]:
-        out = self.model.run("decoder", latents=np.ascontiguousarray(latents, dtype=np.float32))["audio"]
-        return np.ascontiguousarray(out.reshape(-1), dtype=np.float32), int(self.model.sample_rate)
 
-
-class _VocodeSynth(_ResynthSynth):
+class _VocodeSynth(_LoadedBundle):
     """The bundle's decoder on precomputed (ground-truth-aligned) log-mels of the teacher's held-out sentences."""
+    streaming = False
 
     def __init__(self, system: System, threads: int, steps: int | None, teacher_manifest: str | None = None):
-        _LoadedBundle.__init__(self, system, threads)
+        super().__init__(system, threads)
         _, rows = _teacher_rows(teacher_manifest, "vocode")
         self.ids = {sid: row["id"] for sid, row in rows.items()}
         self.dir = Path(dict(system.options)["mels"])
