@@ -1,6 +1,9 @@
 """Pack the default voice's training outputs into small committed checkpoints, and read them back.
 
-    python recipes/default_voice/checkpoints.py pack            # ~/.cache/voxlite/train -> recipes/default_voice/checkpoints
+    python recipes/default_voice/checkpoints.py pack --acoustic ~/.cache/voxlite/train/acoustic      # the acoustic model
+    python recipes/default_voice/checkpoints.py pack --vocoder ~/.cache/voxlite/train/vocoder_gta/generator
+
+Only what is named is packed: the committed other half stays as it is (each re-pack adds its bytes to history).
 
 A committed checkpoint is what a later session (or another machine) resumes from and what the embedded bundle is
 exported from, so the voice in the wheel is reproducible from the repository alone:
@@ -30,31 +33,48 @@ def _half(state: dict) -> dict:
     return {k: v.half() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in state.items()}
 
 
-def pack(acoustic: Path, vocoder: Path, dest: Path) -> None:
+def _check(acoustic: Path | None, vocoder: Path | None) -> None:
+    """Every input present before anything is written, so a wrong path leaves the committed checkpoints whole."""
+    if acoustic is None and vocoder is None:
+        raise ValueError("nothing to pack: name --acoustic DIR and/or --vocoder DIR")
+    if acoustic is not None and not (acoustic / "model.pt").is_file():
+        raise FileNotFoundError(f"--acoustic must be train_acoustic.py's output directory (with model.pt): {acoustic}")
+    if vocoder is not None and not all((vocoder / f).is_file() for f in ("config.yaml", "pytorch_model.bin")):
+        raise FileNotFoundError(f"--vocoder must be a generator directory (config.yaml, pytorch_model.bin): {vocoder}")
+
+
+def pack(acoustic: Path | None, vocoder: Path | None, dest: Path) -> None:
+    _check(acoustic, vocoder)
     dest.mkdir(parents=True, exist_ok=True)
-    payload = torch.load(acoustic / "model.pt", map_location="cpu", weights_only=False)
-    payload["state_dict"] = _half(payload["state_dict"])
-    tmp = dest / "acoustic.pt.tmp"
-    torch.save(payload, tmp)
-    tmp.replace(dest / "acoustic.pt")
-    shutil.copyfile(acoustic / payload.get("lexicon_file", "lexicon.json"), dest / "lexicon.json")
-    voc = dest / "vocoder"
-    voc.mkdir(exist_ok=True)
-    shutil.copyfile(vocoder / "config.yaml", voc / "config.yaml")
-    state = torch.load(vocoder / "pytorch_model.bin", map_location="cpu", weights_only=True)
-    torch.save(_half(state), voc / "pytorch_model.bin.tmp")
-    (voc / "pytorch_model.bin.tmp").replace(voc / "pytorch_model.bin")
-    print(f"packed step {payload.get('step')} into {dest}")
+    if acoustic is not None:
+        payload = torch.load(acoustic / "model.pt", map_location="cpu", weights_only=False)
+        payload["state_dict"] = _half(payload["state_dict"])
+        tmp = dest / "acoustic.pt.tmp"
+        torch.save(payload, tmp)
+        tmp.replace(dest / "acoustic.pt")
+        shutil.copyfile(acoustic / payload.get("lexicon_file", "lexicon.json"), dest / "lexicon.json")
+        print(f"packed acoustic step {payload.get('step')} into {dest}")
+    if vocoder is not None:
+        voc = dest / "vocoder"
+        voc.mkdir(exist_ok=True)
+        shutil.copyfile(vocoder / "config.yaml", voc / "config.yaml")
+        state = torch.load(vocoder / "pytorch_model.bin", map_location="cpu", weights_only=True)
+        torch.save(_half(state), voc / "pytorch_model.bin.tmp")
+        (voc / "pytorch_model.bin.tmp").replace(voc / "pytorch_model.bin")
+        print(f"packed the vocoder from {vocoder} into {dest}")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("command", choices=["pack"])
-    ap.add_argument("--acoustic", type=Path, default=TRAIN / "acoustic")
-    ap.add_argument("--vocoder", type=Path, default=TRAIN / "vocoder" / "generator")
+    ap.add_argument("--acoustic", type=Path, default=None, help=f"e.g. {TRAIN / 'acoustic'}")
+    ap.add_argument("--vocoder", type=Path, default=None, help=f"e.g. {TRAIN / 'vocoder_gta' / 'generator'}")
     ap.add_argument("--dest", type=Path, default=DEST)
     args = ap.parse_args(argv)
-    pack(args.acoustic, args.vocoder, args.dest)
+    try:
+        pack(args.acoustic, args.vocoder, args.dest)
+    except (ValueError, FileNotFoundError) as e:
+        raise SystemExit(str(e)) from None
     return 0
 
 

@@ -237,3 +237,25 @@ def test_sigterm_checkpoints_and_stops(corpus):
     state = torch.load(out / "state.pt", weights_only=False)
     assert 0 < state["step"] < 100000
     assert signal.getsignal(signal.SIGTERM) is original  # handlers put back
+
+
+def test_pack_writes_only_what_is_named_and_checks_first(tmp_path):
+    from recipes.default_voice import checkpoints
+    from voxlite.convert.vocos import save_official
+    from voxlite.models.vocos import Vocos, VocosConfig
+    import dataclasses
+
+    voc = tmp_path / "generator"
+    save_official(Vocos(dataclasses.replace(VocosConfig.mel_24khz(), dim=16, intermediate_dim=24, num_layers=1)), voc)
+    dest = tmp_path / "packed"
+    with pytest.raises(SystemExit, match="nothing to pack"):
+        checkpoints.main(["pack", "--dest", str(dest)])
+    # a model.pt file where its directory belongs: refused before the vocoder named beside it is written
+    (tmp_path / "model.pt").write_bytes(b"")
+    with pytest.raises(SystemExit, match="output directory"):
+        checkpoints.main(["pack", "--acoustic", str(tmp_path / "model.pt"), "--vocoder", str(voc), "--dest", str(dest)])
+    assert not dest.exists()
+    assert checkpoints.main(["pack", "--vocoder", str(voc), "--dest", str(dest)]) == 0
+    assert sorted(p.name for p in dest.iterdir()) == ["vocoder"]  # no acoustic model, no lexicon
+    with pytest.raises(SystemExit, match="generator directory"):
+        checkpoints.main(["pack", "--vocoder", str(tmp_path), "--dest", str(dest)])
