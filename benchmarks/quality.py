@@ -141,7 +141,7 @@ def parse_system(spec: str) -> System:
     if kind not in KINDS or spec in prefixes:
         raise ValueError(f"unknown system {spec!r}: expected 'bundle:PATH[@precision][:backend]', "
                          "'resynth:PATH[@precision][:backend]', 'vocode:PATH[@precision][:backend]?mels=DIR' "
-                         "or 'piper'")
+                         "or 'piper[?noise_scale=X&noise_w=Y]'")
     rest = spec[len(kind) + 1:]
     options = []
     head, sep, tail = rest.rpartition("?")
