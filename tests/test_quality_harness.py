@@ -146,6 +146,68 @@ def test_read_sentences(q, tmp_path):
     assert [i.text for i in items] == ["First sentence here.", "Second one, with a comma.", "Third."]
     assert len({i.sid for i in items}) == 3 and all(i.sid.startswith("s") for i in items)
     assert [i.text for i in q.read_sentences(f, limit=2)] == ["First sentence here.", "Second one, with a comma."]
+    assert {i.set for i in items} == {"s"}
+
+
+def test_read_sentences_from_several_files(q, tmp_path):
+    a, b = tmp_path / "fortunes.txt", tmp_path / "wordnet.txt"
+    a.write_text("One from fortunes.\nTwo from fortunes.\n", encoding="utf-8")
+    b.write_text("Two from fortunes.\nOne from wordnet.\nTwo from wordnet.\n", encoding="utf-8")
+    items = q.read_sentences([a, b])
+    # a sentence in both files counts once, under the first
+    assert [(i.text, i.set) for i in items] == [("One from fortunes.", "fortunes"), ("Two from fortunes.", "fortunes"),
+                                                ("One from wordnet.", "wordnet"), ("Two from wordnet.", "wordnet")]
+    assert [i.text for i in q.read_sentences([a, b], limit=1)] == ["One from fortunes.", "Two from fortunes."]
+    (tmp_path / "empty.txt").write_text("# nothing\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="holds no sentences"):
+        q.read_sentences([a, tmp_path / "empty.txt"])
+
+
+def test_default_sentences_are_the_held_out_sets(q):
+    items = q.read_sentences(q.DEFAULT_SENTENCES)
+    assert {i.set for i in items} == {"eval_sentences", "eval_sentences_wordnet"}
+    assert len(items) == len({i.sid for i in items}) >= 600
+    assert q.parse_args(["--system", "piper", "--out", "x"]).sentences == q.DEFAULT_SENTENCES
+
+
+def test_wer_interval(q):
+    rng = np.random.default_rng(1)
+    words = rng.integers(4, 15, size=400)
+    errors = rng.binomial(words, 0.15)
+    lo, hi = q.wer_interval(errors, words)
+    wer = errors.sum() / words.sum()
+    assert lo < wer < hi and 0.01 < hi - lo < 0.06
+    assert q.wer_interval(errors, words) == (lo, hi)  # seeded
+    # the paired interval of a system against itself is exactly 0; against a uniformly worse one it excludes 0
+    assert q.wer_interval(errors, words, baseline=errors) == (0.0, 0.0)
+    worse = errors + (rng.random(400) < 0.15)  # about 1.6 points worse
+    dlo, dhi = q.wer_interval(worse, words, baseline=errors)
+    assert 0 < dlo < (worse.sum() - errors.sum()) / words.sum() < dhi
+    # pairing is what resolves it: the separate intervals overlap
+    assert q.wer_interval(worse, words)[0] < hi
+    with pytest.raises(ValueError):
+        q.wer_interval(errors[:3], words)
+    with pytest.raises(ValueError):
+        q.wer_interval(errors, words, baseline=errors[:3])
+
+
+def test_wer_statistics(q):
+    items = [q.Item("a", "x", "fortunes"), q.Item("b", "y", "fortunes"), q.Item("c", "z", "wordnet")]
+
+    def system(label, errs):
+        rows = [{"sid": sid, "word_errors": e, "ref_words": 10} for sid, e in zip("abc", errs)]
+        return {"system": {"label": label}, "rows": rows, "metrics": {"wer": sum(errs) / 30}}
+
+    first, second, broken = system("first", [1, 2, 3]), system("second", [0, 2, 1]), {"system": {}, "error": "x"}
+    q.wer_statistics([first, broken, second], items)
+    assert first["metrics"]["wer_by_set"] == {"fortunes": {"wer": 0.15, "ref_words": 20},
+                                              "wordnet": {"wer": 0.3, "ref_words": 10}}
+    lo, hi = first["metrics"]["wer_ci95"]
+    assert 0.1 <= lo <= 0.2 <= hi <= 0.3
+    assert "wer_delta" not in first["metrics"]
+    d = second["metrics"]["wer_delta"]
+    assert d["against"] == "first" and d["sentences"] == 3 and d["delta"] == pytest.approx(-0.1)
+    assert d["ci95"][0] <= -0.1 <= d["ci95"][1] <= 0
 
 
 # -- the synthesis runner on a tiny VoxCPM bundle ---------------------------------------------------------------------
@@ -364,9 +426,14 @@ REPORT = {
              "cpu": "Test CPU", "threads": 2, "seed": 0, "sentences": "s.txt", "sentence_count": 139},
     "absent": {"dnsmos": "speechmos not installed: pip install speechmos librosa"},
     "systems": [
-        {"system": {"label": "student@int8"}, "metrics": {"wer": 0.1234, "similarity": 0.91234},
+        {"system": {"label": "student@int8"}, "metrics": {"wer": 0.1234, "wer_ci95": [0.101, 0.1456],
+                                                         "similarity": 0.91234,
+                                                         "wer_by_set": {"fortunes": {"wer": 0.15, "ref_words": 9},
+                                                                        "wordnet": {"wer": 0.11, "ref_words": 20}}},
          "speed": {"rtf": 0.0521, "cpu_rtf": 0.09, "ttfa_ms_median": 81.4, "peak_rss_mb": 212.6, "streaming": True}},
-        {"system": {"label": "piper"}, "metrics": {"wer": 0.0712, "similarity": 0.961},
+        {"system": {"label": "piper"}, "metrics": {"wer": 0.0712, "similarity": 0.961,
+                                                  "wer_delta": {"against": "student@int8", "sentences": 139,
+                                                                "delta": -0.0522, "ci95": [-0.08, -0.021]}},
          "speed": {"rtf": 0.2, "cpu_rtf": 0.19, "ttfa_ms_median": 640.0, "peak_rss_mb": 380.9, "streaming": False}},
         {"system": {"label": "broken"}, "error": "BundleError: no such bundle\nmore"},
     ],
@@ -377,12 +444,15 @@ def test_render_markdown(q):
     md = q.render_markdown(REPORT)
     lines = md.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("| system"))
-    assert lines[header] == ("| system | WER % | similarity | DNSMOS OVRL | RTF | CPU s/s | TTFA ms | "
+    assert lines[header] == ("| system | WER % | 95 % CI | similarity | DNSMOS OVRL | RTF | CPU s/s | TTFA ms | "
                              "peak RSS MB |")
-    assert lines[header + 2] == "| student@int8 | 12.3 | 0.912 | — | 0.052 | 0.090 | 81 | 213 |"
-    assert lines[header + 3] == "| piper | 7.1 | 0.961 | — | 0.200 | 0.190 | 640 * | 381 |"
+    assert lines[header + 2] == "| student@int8 | 12.3 | 10.1 to 14.6 | 0.912 | — | 0.052 | 0.090 | 81 | 213 |"
+    assert lines[header + 3] == "| piper | 7.1 | — | 0.961 | — | 0.200 | 0.190 | 640 * | 381 |"
     assert lines[header + 4].startswith("| broken | failed: BundleError: no such bundle |")
-    assert all(line.count("|") == 9 for line in lines[header:header + 5])
+    assert all(line.count("|") == 10 for line in lines[header:header + 5])
+    assert "| system | fortunes | wordnet |" in lines and "| student@int8 | 15.0 | 11.0 |" in lines
+    assert "| piper | — | — |" in lines
+    assert "WER difference against student@int8" in md and "| piper | -5.2 | -8.0 to -2.1 |" in lines
     assert "python benchmarks/quality.py --system piper --out x" in md
     assert "threads: 2" in md and "Test CPU" in md and "2026-01-01" in md and "sentences: 139" in md
     assert "not streaming" in md

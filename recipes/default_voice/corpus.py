@@ -3,6 +3,7 @@
     python recipes/default_voice/corpus.py                       # 3,000 Piper + 3,000 Kokoro utterances
     python recipes/default_voice/corpus.py --limit 20            # a smoke run: 20 per teacher
     python recipes/default_voice/corpus.py --write-eval          # (re)write eval_sentences.txt, then exit
+    python recipes/default_voice/corpus.py --write-eval --source wordnet   # eval_sentences_wordnet.txt
 
 Output (default ``~/.cache/voxlite/corpus``, never inside the repo):
 
@@ -39,7 +40,9 @@ from recipes.default_voice import text as textmod  # noqa: E402
 
 RECIPE_VERSION = 1
 HERE = Path(__file__).resolve().parent
-EVAL_FILE = HERE / "eval_sentences.txt"
+EVAL_FILE = HERE / "eval_sentences.txt"  # the held-out set a corpus voices with --eval (the fortune one)
+# every held-out set, by text source: the hash bucket that keeps these out of training is the same for both
+EVAL_FILES = {"fortunes": EVAL_FILE, "wordnet": HERE / "eval_sentences_wordnet.txt"}
 DEFAULT_OUT = Path(os.path.expanduser("~")) / ".cache" / "voxlite" / "corpus"
 MIN_EVAL = 100
 
@@ -427,10 +430,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="built-in text: Debian's fortunes, or WordNet's usage examples (default fortunes)")
     ap.add_argument("--fortune-dir", type=Path, default=textmod.FORTUNE_DIR)
     ap.add_argument("--wordnet-dir", type=Path, default=textmod.WORDNET_DIR)
-    ap.add_argument("--eval-file", type=Path, default=EVAL_FILE,
-                    help="held-out sentences (default: the committed file)")
+    ap.add_argument("--eval-file", type=Path, default=None,
+                    help="held-out sentences (default: the committed eval_sentences.txt; with --write-eval, the "
+                         "committed file of --source)")
     ap.add_argument("--write-eval", action="store_true",
-                    help="write the held-out set chosen by hash from the fortune sentences to --eval-file, then exit")
+                    help="write the held-out set chosen by hash from --source's sentences to --eval-file, then exit")
     ap.add_argument("--piper-noise-scale", type=float, default=None,
                     help="Piper's prior noise (default: the voice's config, 0.667)")
     ap.add_argument("--piper-noise-w", type=float, default=None,
@@ -445,14 +449,16 @@ def main(argv=None) -> int:
                      if v is not None}
     if any(not 0 <= v <= 2 for v in piper_options.values()):
         raise SystemExit(f"Piper noise scales must lie in [0, 2], got {piper_options}")
-    if args.write_eval and (args.text is not None or args.source != "fortunes"):
-        raise SystemExit("--write-eval chooses from the fortune sentences; drop --text / --source")
+    if args.write_eval and args.text is not None:
+        raise SystemExit("--write-eval chooses from a built-in --source (fortunes or wordnet); drop --text")
+    if args.eval_file is None:
+        args.eval_file = EVAL_FILES[args.source] if args.write_eval else EVAL_FILE
     sentences = load_sentences(args.text, args.fortune_dir, args.source, args.wordnet_dir)
     if args.write_eval:
         _, candidates = textmod.split_train_eval(sentences, [])
         if len(candidates) < MIN_EVAL:
             raise SystemExit(f"only {len(candidates)} held-out sentences (< {MIN_EVAL}): raise EVAL_PERMILLE")
-        textmod.write_eval_file(args.eval_file, candidates)
+        textmod.write_eval_file(args.eval_file, candidates, args.source)
         print(f"wrote {len(candidates)} held-out sentences to {args.eval_file}")
         return 0
     eval_set = textmod.read_eval_file(args.eval_file)

@@ -219,17 +219,25 @@ def read_eval_file(path: Path) -> list[Sentence]:
     return out
 
 
-EVAL_HEADER = """\
+EVAL_HEADERS = {
+    "fortunes": """\
 # voxlite default voice: held-out evaluation sentences. Never used for training.
 # Made by recipes/default_voice/corpus.py --write-eval from Debian's fortunes / fortunes-min packages
 # (fortune-mod 1.99.1; BSD licence: Copyright (c) 1991 The Regents of the University of California; see
 # recipes/default_voice/README.md for the notice). Normalised text, one sentence a line.
-"""
+""",
+    "wordnet": """\
+# voxlite default voice: held-out evaluation sentences. Never used for training.
+# Made by recipes/default_voice/corpus.py --write-eval --source wordnet from the usage examples of Debian's
+# wordnet-base package (WordNet 3.0, Copyright 2006 by Princeton University; see recipes/default_voice/README.md
+# for the licence). The same hash bucket as the fortune set. Normalised text, one sentence a line.
+""",
+}
 
 
-def write_eval_file(path: Path, sentences: list[Sentence]) -> None:
+def write_eval_file(path: Path, sentences: list[Sentence], source: str = "fortunes") -> None:
     body = "".join(f"{s.norm}\n" for s in sorted(sentences, key=lambda s: s.sid))
-    Path(path).write_text(EVAL_HEADER + body, encoding="utf-8")
+    Path(path).write_text(EVAL_HEADERS[source] + body, encoding="utf-8")
 
 
 def split_train_eval(sentences: list[Sentence], eval_set: list[Sentence]) -> tuple[list[Sentence], list[Sentence]]:

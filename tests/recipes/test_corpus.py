@@ -70,9 +70,11 @@ def test_number_words():
     assert T.year(1905) == "nineteen oh five" and T.year(2000) == "two thousand" and T.year(1900) == "nineteen hundred"
 
 
-def test_eval_file_is_held_out():
-    ev = T.read_eval_file(corpus.EVAL_FILE)
+@pytest.mark.parametrize("source", sorted(corpus.EVAL_FILES))
+def test_eval_file_is_held_out(source):
+    ev = T.read_eval_file(corpus.EVAL_FILES[source])
     assert len(ev) >= corpus.MIN_EVAL
+    assert corpus.EVAL_FILES[source].read_text(encoding="utf-8").startswith(T.EVAL_HEADERS[source])
     assert len({s.key for s in ev}) == len(ev)
     assert all(T.is_eval_candidate(s.key) for s in ev)   # chosen by the hash bucket
     assert all(T.normalize(s.norm) == s.norm for s in ev)  # already normalised
