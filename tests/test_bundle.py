@@ -180,6 +180,17 @@ def test_unknown_graph_and_precision(mixer_bundle):
         b.pick_precision("mixer", "int8")
     with pytest.raises(BundleError, match="no tensor"):
         b.tensor("nope")
+    # a whole-model precision the graph lacks: a more precise variant, never a less precise one
+    assert b.precision_at_least("mixer", "int8") == "fp32" and b.precision_at_least("mixer", "fp32") == "fp32"
+    assert b.precision_at_least("mixer", "custom") == "fp32"  # no numeric type: the bundle's default
+
+
+def test_precision_bits():
+    from voxlite.bundle.manifest import precision_bits
+
+    assert [precision_bits(p) for p in ("int8", "fp16", "ov-fp16", "bf16", "fp32", "ov-fp32", "int4")] == \
+        [8, 16, 16, 16, 32, 32, 4]
+    assert precision_bits("custom") is None and precision_bits(None) is None
 
 
 def _zip_with(tmp_path, mixer_bundle, extra_name, extra_attr=None):

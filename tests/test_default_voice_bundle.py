@@ -179,6 +179,12 @@ def test_int8_only_bundle(bundle):
     audio = m.synthesize("hello dog", steps=2, seed=0)
     assert np.isfinite(audio.samples).all() and audio.samples.size > 0
     assert set(m.graph_precisions.values()) == {"int8"}
+    # asking for int8 runs the float front end (more precise); asking for fp32 never runs the int8 graphs
+    assert voxlite.load(out, backend="cpu", precision="int8")._variants["encoder"] == "fp32"
+    with pytest.raises(InvalidInput, match="no variant as precise as 'fp32'"):
+        voxlite.load(out, backend="cpu", precision="fp32")
+    with pytest.raises(InvalidInput, match="fp16"):
+        voxlite.load(out, backend="cpu", precision="fp16")
 
 
 def test_mixed_precision_bundle(bundle):

@@ -45,6 +45,17 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
+# numeric types a precision name can end in ("int8", "fp32", "ov-fp16"), by bits: the order fallbacks keep to
+_PRECISION_BITS = {"int4": 4, "int8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
+
+
+def precision_bits(precision: str | None) -> int | None:
+    """Bits of a precision name's numeric type (its last ``-`` part), None when it names no known type."""
+    if not isinstance(precision, str):
+        return None
+    return _PRECISION_BITS.get(precision.rsplit("-", 1)[-1])
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """Name, element type and shape of a graph input/output; a str dim is symbolic (dynamic)."""

@@ -17,7 +17,7 @@ import numpy as np
 from ..cache import cache_dir
 from ..errors import BundleError
 from .files import check_relpath, resolve_inside, sha256_bytes, sha256_file
-from .manifest import GraphSpec, Manifest, parse_manifest
+from .manifest import GraphSpec, Manifest, parse_manifest, precision_bits
 
 if TYPE_CHECKING:
     from ..backends.base import Session
@@ -61,6 +61,25 @@ class Bundle:
         except KeyError:
             raise BundleError(f"bundle {self.name!r} has no graph {name!r} "
                               f"(it has: {', '.join(self.manifest.graphs) or 'none'})") from None
+
+    def precision_at_least(self, graph: str, precision: str) -> str:
+        """The variant to run when ``precision`` is asked for the whole model: that one where the graph has it;
+        else (e.g. a mel front end kept in float in an int8 bundle) the bundle's default, fp32, or the least
+        precise variant that is at least as precise as asked: never a less precise one, so asking for fp32 never
+        runs int8 graphs. A precision name without a known numeric type (int4/int8/fp16/bf16/fp32 as its last
+        ``-`` part) falls back to the bundle's default."""
+        spec = self.graph(graph)
+        if precision in spec.files:
+            return precision
+        want = precision_bits(precision)
+        ok = [p for p in spec.files if want is None or (precision_bits(p) or 0) >= want]
+        for candidate in (self.manifest.default_precision, "fp32"):
+            if candidate in ok:
+                return candidate
+        if not ok:
+            raise BundleError(f"graph {graph!r} of bundle {self.name!r} has no variant as precise as "
+                              f"{precision!r} (it has: {', '.join(spec.files)})")
+        return min(ok, key=lambda p: precision_bits(p) or 0)
 
     def pick_precision(self, graph: str, precision: str | None = None) -> str:
         """The precision to run: the one asked for, else the manifest's default, else fp32, else the only one."""

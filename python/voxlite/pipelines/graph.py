@@ -12,7 +12,7 @@ import numpy as np
 from ..backends import Session, select_backend
 from ..backends.base import check_threads
 from ..bundle import Bundle
-from ..errors import BundleError
+from ..errors import BundleError, InvalidInput
 
 
 class GraphModel:
@@ -27,9 +27,13 @@ class GraphModel:
         self._sessions: dict[str, Session] = {}
         self.graph_precisions: dict[str, str] = {}  # what each opened graph really runs
         if precision is not None and not any(precision in g.files for g in bundle.manifest.graphs.values()):
-            from ..errors import InvalidInput
-
             raise InvalidInput(f"no graph of bundle {bundle.name!r} has a {precision!r} variant")
+        # every graph's variant, chosen now so a bundle that cannot honour the precision fails at load
+        try:
+            self._variants = {g: bundle.pick_precision(g) if precision is None
+                              else bundle.precision_at_least(g, precision) for g in bundle.manifest.graphs}
+        except BundleError as e:
+            raise InvalidInput(f"precision {precision!r}: {e}") from None
 
     @property
     def backend(self) -> str:
@@ -37,11 +41,11 @@ class GraphModel:
 
     def session(self, graph: str) -> Session:
         """The graph's session, opened on first use. A graph exported without the requested precision (e.g. a
-        mel front end kept in float for int8 bundles) runs the bundle's default; ``graph_precisions`` says so."""
+        mel front end kept in float for int8 bundles) runs a more precise variant, never a less precise one
+        (``Bundle.precision_at_least``); ``graph_precisions`` says what each runs."""
         if graph not in self._sessions:
-            spec = self.bundle.graph(graph)
-            precision = self.precision if self.precision in spec.files else None
-            chosen = self.bundle.pick_precision(graph, precision)
+            self.bundle.graph(graph)  # a clear error for a graph the bundle lacks
+            chosen = self._variants[graph]
             self._sessions[graph] = self.bundle.session(
                 graph, precision=chosen, backend=self.backend_choice.name, threads=self.graph_threads(graph),
                 allow_fallback=self.allow_fallback)
