@@ -752,10 +752,18 @@ def _progress(log, what: str, result: dict, k: int, every: int = 25) -> None:
 
 
 def score(results: list[dict], items: list[Item], out: Path, *, threads: int, seed: int,
-          teacher_manifest: Path | None, metrics=("wer", "similarity", "dnsmos"), log=print) -> dict:
+          teacher_manifest: Path | None, metrics=("wer", "similarity", "dnsmos"), log=print,
+          on_metric=None) -> dict:
     """Add ``metrics`` (summary) and per-row scores to each successful result, in place. Returns
-    {"absent": {metric: why}, "scoring": {metric: what was used}}."""
+    {"absent": {metric: why}, "scoring": {metric: what was used}}. ``on_metric(metric, that dict so far)`` runs
+    after each metric is scored (the harness writes a partial report there: scoring a few thousand WAVs takes
+    tens of minutes)."""
     absent, used = {}, {}
+
+    def done(metric):
+        if on_metric is not None and metric in metrics:
+            on_metric(metric, {"absent": dict(absent), "scoring": dict(used)})
+
     ok = [r for r in results if "error" not in r]
     texts = {i.sid: i.text for i in items}
     for r in ok:
@@ -794,6 +802,7 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
                 r["metrics"]["wer_counts"] = corpus
             audio_cache.clear()
             wer_statistics(ok, items, seed)
+    done("wer")
 
     if "similarity" in metrics:
         missing = _missing("resemblyzer", "torch", "webrtcvad")
@@ -832,6 +841,7 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
                         r["metrics"]["similarity"] = statistics.fmean(sims) if sims else None
                         r["metrics"]["similarity_unvoiced"] = len(r["rows"]) - len(sims)
                     audio_cache.clear()
+    done("similarity")
 
     if "dnsmos" in metrics:
         missing = _missing("speechmos", "librosa", "requests")
@@ -857,6 +867,7 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
                     r["metrics"]["dnsmos"] = {k: statistics.fmean(s[k] for s in scores)
                                               for k in ("ovrl", "sig", "bak", "p808")}
                 audio_cache.clear()
+    done("dnsmos")
     return {"absent": absent, "scoring": used}
 
 
@@ -966,6 +977,14 @@ def build_report(args, systems: list[System], items: list[Item], results: list[d
     return {"meta": meta, "absent": scoring.get("absent", {}), "systems": results}
 
 
+def _write_atomic(path: Path, text: str) -> None:
+    """A reader (or a run killed mid-write) never sees half a report."""
+    from voxlite._atomic import atomic_output
+
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -1022,18 +1041,32 @@ def main(argv=None) -> int:
             print(f"{system.label} failed: {res['error']}", file=sys.stderr)
         results.append(res)
     metrics = tuple(m for m in args.metrics.split(",") if m)
+
+    def write_report(scoring: dict, pending: tuple[str, ...] = ()) -> str:
+        scoring = {"absent": dict(scoring["absent"]), "scoring": scoring["scoring"]}
+        for metric in ("wer", "similarity", "dnsmos"):
+            if metric not in metrics:
+                scoring["absent"][metric] = "not requested (--metrics)"
+            elif metric in pending:
+                scoring["absent"][metric] = "not scored yet (this report is partial)"
+        report = build_report(args, systems, items, results, scoring)
+        _write_atomic(args.out / "report.json", json.dumps(report, indent=1))
+        md = render_markdown(report)
+        _write_atomic(args.out / "report.md", md)
+        return md
+
+    def partial(metric: str, scoring: dict) -> None:
+        rest = metrics[metrics.index(metric) + 1:]
+        if rest:
+            write_report(scoring, pending=rest)
+            print(f"partial report written ({metric} scored; {', '.join(rest)} to come)", file=sys.stderr)
+
     scoring = score(results, items, args.out, threads=args.threads, seed=args.seed,
                     teacher_manifest=args.teacher_manifest, metrics=metrics,
-                    log=lambda msg: print(msg, file=sys.stderr))
-    for metric in ("wer", "similarity", "dnsmos"):
-        if metric not in metrics:
-            scoring["absent"][metric] = "not requested (--metrics)"
+                    log=lambda msg: print(msg, file=sys.stderr), on_metric=partial)
     for metric, why in scoring["absent"].items():
         print(f"{metric} absent: {why}", file=sys.stderr)
-    report = build_report(args, systems, items, results, scoring)
-    (args.out / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
-    md = render_markdown(report)
-    (args.out / "report.md").write_text(md, encoding="utf-8")
+    md = write_report(scoring)
     print(md)
     return 0 if all("error" not in r for r in results) else 1
 

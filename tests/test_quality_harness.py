@@ -253,6 +253,25 @@ def test_runner_writes_wavs_and_speed(q, synthesized):
     assert 20 < s["peak_rss_mb"] < 4096  # the worker's own peak, not this process's
 
 
+def test_main_writes_partial_then_final_report(q, tiny_bundle, tmp_path, monkeypatch, capsys):
+    """The whole CLI on the tiny bundle; scorers made absent, so it runs anywhere. A partial report is written
+    after each metric but the last, atomically (no temp file left), then the final one."""
+    monkeypatch.setattr(q, "_missing", lambda *modules: list(modules))
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("Hello world.\nA test of the harness.\n", encoding="utf-8")
+    out = tmp_path / "run"
+    code = q.main(["--system", f"tiny=bundle:{tiny_bundle}@fp32:cpu?steps=1", "--sentences", str(sentences),
+                   "--threads", "1", "--metrics", "wer,dnsmos", "--out", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "partial report written (wer scored; dnsmos to come)" in err
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["meta"]["sentences"] == [str(sentences)] and report["meta"]["sentence_count"] == 2
+    assert set(report["absent"]) == {"wer", "similarity", "dnsmos"}
+    assert "not installed" in report["absent"]["dnsmos"] and "not requested" in report["absent"]["similarity"]
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md", "tiny"]
+
+
 def test_system_options_reach_the_model(q, tiny_bundle, tmp_path):
     """A per-system option overrides the run's --steps, and a wrong one fails in the model (not ignored): the tiny
     VoxCPM has no prior head, so flow_start < 1 is refused."""
