@@ -42,7 +42,9 @@ warm-up sentence, at ``--threads``; WAVs go to ``DIR/<system>/``. Scoring runs a
 - Speed: RTF (synthesis wall seconds / audio seconds, all sentences), CPU s/s, time to first audio (median),
   peak RSS (the worker's VmHWM).
 
-Writes ``DIR/report.json`` (per-sentence rows included) and ``DIR/report.md``. A metric whose packages are missing
+Writes ``DIR/report.json`` (per-sentence rows included) and ``DIR/report.md``; a partial report after each metric.
+``--compare DIR[/report.json:LABEL] ...`` runs nothing: the WERs of systems from earlier reports on the sentences
+they share, paired against the first (``compare_reports``), so a baseline is synthesized and transcribed once. A metric whose packages are missing
 is reported as absent, with the pip line that brings it (all of them: ``pip install 'voxlite[eval]'``).
 """
 from __future__ import annotations
@@ -532,7 +534,7 @@ def synthesize_all(job: dict) -> dict:
         synth_s, cpu_s = time.perf_counter() - t0, time.process_time() - c0
         wav = out / f"{item.sid}.wav"
         sf.write(str(wav), samples, rate, subtype="FLOAT")
-        rows.append({"sid": item.sid, "text": item.text, "wav": str(wav), "sample_rate": rate,
+        rows.append({"sid": item.sid, "set": item.set, "text": item.text, "wav": str(wav), "sample_rate": rate,
                      "duration_s": len(samples) / rate, "synth_s": synth_s, "cpu_s": cpu_s,
                      "peak": float(np.abs(samples).max()) if len(samples) else 0.0})
         if job.get("progress", True):
@@ -985,6 +987,51 @@ def _write_atomic(path: Path, text: str) -> None:
         Path(tmp).write_text(text, encoding="utf-8")
 
 
+def compare_reports(specs: list[str], seed: int = 0) -> str:
+    """WER of systems scored in earlier runs, side by side on the sentences they share: ``REPORT.json[:LABEL]``
+    each (no label: every system of that report that has WER), the first one the baseline of the paired
+    differences. No synthesis, no ASR: a new system is scored once and compared with any earlier one, since the
+    harness's audio and transcripts are deterministic for a given system and seed."""
+    picked = []
+    for spec in specs:
+        head, sep, label = spec.partition(".json:")
+        path = Path(head + ".json") if sep else Path(spec)
+        path = path / "report.json" if path.is_dir() else path
+        if not path.is_file():
+            raise FileNotFoundError(f"no report {path}")
+        report = json.loads(path.read_text(encoding="utf-8"))
+        scored = [r for r in report.get("systems", []) if "error" not in r
+                  and all("word_errors" in row for row in r.get("rows", [])) and r.get("rows")]
+        chosen = [r for r in scored if not label or r["system"]["label"] == label]
+        if not chosen:
+            raise ValueError(f"{path}: no system {label!r} with WER (it has: "
+                             f"{', '.join(r['system']['label'] for r in scored) or 'none'})")
+        picked += [(f"{r['system']['label']} ({path.parent.name})", r) for r in chosen]
+    if len(picked) < 2:
+        raise ValueError("compare needs two systems or more")
+    shared = set.intersection(*({row["sid"] for row in r["rows"]} for _, r in picked))
+    if not shared:
+        raise ValueError("the reports share no sentence")
+    order = [row["sid"] for row in picked[0][1]["rows"] if row["sid"] in shared]
+    results, sets = [], {}
+    for name, r in picked:
+        rows = {row["sid"]: row for row in r["rows"]}
+        kept = [{"sid": sid, "word_errors": rows[sid]["word_errors"], "ref_words": rows[sid]["ref_words"]}
+                for sid in order]
+        errors, words = sum(x["word_errors"] for x in kept), sum(x["ref_words"] for x in kept)
+        results.append({"system": {"label": name}, "rows": kept, "metrics": {"wer": errors / words}})
+        for row in r["rows"]:
+            sets.setdefault(row["sid"], row.get("set", ""))
+    items = [Item(sid, "", sets.get(sid, "")) for sid in order]
+    wer_statistics(results, items, seed)
+    words = sum(x["ref_words"] for x in results[0]["rows"])
+    lines = [f"WER on the {len(order)} sentences ({words} words) the reports share:", "",
+             "| system | WER % | 95 % CI |", "|---|---:|---:|"]
+    lines += [f"| {r['system']['label']} | {_fmt(r['metrics']['wer'], '.1f', 100)} | "
+              f"{_fmt_interval(r['metrics']['wer_ci95'])} |" for r in results]
+    return "\n".join(lines + [""] + _wer_detail_tables(results))
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -1002,10 +1049,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--teacher-manifest", type=Path, default=DEFAULT_TEACHER_MANIFEST,
                     help="the corpus's eval_manifest.jsonl (teacher audio for the speaker centroid)")
     ap.add_argument("--out", type=Path, help="output directory (required)")
+    ap.add_argument("--compare", nargs="+", metavar="REPORT[:LABEL]",
+                    help="no run: WER of systems in earlier reports (DIR, or DIR/report.json:LABEL), paired over "
+                         "the sentences they share, the first as the baseline")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.sentences = args.sentences or list(DEFAULT_SENTENCES)
-    if args.worker is None:
+    if args.worker is None and args.compare is None:
         if not args.system or args.out is None:
             ap.error("give at least one --system, and --out")
         if args.threads < 1 or (args.limit is not None and args.limit < 1):
@@ -1020,6 +1070,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker is not None:
         return _worker_main(args.worker)
+    if args.compare is not None:
+        try:
+            print(compare_reports(args.compare, args.seed))
+        except (ValueError, FileNotFoundError, KeyError, json.JSONDecodeError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     try:
         systems = [parse_system(s) for s in args.system]
         items = read_sentences(args.sentences, args.limit)

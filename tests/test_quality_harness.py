@@ -210,6 +210,31 @@ def test_wer_statistics(q):
     assert d["ci95"][0] <= -0.1 <= d["ci95"][1] <= 0
 
 
+def test_compare_reports(q, tmp_path, capsys):
+    def report(dirname, systems):
+        d = tmp_path / dirname
+        d.mkdir()
+        rows = lambda errs, sids: [{"sid": sid, "set": "f" if sid < "c" else "w", "word_errors": e, "ref_words": 10}
+                                   for sid, e in zip(sids, errs)]
+        doc = {"systems": [{"system": {"label": label}, "rows": rows(errs, sids)} for label, errs, sids in systems]
+               + [{"system": {"label": "broken"}, "error": "x"}]}
+        (d / "report.json").write_text(json.dumps(doc), encoding="utf-8")
+        return d
+
+    a = report("a", [("base", [1, 2, 3, 4], "abcd")])
+    b = report("b", [("new", [0, 2, 1, 9], "abce"), ("other", [1, 1, 1, 1], "abcd")])
+    md = q.compare_reports([str(a), f"{b}/report.json:new"])
+    # the sentences both hold (a, b, c): base 6 errors / 30 words, new 3
+    assert "WER on the 3 sentences (30 words)" in md
+    assert "| base (a) | 20.0 |" in md and "| new (b) | 10.0 |" in md and "other" not in md
+    assert "| new (b) | -10.0 |" in md and "| system | f | w |" in md
+    assert q.main(["--compare", str(a), str(b)]) == 0 and "| other (b) | 10.0 |" in capsys.readouterr().out
+    assert q.main(["--compare", f"{a}/report.json:nope", str(b)]) == 2
+    assert "no system 'nope' with WER (it has: base)" in capsys.readouterr().err
+    assert q.main(["--compare", str(a)]) == 2 and "two systems or more" in capsys.readouterr().err
+    assert q.main(["--compare", str(tmp_path / "missing"), str(a)]) == 2
+
+
 # -- the synthesis runner on a tiny VoxCPM bundle ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_bundle(tmp_path_factory):
