@@ -129,6 +129,9 @@ def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequenc
                           all_tensors_to_one_file=True, external_data_location="prepared.onnx.data")
         excluded = [n.name for n in onnx.load(str(prepared), load_external_data=False).graph.node
                     if any(k in n.name for k in keep_float) or _is_grouped_conv(n)]
+        # dynamic quantization first rewrites each Gemm as MatMul + Add named "<gemm>_MatMul" / "<gemm>_Add",
+        # and matches nodes_to_exclude against the new names: without these a kept-float Gemm was quantized
+        excluded += [f"{name}_MatMul" for name in excluded]
         quantize_dynamic(str(prepared), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel,
                          op_types_to_quantize=list(op_types), nodes_to_exclude=excluded,
                          use_external_data_format=big)

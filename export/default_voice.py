@@ -90,7 +90,7 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
 
 def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
                          name: str = "voxlite-default", overwrite: bool = False, keep_fp32: bool = True,
-                         float_only=(), log=print) -> Path:
+                         float_only=(), int8_keep_float=(), log=print) -> Path:
     model, payload = load_acoustic(acoustic)
     parts = vocoder_parts(vocoder, payload["mel_mean"], payload["mel_std"], payload["mel"])
     lexicon = Path(acoustic).parent / payload.get("lexicon_file", "lexicon.json")
@@ -105,7 +105,7 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
     return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,
                          overwrite=overwrite, log=log, tokenizer=lexicon, tokenizer_kind="voxlite-g2p-en",
                          extra_hparams=extra, extra_audio_hparams=extra_audio, keep_fp32=keep_fp32,
-                         float_only=float_only)
+                         float_only=float_only, int8_keep_float=int8_keep_float)
 
 
 def main(argv=None) -> int:
@@ -120,10 +120,12 @@ def main(argv=None) -> int:
                         help="store only the quantized variant of graphs that have one (the embedded voice)")
     parser.add_argument("--float-graphs", nargs="*", default=[], choices=["prefill", "step", "locdit", "decoder"],
                         help="graphs kept float (no int8 variant), e.g. the small acoustic model's")
+    parser.add_argument("--int8-keep-float", nargs="*", default=[], metavar="SUBSTRING",
+                        help="node-name substrings of the acoustic graphs left float in their int8 variants")
     args = parser.parse_args(argv)
     out = export_default_voice(args.acoustic, args.vocoder, args.out, precisions=tuple(args.precision),
                                name=args.name, overwrite=args.overwrite, keep_fp32=not args.no_fp32,
-                               float_only=tuple(args.float_graphs))
+                               float_only=tuple(args.float_graphs), int8_keep_float=tuple(args.int8_keep_float))
     print(f"wrote {out}")
     return 0
 
