@@ -32,9 +32,9 @@ warm-up sentence, at ``--threads``; WAVs go to ``DIR/<system>/``. Scoring runs a
 - WER: Whisper tiny.en (faster-whisper int8, ``language="en", beam_size=1``) on 16 kHz audio; reference and
   hypothesis normalised alike (``normalize_for_wer``); corpus WER = all word errors / all reference words, with a
   95 % bootstrap interval over sentences, per sentence file, and for each system after the first the paired
-  difference against the first with its interval (``wer_interval``): on the default 633 sentences (4,668 words)
-  a free-running voice's WER moves by about a point under a tiny perturbation of its weights, so differences are
-  read against the paired interval.
+  difference against the first with its interval (``wer_interval``). On the default 633 sentences (4,700 words)
+  the default voice's interval was about +-1.7 points and a paired difference's about +-1.1 (2026-11-23), so
+  differences are read against the paired interval.
 - Speaker similarity: resemblyzer cosine between each utterance and the centroid of the teacher's utterances of
   the same sentences (the corpus's ``eval_manifest.jsonl`` WAVs where present, else this run's Piper WAVs, else
   Piper run for them).
@@ -44,8 +44,8 @@ warm-up sentence, at ``--threads``; WAVs go to ``DIR/<system>/``. Scoring runs a
 
 Writes ``DIR/report.json`` (per-sentence rows included) and ``DIR/report.md``; a partial report after each metric.
 ``--compare DIR[/report.json:LABEL] ...`` runs nothing: the WERs of systems from earlier reports on the sentences
-they share, paired against the first (``compare_reports``), so a baseline is synthesized and transcribed once. A metric whose packages are missing
-is reported as absent, with the pip line that brings it (all of them: ``pip install 'voxlite[eval]'``).
+they share, paired against the first (``compare_reports``), so a baseline is synthesized and transcribed once.
+A metric whose packages are missing is reported as absent, with the pip line that brings it (all of them: ``pip install 'voxlite[eval]'``).
 """
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
-# the default voice's held-out sets (fortunes: 139 sentences, 1,242 words; WordNet: 494, 3,426)
+# the default voice's held-out sets (fortunes: 139 sentences, 1,248 words as WER counts them; WordNet: 494, 3,452)
 DEFAULT_SENTENCES = [ROOT / "recipes" / "default_voice" / "eval_sentences.txt",
                      ROOT / "recipes" / "default_voice" / "eval_sentences_wordnet.txt"]
 BOOTSTRAP_SAMPLES = 2000
