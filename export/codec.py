@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from export.common import (PRECISIONS, compare, export_onnx, stamp_metadata, to_fp16, to_int8,  # noqa: E402
-                           to_openvino_ir)
+                           to_int8_blockwise, to_openvino_ir)
 from voxlite.bundle import BundleWriter  # noqa: E402
 from voxlite.models.blocks.conv import SConv1d  # noqa: E402
 
@@ -370,11 +370,14 @@ def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
 
 def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisions=("fp32",),
                  metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
-                 bounds=None, shared_data: str | None = None, keep_fp32: bool = True, log=print) -> None:
+                 bounds=None, shared_data: str | None = None, keep_fp32: bool = True, int8_blockwise=(),
+                 log=print) -> None:
     """Export each spec to ONNX in every precision, verify each variant against the module's own outputs
     (``bounds(graph, precision, output)`` -> ("max_abs" | "snr", value), default the codec bounds) and add it
     (``shared_data``: see ``BundleWriter.add_graph``). ``keep_fp32=False``: a graph that gets a quantized variant
-    is stored without its fp32 one (small bundles; fp32 is still exported as the quantizer's input)."""
+    is stored without its fp32 one (small bundles; fp32 is still exported as the quantizer's input).
+    ``int8_blockwise``: graphs whose int8 variant has block-wise weight and activation scales (``to_int8_blockwise``)
+    instead of dynamic quantization's one scale per activation tensor."""
     metadata = dict(metadata or {})
     for gname, (module, args, ins, outs, axes) in specs.items():
         fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
@@ -393,6 +396,8 @@ def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisio
             path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
             if precision == "fp16":
                 to_fp16(fp32, path)
+            elif precision == "int8" and gname in int8_blockwise:
+                to_int8_blockwise(fp32, path, keep_float=int8_keep_float)
             elif precision == "int8":
                 to_int8(fp32, path, keep_float=int8_keep_float)
             if precision != "fp32":

@@ -140,6 +140,30 @@ def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequenc
     return Path(dst)
 
 
+def to_int8_blockwise(src: str | os.PathLike, dst: str | os.PathLike, *, block_size: int = 32,
+                      keep_float: Sequence[str] = ()) -> Path:
+    """int8 weights in blocks of ``block_size`` input channels, each with its own scale (ONNX Runtime's
+    ``MatMulNBits``, 8 bits, symmetric), and activations quantized to int8 at run time per block too
+    (``accuracy_level`` 4: MLAS's int8 dot-product kernels). Only MatMul weights are quantized (Gemms stay float).
+
+    Why next to ``to_int8``: dynamic quantization gives each activation tensor one scale, which cost the default
+    voice's 256-wide acoustic model ~2 WER points on 633 held-out sentences against fp32; per-block scales
+    (32 numbers each) follow the activations' outliers. Needs ONNX Runtime >= 1.22 (8-bit MatMulNBits on x86)."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    model = onnx.load(str(src))
+    excluded = [n.name for n in model.graph.node if any(k in n.name for k in keep_float)]
+    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, accuracy_level=4, bits=8,
+                                          op_types_to_quantize=("MatMul",))
+    quantizer = MatMulNBitsQuantizer(model, bits=8, block_size=block_size, is_symmetric=True, accuracy_level=4,
+                                     nodes_to_exclude=excluded, op_types_to_quantize=("MatMul",), algo_config=config)
+    quantizer.process()
+    out = quantizer.model.model if hasattr(quantizer.model, "model") else quantizer.model
+    save_model(out, dst)
+    return Path(dst)
+
+
 def to_openvino_ir(src: str | os.PathLike, dst_xml: str | os.PathLike) -> Path:
     """OpenVINO IR (.xml + .bin) of an ONNX graph, weights kept as they are (no fp16 compression)."""
     import openvino as ov

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -30,6 +31,8 @@ if str(ROOT) not in sys.path:
 
 from export.codec import vocos_parts  # noqa: E402
 from export.common import PRECISIONS  # noqa: E402
+from export.letter_to_sound import export_letter_to_sound  # noqa: E402
+from export.letter_to_sound import load as load_letter_to_sound  # noqa: E402
 from export.voxcpm import export_voxcpm  # noqa: E402
 
 # Streaming windows of the non-causal vocoder, in mel frames: every emitted frame has this much context on each
@@ -47,6 +50,10 @@ GENERATION = {"cfg": 2.0, "steps": 8, "flow_start": 0.0, "min_len": 2, "max_len_
 # The per-patch graphs of a 5.9M-parameter model are too small to split: at 2 intra-op threads a sentence took
 # RTF 0.266 against 0.140 at 1 (int8, this 2-core machine, 12 held-out sentences). The vocoder keeps them all.
 MAX_GRAPH_THREADS = {"prefill": 1, "step": 1, "locdit": 1}
+# The acoustic graphs' int8 variants scale weights and activations per block of 32 (``to_int8_blockwise``):
+# dynamic int8 (one scale per activation tensor) cost the voice 1.9 WER points against fp32 on the 633 held-out
+# sentences (README "Default voice").
+INT8_BLOCKWISE = ("prefill", "step", "locdit")
 
 
 class _MelNormalisation(nn.Module):
@@ -90,7 +97,11 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
 
 def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
                          name: str = "voxlite-default", overwrite: bool = False, keep_fp32: bool = True,
-                         float_only=(), int8_keep_float=(), log=print) -> Path:
+                         float_only=(), int8_keep_float=(), int8_blockwise=INT8_BLOCKWISE,
+                         letter_to_sound: str | Path | None = None, log=print) -> Path:
+    """``letter_to_sound``: the G2P's model for words the lexicon lacks (``train_letter_to_sound.py``'s model.pt;
+    default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported int8 into the
+    tokenizer."""
     model, payload = load_acoustic(acoustic)
     parts = vocoder_parts(vocoder, payload["mel_mean"], payload["mel_std"], payload["mel"])
     lexicon = Path(acoustic).parent / payload.get("lexicon_file", "lexicon.json")
@@ -102,10 +113,22 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
     extra = {**GENERATION, "voice_prompt": False, "text_front_end": "voxlite-g2p-en",
              "max_graph_threads": MAX_GRAPH_THREADS}
     extra_audio = {"window": WINDOW}
-    return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,
-                         overwrite=overwrite, log=log, tokenizer=lexicon, tokenizer_kind="voxlite-g2p-en",
-                         extra_hparams=extra, extra_audio_hparams=extra_audio, keep_fp32=keep_fp32,
-                         float_only=float_only, int8_keep_float=int8_keep_float)
+    provenance["int8_blockwise"] = list(int8_blockwise)
+    if letter_to_sound is None and (Path(acoustic).parent / "letter_to_sound.pt").is_file():
+        letter_to_sound = Path(acoustic).parent / "letter_to_sound.pt"
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        if letter_to_sound is not None:
+            lts = load_letter_to_sound(letter_to_sound)
+            files["letter_to_sound"] = export_letter_to_sound(lts, Path(tmp) / "letter_to_sound.onnx",
+                                                              precision="int8")
+            provenance["letter_to_sound_step"] = int(torch.load(letter_to_sound, map_location="cpu",
+                                                                weights_only=False).get("step", 0))
+        return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,
+                             overwrite=overwrite, log=log, tokenizer=lexicon, tokenizer_kind="voxlite-g2p-en",
+                             extra_hparams=extra, extra_audio_hparams=extra_audio, keep_fp32=keep_fp32,
+                             float_only=float_only, int8_keep_float=int8_keep_float,
+                             int8_blockwise=int8_blockwise, tokenizer_files=files)
 
 
 def main(argv=None) -> int:
@@ -122,10 +145,16 @@ def main(argv=None) -> int:
                         help="graphs kept float (no int8 variant), e.g. the small acoustic model's")
     parser.add_argument("--int8-keep-float", nargs="*", default=[], metavar="SUBSTRING",
                         help="node-name substrings of the acoustic graphs left float in their int8 variants")
+    parser.add_argument("--int8-blockwise", nargs="*", default=list(INT8_BLOCKWISE),
+                        choices=["prefill", "step", "locdit", "decoder"],
+                        help="graphs whose int8 variant has block-wise scales (none: dynamic int8 everywhere)")
+    parser.add_argument("--letter-to-sound", type=Path, default=None,
+                        help="train_letter_to_sound.py's model.pt (default: letter_to_sound.pt beside --acoustic)")
     args = parser.parse_args(argv)
     out = export_default_voice(args.acoustic, args.vocoder, args.out, precisions=tuple(args.precision),
                                name=args.name, overwrite=args.overwrite, keep_fp32=not args.no_fp32,
-                               float_only=tuple(args.float_graphs), int8_keep_float=tuple(args.int8_keep_float))
+                               float_only=tuple(args.float_graphs), int8_keep_float=tuple(args.int8_keep_float),
+                               int8_blockwise=tuple(args.int8_blockwise), letter_to_sound=args.letter_to_sound)
     print(f"wrote {out}")
     return 0
 

@@ -280,11 +280,15 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
                   provenance: dict | None = None, overwrite: bool = False, log=print,
                   tokenizer: str | Path | bytes | None = None, tokenizer_kind: str = "hf-tokenizers",
                   extra_hparams: dict | None = None, extra_audio_hparams: dict | None = None,
-                  keep_fp32: bool = True, float_only=(), int8_keep_float=()) -> Path:
+                  keep_fp32: bool = True, float_only=(), int8_keep_float=(), int8_blockwise=(),
+                  tokenizer_files: dict[str, str | Path] | None = None) -> Path:
     """``float_only``: model graphs (prefill / step / locdit) that get no int8 variant (a small model whose int8
     activations lose too much; its fp32 weights are small). ``int8_keep_float``: node-name substrings of the model
-    graphs left float in their int8 variants (``to_int8``'s ``keep_float``). ``tokenizer``: the checkpoint's tokenizer.json (path or bytes), stored as the bundle's ``hf-tokenizers``
+    graphs left float in their int8 variants (``to_int8``'s ``keep_float``). ``int8_blockwise``: model graphs whose
+    int8 variant has block-wise scales (``to_int8_blockwise``). ``tokenizer``: the checkpoint's tokenizer.json (path or bytes), stored as the bundle's ``hf-tokenizers``
     tokenizer (text input needs it); or, with ``tokenizer_kind="voxlite-g2p-en"``, a ``voxlite.text.lexicon`` file.
+    ``tokenizer_files``: more files of the tokenizer, stored beside it and named in its manifest entry by key
+    (``letter_to_sound``: the G2P's graph for words its lexicon lacks).
     ``extra_hparams`` are merged into the bundle's hparams (e.g. ``voice_prompt: False``)."""
     precisions = check_precisions(precisions)
     specs, hparams = voxcpm_specs(model)
@@ -298,14 +302,18 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
                           overwrite=overwrite)
     try:
         if tokenizer is not None:
+            extra_files = {key: writer.add_file(f"tokenizer/{Path(path).name}", Path(path))
+                           for key, path in (tokenizer_files or {}).items()}
             writer.set_tokenizer(tokenizer_kind, tokenizer,
-                                 filename="lexicon.json" if tokenizer_kind == "voxlite-g2p-en" else "tokenizer.json")
+                                 filename="lexicon.json" if tokenizer_kind == "voxlite-g2p-en" else "tokenizer.json",
+                                 **extra_files)
         with tempfile.TemporaryDirectory() as tmp:
             # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
             # decoder_stream the same convolutions; each distinct tensor is stored once
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate}, keep_fp32=keep_fp32,
-                         float_only=tuple(float_only), int8_keep_float=tuple(int8_keep_float))
+                         float_only=tuple(float_only), int8_keep_float=tuple(int8_keep_float),
+                         int8_blockwise=tuple(int8_blockwise))
             write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate},
                          int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only,

@@ -92,3 +92,28 @@ def test_misaki_lexicon_if_installed():
     # every symbol the lexicon uses is in the inventory
     used = set("".join(entries.values()))
     assert used <= set(PHONEMES), sorted(used - set(PHONEMES))
+
+
+class _Recorder:
+    """A letter-to-sound stand-in that records its calls (the dispatch under test is EnglishG2P's; the real model
+    is tested in tests/test_letter_to_sound.py and through the embedded voice)."""
+
+    def __init__(self, answer):
+        self.answer, self.words = answer, []
+
+    def __call__(self, word):
+        self.words.append(word)
+        return self.answer
+
+
+def test_letter_to_sound_reads_only_what_lexicon_and_rules_cannot():
+    lts = _Recorder("zˈiɡOt")
+    g = EnglishG2P(dict(LEX), letter_to_sound=lts)
+    assert g.phonemize("Hello cats moonbeam quick-walk ABC") == "həlˈO kˈæts mˈunbˌim kwˈɪk wˈɔk ˈA bˈi sˈi"
+    assert lts.words == []  # lexicon, -s, a two-piece compound, hyphen parts, an acronym: no model
+    assert g.phonemize("Zygote's") == "zˈiɡOts"  # possessive of an unknown word: the model reads the stem
+    assert g.phonemize("catdogbus") == "zˈiɡOt"  # three pieces: a guess the model beats
+    assert lts.words == ["Zygote", "catdogbus"]
+    spelled = EnglishG2P(dict(LEX), letter_to_sound=_Recorder(None))
+    assert spelled.phonemize("Abcab") == "ˈA bˈi sˈi ˈA bˈi"  # the model declines: letter names
+    assert EnglishG2P(dict(LEX)).phonemize("catdogbus") == "kˈætdˌɔɡbˌʌs"  # no model: three pieces

@@ -18,7 +18,8 @@ A manifest is a JSON object::
         }
       },
       "tensors": {"codebooks": {"file": "tensors/codebooks.npy", "dtype": "float32", "shape": [8, 1024, 128]}},
-      "tokenizer": {"type": "hf-tokenizers", "file": "tokenizer.json"},   # optional
+      "tokenizer": {"type": "hf-tokenizers", "file": "tokenizer.json"},   # optional; voxlite-g2p-en may also name
+                                             # "letter_to_sound": a graph for words its lexicon lacks
       "hparams": {...},                      # family hyper-parameters, free-form JSON
       "provenance": {...},                   # who made it, from what, licence
       "files": {"graphs/decoder.fp32.onnx": {"sha256": "...", "bytes": 12345}, ...}
@@ -46,6 +47,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 # numeric types a precision name can end in ("int8", "fp32", "ov-fp16"), by bits: the order fallbacks keep to
+TOKENIZER_FILE_KEYS = ("file", "letter_to_sound")  # tokenizer entries that name files of the bundle
 _PRECISION_BITS = {"int4": 4, "int8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 
 
@@ -114,8 +116,8 @@ class Manifest:
         """Every path the manifest points at (graphs, tensors, tokenizer), in a stable order."""
         paths = [p for g in self.graphs.values() for p in g.files.values()]
         paths += [t.file for t in self.tensors.values()]
-        if self.tokenizer and "file" in self.tokenizer:
-            paths.append(self.tokenizer["file"])
+        if self.tokenizer:
+            paths += [self.tokenizer[k] for k in TOKENIZER_FILE_KEYS if k in self.tokenizer]
         return paths
 
 
@@ -221,8 +223,11 @@ def parse_manifest(raw: Any) -> Manifest:
     if tokenizer is not None:
         if not isinstance(tokenizer, dict):
             raise BundleError("manifest: tokenizer must be an object or null")
-        if "file" in tokenizer:
-            check_relpath(tokenizer["file"])
+        for key in TOKENIZER_FILE_KEYS:
+            if key in tokenizer:
+                if not isinstance(tokenizer[key], str):
+                    raise BundleError(f"manifest: tokenizer.{key} must be a path string")
+                check_relpath(tokenizer[key])
 
     for key in ("hparams", "provenance"):
         if not isinstance(raw.get(key, {}), dict):

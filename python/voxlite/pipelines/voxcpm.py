@@ -314,7 +314,16 @@ class VoxCPMModel(GraphModel):
             if spec and spec.get("type") == "voxlite-g2p-en" and "file" in spec:
                 from ..text.english_g2p import EnglishG2P
 
-                self._tokenizer = EnglishG2P.from_file(self.bundle.root / spec["file"])
+                letter_to_sound = None
+                if "letter_to_sound" in spec:
+                    from ..backends import open_session
+                    from ..text.letter_to_sound import LetterToSound
+
+                    # one thread on ONNX Runtime's CPU: a word is a few dozen positions, and it runs only for
+                    # words the lexicon lacks, on whatever backend the acoustic graphs use
+                    letter_to_sound = LetterToSound(open_session(self.bundle.root / spec["letter_to_sound"],
+                                                                 backend="cpu", threads=1))
+                self._tokenizer = EnglishG2P.from_file(self.bundle.root / spec["file"], letter_to_sound)
                 return self._tokenizer
             if not spec or spec.get("type") != "hf-tokenizers" or "file" not in spec:
                 raise BundleError(f"bundle {self.bundle.name!r} has no hf-tokenizers tokenizer: text input needs one "

@@ -2,11 +2,13 @@
 
     text -> normalise (numbers, abbreviations, layout) -> words and punctuation
          -> each word: lexicon (exact, lower case, capitalised) -> 's / -s / -es / -ed / -ing / -ly stems
-            -> hyphen parts -> the fewest known pieces ("moonbeam" = moon + beam) -> letter names
+            -> hyphen parts -> the fewest known pieces ("moonbeam" = moon + beam) -> the letter-to-sound model
+            (``voxlite.text.letter_to_sound``, when the bundle has one) -> letter names
          -> phoneme string ("həlˈO wˈɜɹld.") -> ids over a fixed inventory
 
-No GPL code and no model: the lexicon is data (``voxlite.text.lexicon``, built from misaki's Apache-2.0 US
-dictionaries and carried inside the bundle), so training text and synthesis text go through exactly this code.
+No GPL code: the lexicon is data (``voxlite.text.lexicon``, built from misaki's Apache-2.0 US
+dictionaries and carried inside the bundle), so training text and synthesis text go through exactly this code; the letter-to-sound model is a small graph trained
+on that lexicon (``recipes/default_voice/train_letter_to_sound.py``).
 Symbols are misaki's US set: one character per phoneme (diphthongs ``A I O W Y``, affricates ``ʤ ʧ``), stress marks
 ``ˈ ˌ`` before the stressed vowel's syllable, words separated by spaces.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Callable
 
 from ..errors import InvalidInput
 from .english_normalize import normalize_text
@@ -31,6 +34,7 @@ _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*|[0-9]+|[,.?!;:]")
 # Unstressed readings of the commonest function words, as a speaker (and the teacher) says them in running text;
 # the lexicon has their citation forms ("a" -> "A", "the" -> "ði").
 WEAK_FORMS = {"a": "ə", "the": "ðə"}
+COMPOUND_PIECES_WITH_MODEL = 2  # with a letter-to-sound model, longer piece chains go to the model
 
 
 def inventory() -> list[str]:
@@ -40,9 +44,12 @@ def inventory() -> list[str]:
 
 @dataclass
 class EnglishG2P:
-    """``lexicon``: lower-case or cased word -> phoneme string (misaki symbols)."""
+    """``lexicon``: lower-case or cased word -> phoneme string (misaki symbols). ``letter_to_sound``: word ->
+    phonemes or None (``voxlite.text.letter_to_sound.LetterToSound``) for words neither the lexicon nor the rules
+    read; without it such words are spelled out."""
     lexicon: dict[str, str]
     symbols: list[str] = field(default_factory=inventory)
+    letter_to_sound: Callable[[str], str | None] | None = None
 
     def __post_init__(self):
         self.ids = {s: i for i, s in enumerate(self.symbols)}
@@ -91,10 +98,10 @@ class EnglishG2P:
         return ids, len(ids) if not prompt_text else self.count(text)
 
     @classmethod
-    def from_file(cls, path) -> "EnglishG2P":
+    def from_file(cls, path, letter_to_sound: Callable[[str], str | None] | None = None) -> "EnglishG2P":
         from .lexicon import load
 
-        return cls(load(path))
+        return cls(load(path), letter_to_sound=letter_to_sound)
 
     def encode(self, text: str, *, add_bos_eos: bool = True) -> list[int]:
         """Text -> ids (``phonemize`` then ``encode_phonemes``); raises InvalidInput when nothing is speakable."""
@@ -131,7 +138,12 @@ class EnglishG2P:
             return "".join(self._lookup_uncached(p) for p in word.split("'") if p)
         if word.isupper() and len(word) <= 5:  # an acronym: letter names
             return self._spell(word)
-        return self._compound(word.lower()) or self._spell(word)
+        if self.letter_to_sound is None:
+            return self._compound(word.lower()) or self._spell(word)
+        # a word of two known pieces is a compound ("moonbeam"); more pieces are a guess the model beats
+        # ("Methodius" = method + i + us)
+        return (self._compound(word.lower(), max_pieces=COMPOUND_PIECES_WITH_MODEL)
+                or self.letter_to_sound(word) or self._spell(word))
 
     def _suffixed(self, word: str) -> str | None:
         w = word.lower()
@@ -157,8 +169,9 @@ class EnglishG2P:
             return stem + "li"
         return None
 
-    def _compound(self, w: str) -> str | None:
-        """The fewest lexicon pieces (each >= 2 letters, or one of a/i) covering ``w``; None if there are none."""
+    def _compound(self, w: str, max_pieces: int | None = None) -> str | None:
+        """The fewest lexicon pieces (each >= 2 letters, or one of a/i) covering ``w``, at most ``max_pieces``
+        (default: 2, or a third of the letters for longer words); None if there are none."""
         if "-" in w:
             parts = [self._lookup_uncached(p) for p in w.split("-") if p]
             return " ".join(parts) if parts else None
@@ -178,7 +191,7 @@ class EnglishG2P:
                 cand = (best[start][0] + 1, best[start][1] + [ps])
                 if best[end] is None or cand[0] < best[end][0]:
                     best[end] = cand
-        if best[n] is None or best[n][0] > max(2, n // 3):
+        if best[n] is None or best[n][0] > (max_pieces or max(2, n // 3)):
             return None
         return _join_pieces(best[n][1])
 

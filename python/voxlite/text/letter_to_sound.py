@@ -2,7 +2,7 @@
 
 The graph (``tokenizer/letter_to_sound.onnx`` in a bundle: letter ids (1, L) -> logits (1, L * upsample, V)) runs
 on any voxlite session; decoding is greedy CTC in NumPy (best symbol per position, repeats merged, blanks dropped).
-Its metadata carries the letters and symbols it was trained with, so a graph is read as it was trained.
+Its metadata (``voxlite.letters``, ``voxlite.symbols``) carries the letters and symbols it was trained with, so a graph is read as it was trained.
 """
 from __future__ import annotations
 
@@ -36,14 +36,14 @@ def edit_distance(a: str, b: str) -> int:
 
 class LetterToSound:
     """``session``: a voxlite session of the graph (``run(feeds) -> {"logits": ...}``, ``metadata`` with the
-    ``letters`` and ``symbols`` JSON strings the export writes)."""
+    ``voxlite.letters`` and ``voxlite.symbols`` JSON strings the export writes)."""
 
     MAX_LETTERS = 48  # longer "words" are not words: the caller spells them out
 
     def __init__(self, session):
         try:
-            self.letters = json.loads(session.metadata["letters"])
-            self.symbols = json.loads(session.metadata["symbols"])
+            self.letters = json.loads(session.metadata["voxlite.letters"])
+            self.symbols = json.loads(session.metadata["voxlite.symbols"])
         except (KeyError, TypeError, ValueError) as e:
             raise BundleError(f"letter-to-sound graph without readable letters / symbols metadata: {e}") from None
         self.session = session

@@ -1,0 +1,89 @@
+"""Export the letter-to-sound model (``voxlite.models.letter_to_sound``) to one ONNX graph for a bundle's tokenizer.
+
+    python export/letter_to_sound.py --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt --out lts.onnx
+
+Graph: ``letter_ids`` (1, L) int64, word marks included -> ``logits`` (1, L * upsample, 1 + n_symbols). Its metadata
+(``voxlite.letters``, ``voxlite.symbols``: JSON strings) says how to encode words and read the logits, so the run
+time (``voxlite.text.letter_to_sound``) needs nothing else. Verified against the torch model on real words: fp32
+within ``FP32_MAX_ABS``; int8 (dynamic, the embedded variant) must decode every check word as the torch model does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from export.common import export_onnx, to_int8, verify_graph  # noqa: E402
+from voxlite.models.letter_to_sound import LetterToSound, LetterToSoundConfig, encode_letters  # noqa: E402
+from voxlite.text.letter_to_sound import ctc_greedy  # noqa: E402
+
+FP32_MAX_ABS = 1e-3
+CHECK_WORDS = ("a", "mozart", "salieri", "kasparov", "tormentors", "unpermed", "czar", "antidisestablishmentarianism")
+
+
+def load(path: str | Path) -> LetterToSound:
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = LetterToSound(LetterToSoundConfig(**payload["config"]))
+    model.load_state_dict({k: v.float() for k, v in payload["model"].items()})
+    return model.eval()
+
+
+def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: str = "fp32") -> Path:
+    """Write the graph (``precision`` "fp32" or "int8") to ``out`` and check it against ``model``."""
+    from voxlite.backends import open_session
+
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"precision must be fp32 or int8, got {precision!r}")
+    c = model.config
+    metadata = {"graph": "letter_to_sound", "letters": json.dumps(c.letters), "symbols": json.dumps(c.symbols),
+                "precision": precision}
+    out = Path(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        example = torch.tensor([encode_letters("example", c.letters)])
+        fp32 = export_onnx(model, (example,), Path(tmp) / "lts.onnx", input_names=["letter_ids"],
+                           output_names=["logits"], dynamic_axes={"letter_ids": {1: "letters"},
+                                                                  "logits": {1: "positions"}}, metadata=metadata)
+        for word in CHECK_WORDS:  # other lengths than the traced one
+            ids = torch.tensor([encode_letters(word, c.letters)])
+            with torch.no_grad():
+                want = model(ids)
+            verify_graph(fp32, {"letter_ids": ids.numpy()}, lambda: {"logits": want.numpy()}, max_abs=FP32_MAX_ABS)
+        if precision == "int8":
+            to_int8(fp32, Path(tmp) / "lts.int8.onnx")
+            session = open_session(Path(tmp) / "lts.int8.onnx", backend="cpu")
+            for word in CHECK_WORDS:
+                ids = torch.tensor([encode_letters(word, c.letters)])
+                with torch.no_grad():
+                    want = ctc_greedy(model(ids)[0].numpy(), c.symbols)
+                got = ctc_greedy(session.run({"letter_ids": ids.numpy()})["logits"][0], c.symbols)
+                if got != want:
+                    raise AssertionError(f"int8 letter-to-sound reads {word!r} as {got!r}, the model as {want!r}")
+            fp32 = Path(tmp) / "lts.int8.onnx"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(fp32.read_bytes())
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="model.pt of train_letter_to_sound.py (or the packed one)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--precision", default="int8", choices=["fp32", "int8"])
+    args = parser.parse_args(argv)
+    out = export_letter_to_sound(load(args.checkpoint), args.out, precision=args.precision)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    sys.exit(main())
