@@ -98,10 +98,11 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
 def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
                          name: str = "voxlite-default", overwrite: bool = False, keep_fp32: bool = True,
                          float_only=(), int8_keep_float=(), int8_blockwise=INT8_BLOCKWISE,
-                         letter_to_sound: str | Path | None = None, log=print) -> Path:
+                         letter_to_sound: str | Path | None = None, letter_to_sound_precision: str = "int8",
+                         log=print) -> Path:
     """``letter_to_sound``: the G2P's model for words the lexicon lacks (``train_letter_to_sound.py``'s model.pt;
-    default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported int8 into the
-    tokenizer."""
+    default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported (int8 by default)
+    into the tokenizer."""
     model, payload = load_acoustic(acoustic)
     parts = vocoder_parts(vocoder, payload["mel_mean"], payload["mel_std"], payload["mel"])
     lexicon = Path(acoustic).parent / payload.get("lexicon_file", "lexicon.json")
@@ -121,7 +122,7 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
         if letter_to_sound is not None:
             lts = load_letter_to_sound(letter_to_sound)
             files["letter_to_sound"] = export_letter_to_sound(lts, Path(tmp) / "letter_to_sound.onnx",
-                                                              precision="int8")
+                                                              precision=letter_to_sound_precision)
             provenance["letter_to_sound_step"] = int(torch.load(letter_to_sound, map_location="cpu",
                                                                 weights_only=False).get("step", 0))
         return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,

@@ -116,6 +116,12 @@ def test_format_version_refused(mixer_bundle, version, match):
     (lambda raw: raw["files"]["graphs/mixer.alt.onnx"].update(sha256="abc"), "64 lowercase hex"),
     (lambda raw: raw.update(default_precision="int8"), "default_precision"),
     (lambda raw: raw["tensors"]["codebook"].update(file="../x.npy"), "leaves the bundle"),
+    # a tokenizer's extra file (the G2P's letter-to-sound graph) is checked like every other named file
+    (lambda raw: raw.update(tokenizer={"type": "voxlite-g2p-en", "letter_to_sound": "../lts.onnx"}),
+     "leaves the bundle"),
+    (lambda raw: raw.update(tokenizer={"type": "voxlite-g2p-en", "letter_to_sound": 3}), "must be a path string"),
+    (lambda raw: raw.update(tokenizer={"type": "voxlite-g2p-en", "letter_to_sound": "tokenizer/lts.onnx"}),
+     "does not list it"),
 ])
 def test_malformed_manifest_refused(mixer_bundle, edit, match):
     _edit_manifest(mixer_bundle, edit)

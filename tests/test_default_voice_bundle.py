@@ -16,7 +16,8 @@ pytest.importorskip("onnx")
 import voxlite  # noqa: E402
 from voxlite.errors import InvalidInput  # noqa: E402
 from voxlite.text import lexicon  # noqa: E402
-from voxlite.text.english_g2p import EnglishG2P  # noqa: E402
+from voxlite.models.letter_to_sound import LetterToSound, LetterToSoundConfig  # noqa: E402
+from voxlite.text.english_g2p import PHONEMES, EnglishG2P  # noqa: E402
 
 LEX = {"hello": "həlˈO", "world": "wˈɜɹld", "cat": "kˈæt", "the": "ði", "a": "A", "dog": "dˈɔɡ"}
 
@@ -41,8 +42,11 @@ def bundle(tmp_path_factory):
                tmp / "model.pt")
     voc = Vocos(dataclasses.replace(VocosConfig.mel_24khz(), dim=32, intermediate_dim=48, num_layers=2)).eval()
     save_official(voc, tmp / "generator")
+    lts = LetterToSound(LetterToSoundConfig(symbols=PHONEMES, dim=32, ffn_dim=64, n_layers=1, n_heads=2))
+    torch.save({"config": lts.config.to_dict(), "model": lts.state_dict(), "step": 1}, tmp / "letter_to_sound.pt")
+    # random weights: fp32 (the int8 export checks that a trained model's readings survive quantization)
     out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "bundle", precisions=("fp32", "int8"),
-                               log=lambda *a: None)
+                               letter_to_sound_precision="fp32", log=lambda *a: None)
     return out, model, stats, tmp
 
 
@@ -58,6 +62,23 @@ def test_manifest(cpu_model):
     assert cpu_model.bundle.manifest.tokenizer["type"] == "voxlite-g2p-en"
     assert "decoder_stream" not in cpu_model.bundle.manifest.graphs
     assert "position" in [i.name for i in cpu_model.bundle.manifest.graphs["step"].inputs]
+    assert cpu_model.bundle.manifest.tokenizer["letter_to_sound"] == "tokenizer/letter_to_sound.onnx"
+    assert cpu_model.bundle.manifest.provenance["letter_to_sound_step"] == 1
+
+
+def test_unknown_words_go_to_the_bundled_letter_to_sound_model(bundle, cpu_model):
+    """The lexicon lacks "zorblax": the tokenizer reads it with the bundle's graph, as the torch model does."""
+    from voxlite.models.letter_to_sound import encode_letters
+    from voxlite.text.letter_to_sound import ctc_greedy
+
+    g2p = cpu_model.tokenizer
+    assert g2p.letter_to_sound is not None
+    lts = LetterToSound(LetterToSoundConfig(**torch.load(bundle[3] / "letter_to_sound.pt")["config"]))
+    lts.load_state_dict(torch.load(bundle[3] / "letter_to_sound.pt")["model"])
+    with torch.no_grad():
+        want = ctc_greedy(lts.eval()(torch.tensor([encode_letters("zorblax")]))[0].numpy(), PHONEMES)
+    assert want and g2p.word("zorblax") == want
+    assert g2p.word("hello") == LEX["hello"]  # the lexicon first
 
 
 def test_generation_matches_reference(bundle, cpu_model):
@@ -170,7 +191,7 @@ def test_int8_only_bundle(bundle):
 
     tmp = bundle[3]
     out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "small", precisions=("int8",),
-                               keep_fp32=False, log=lambda *a: None)
+                               keep_fp32=False, letter_to_sound_precision="fp32", log=lambda *a: None)
     m = voxlite.load(out, backend="cpu")
     files = {g: set(spec.files) for g, spec in m.bundle.manifest.graphs.items()}
     assert files["encoder"] == {"fp32"}  # the mel front end has no int8 variant: it stays float
@@ -193,7 +214,8 @@ def test_mixed_precision_bundle(bundle):
 
     tmp = bundle[3]
     out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "mixed", precisions=("int8",),
-                               keep_fp32=False, float_only=("prefill", "step", "locdit"), log=lambda *a: None)
+                               keep_fp32=False, float_only=("prefill", "step", "locdit"),
+                               letter_to_sound_precision="fp32", log=lambda *a: None)
     m = voxlite.load(out, backend="cpu")
     files = {g: set(spec.files) for g, spec in m.bundle.manifest.graphs.items()}
     assert files == {"prefill": {"fp32"}, "step": {"fp32"}, "locdit": {"fp32"}, "encoder": {"fp32"},

@@ -44,3 +44,25 @@ def test_resumed_run_equals_straight_run(tmp_path):
     assert rows[-1]["final"] and 0.0 <= rows[-1]["symbol_error_rate"] and 0.0 <= rows[-1]["word_accuracy"] <= 1.0
     losses = [json.loads(line)["loss"] for line in (straight / "train.jsonl").read_text().splitlines()]
     assert len(losses) == 6 and all(loss == loss and loss < 1e3 for loss in losses)  # finite, logged every step
+
+
+def test_pack_halves_the_model_and_export_reads_it(tmp_path):
+    pytest.importorskip("onnx")
+    from export.letter_to_sound import load
+    from recipes.default_voice import checkpoints
+
+    lex = tmp_path / "lexicon.json"
+    lexicon.save(lex, LEX, {"package": "test"})
+    out = tmp_path / "run"
+    assert tl.main(["--lexicon", str(lex), "--out", str(out), "--max-steps", "2", *TINY]) == 0
+    dest = tmp_path / "packed"
+    with pytest.raises(SystemExit, match="output directory"):
+        checkpoints.main(["pack", "--letter-to-sound", str(tmp_path), "--dest", str(dest)])
+    assert not dest.exists()
+    assert checkpoints.main(["pack", "--letter-to-sound", str(out), "--dest", str(dest)]) == 0
+    assert sorted(p.name for p in dest.iterdir()) == ["letter_to_sound.pt"]
+    packed = torch.load(dest / "letter_to_sound.pt", weights_only=False)
+    assert packed["step"] == 2 and all(v.dtype == torch.float16 for v in packed["model"].values()
+                                       if v.is_floating_point())
+    model = load(dest / "letter_to_sound.pt")  # float32 again for export
+    assert all(p.dtype == torch.float32 for p in model.parameters())
