@@ -24,19 +24,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from export.common import export_onnx, to_int8, verify_graph  # noqa: E402
-from voxlite.models.letter_to_sound import LetterToSound, LetterToSoundConfig, encode_letters  # noqa: E402
+from voxlite.models.letter_to_sound import LetterToSound, encode_letters  # noqa: E402
+from voxlite.models.letter_to_sound import load_checkpoint as load  # noqa: E402,F401 (export's reader)
 from voxlite.text.letter_to_sound import ctc_greedy, edit_distance  # noqa: E402
 
 FP32_MAX_ABS = 1e-3
 INT8_MAX_SYMBOL_ERRORS = 0.03
 CHECK_WORDS = ("a", "mozart", "salieri", "kasparov", "tormentors", "unpermed", "czar", "antidisestablishmentarianism")
-
-
-def load(path: str | Path) -> LetterToSound:
-    payload = torch.load(path, map_location="cpu", weights_only=False)
-    model = LetterToSound(LetterToSoundConfig(**payload["config"]))
-    model.load_state_dict({k: v.float() for k, v in payload["model"].items()})
-    return model.eval()
 
 
 def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: str = "fp32") -> Path:

@@ -34,8 +34,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from export.default_voice import load_acoustic  # noqa: E402
-from recipes.default_voice.train_acoustic import (CORPUS, MEL, PATCH, FeatureStore, make_batch,  # noqa: E402
-                                                  read_rows, to_patches)
+from recipes.default_voice.train_acoustic import (CORPUS, LETTER_TO_SOUND, MEL, PATCH, FeatureStore,  # noqa: E402
+                                                  make_batch, read_rows, read_unknown_words, to_patches)
 from voxlite.dsp.mel import MEL_PRESETS  # noqa: E402
 from voxlite.text import lexicon as lexicon_mod  # noqa: E402
 from voxlite.text.english_g2p import EnglishG2P  # noqa: E402
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     lexicon = args.acoustic.parent / payload.get("lexicon_file", "lexicon.json")
     if not lexicon.is_file():
         raise SystemExit(f"{lexicon} not found: the lexicon the model was trained with")
-    g2p = EnglishG2P(lexicon_mod.load(lexicon))
+    g2p = EnglishG2P(lexicon_mod.load(lexicon), letter_to_sound=read_unknown_words(LETTER_TO_SOUND))
     store = FeatureStore(args.corpus, args.features, g2p)
     mean, std = np.asarray(payload["mel_mean"], np.float32), np.asarray(payload["mel_std"], np.float32)
     floor = float(np.log(MEL_PRESETS[MEL].log_floor))

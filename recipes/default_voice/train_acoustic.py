@@ -47,6 +47,16 @@ from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P  # noqa: E402
 
 CORPUS = Path.home() / ".cache" / "voxlite" / "corpus"
 OUT = Path.home() / ".cache" / "voxlite" / "train" / "acoustic"
+LETTER_TO_SOUND = ROOT / "recipes" / "default_voice" / "checkpoints" / "letter_to_sound.pt"
+
+
+def read_unknown_words(path: Path | None):
+    """The G2P's ``letter_to_sound`` callable from a checkpoint, or None (unknown words spelled out) without one."""
+    if path is None or not Path(path).is_file():
+        return None
+    from voxlite.models.letter_to_sound import load_checkpoint
+
+    return load_checkpoint(path).read
 MEL = "vocos-24khz"
 SMALL_T_MAX = 0.3  # --small-t-share draws the LocDiT's t from U(0, SMALL_T_MAX): the range shallow solves use
 PATCH = 8  # frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch (TRAINING.md: 8 frames aligned fast)
@@ -271,6 +281,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--valid-every", type=int, default=500)
     ap.add_argument("--valid-items", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--letter-to-sound", type=Path, default=LETTER_TO_SOUND,
+                    help="the G2P's model for words the lexicon lacks, as the exported voice reads them (a missing "
+                         "file: such words are spelled out, as before session 9)")
     ap.add_argument("--init", type=Path, default=None,
                     help="with no state in --out: start from these weights (checkpoints/acoustic.pt), fresh optimiser")
     return ap.parse_args(argv)
@@ -291,7 +304,7 @@ def main(argv=None) -> int:
     if not lex_path.exists():
         entries, source = lexicon_mod.from_misaki("us")
         lexicon_mod.save(lex_path, entries, source)
-    g2p = EnglishG2P(lexicon_mod.load(lex_path))
+    g2p = EnglishG2P(lexicon_mod.load(lex_path), letter_to_sound=read_unknown_words(args.letter_to_sound))
     store = FeatureStore(args.corpus, args.out / "features", g2p)
     floor = float(np.log(MEL_PRESETS[MEL].log_floor))
 

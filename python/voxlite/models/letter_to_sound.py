@@ -56,6 +56,25 @@ class LetterToSound(nn.Module):
         h, _ = self.encoder(x)
         return self.head(h)
 
+    @torch.no_grad()
+    def read(self, word: str) -> str | None:
+        """A word's phonemes, decoded as at run time (the G2P's ``letter_to_sound`` callable during training, so
+        training text is read as the bundle reads it)."""
+        from ..text.letter_to_sound import ctc_greedy
+
+        if not any(ch in self.config.letters for ch in word.lower()):
+            return None
+        logits = self(torch.tensor([encode_letters(word, self.config.letters)]))[0]
+        return ctc_greedy(logits.float().numpy(), self.config.symbols) or None
+
+
+def load_checkpoint(path) -> LetterToSound:
+    """``train_letter_to_sound.py``'s model.pt or its packed (float16) copy -> a float32 model in eval mode."""
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    model = LetterToSound(LetterToSoundConfig(**payload["config"]))
+    model.load_state_dict({k: v.float() for k, v in payload["model"].items()})
+    return model.eval()
+
 
 def encode_letters(word: str, letters: str = LETTERS) -> list[int]:
     """A word -> letter ids with the word marks (lower-cased; letters outside ``letters`` are id 0)."""
