@@ -237,3 +237,32 @@ def test_small_graphs_run_single_threaded(bundle, monkeypatch):
     monkeypatch.setattr(type(m.bundle), "hparams", property(lambda self: {"max_graph_threads": {"step": 0}}))
     with pytest.raises(BundleError, match="positive integer"):
         m.graph_threads("step")
+
+
+def _with_hparams(src, dst, **hparams):
+    import json
+    import shutil
+
+    shutil.copytree(src, dst)
+    raw = json.loads((dst / "manifest.json").read_text())
+    raw["hparams"].update(hparams)
+    (dst / "manifest.json").write_text(json.dumps(raw))
+    return dst
+
+
+def test_stop_threshold_from_the_bundle(bundle, cpu_model, tmp_path):
+    """hparams.stop_threshold: P(stop) needed to end. 0.5 is the official argmax (the reference tests above); near 1
+    the same weights run to the length cap, near 0 they stop as soon as min_len allows; outside (0, 1) it is refused."""
+    from voxlite.errors import BundleError
+
+    ids = cpu_model.tokenizer.encode("hello world")
+    n = lambda m: len(list(m.generate_patches(ids, seed=0, max_patches=40)))  # noqa: E731
+    sure = voxlite.load(_with_hparams(bundle[0], tmp_path / "sure", stop_threshold=1 - 1e-12), backend="cpu",
+                        precision="fp32")
+    eager = voxlite.load(_with_hparams(bundle[0], tmp_path / "eager", stop_threshold=1e-12), backend="cpu",
+                         precision="fp32")
+    min_len = int(cpu_model.defaults["min_len"])
+    assert n(sure) == 40 and n(eager) == min_len + 2 and n(eager) <= n(cpu_model) <= n(sure)
+    for bad in (0.0, 1.0, "x"):
+        with pytest.raises(BundleError, match="hparams"):
+            voxlite.load(_with_hparams(bundle[0], tmp_path / f"bad{bad}", stop_threshold=bad), backend="cpu")

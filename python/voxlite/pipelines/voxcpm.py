@@ -7,7 +7,7 @@ The loop (NumPy and native kernels; the graphs run on the chosen backend):
         patch_i = Euler solve t: 1 -> 0 on the sway grid of locdit velocities (CFG-Zero*, kernels.solvers) from noise
             (bundles with a prior head and flow_start < 1: t: flow_start -> 0 from the prior patch mixed with noise)
         decode patch_i with the streaming AudioVAE decoder (its state carries the left context)
-        stop when i > min_len and argmax(stop logits of the state that produced patch_i) == 1
+        stop when i > min_len and P(stop) of the state that produced patch_i > stop_threshold (0.5: argmax)
         step(patch_i, length, the KVCache buffers as they are) -> mu, stop, K/V of position length
             (written into the buffers: one position copied per step, whatever the length)
 
@@ -26,6 +26,13 @@ from ..errors import BundleError, InvalidInput
 from .graph import GraphModel
 
 STEP_KV = "buffer"  # the step graph's cache contract this pipeline runs (export/voxcpm.py, hparams["step_kv"])
+
+
+def _logit(p: float) -> float:
+    """log(p / (1 - p)): the stop logits' difference at which P(stop) = p; p must lie in (0, 1)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"stop_threshold must lie in (0, 1), got {p}")
+    return math.log(p / (1.0 - p))
 
 MAX_STEPS = 1000
 MAX_CFG = 100.0
@@ -51,6 +58,8 @@ class VoxCPMModel(GraphModel):
             self.defaults = {k: hp[k] for k in ("cfg", "steps", "sway_coef", "zero_init_ratio", "min_len",
                                                 "max_len_ratio", "max_len_offset", "max_len_cap")}
             self.defaults["flow_start"] = hp.get("flow_start", 1.0)  # bundles before shallow solves: from noise
+            # stop once P(stop) exceeds this (0.5: the official argmax); a bundle may ask for more certainty
+            self.stop_logit = _logit(float(hp.get("stop_threshold", 0.5)))
             self.position_rate = float(hp.get("audio_position_rate", 0.0))  # > 0: the step takes its position
             self.voice_prompt = bool(hp.get("voice_prompt", True))
             window = self.vae.get("window")  # non-causal decoders: streamed in overlapping windows
@@ -241,7 +250,7 @@ class VoxCPMModel(GraphModel):
                                                zero_init_steps=zero_init)  # (1, P, D)
             yield patch[0].copy()  # the caller may keep or modify it; the loop keeps patch as cond
             cond = patch
-            if i > min_len and int(np.argmax(stop_logits[0])) == 1:
+            if i > min_len and float(stop_logits[0, 1] - stop_logits[0, 0]) > self.stop_logit:
                 break
             if i + 1 < max_len:
                 if any(c.length == c.capacity for c in caches.values()):  # the step adds a position to each
