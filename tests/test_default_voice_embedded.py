@@ -57,3 +57,26 @@ def test_refusals(voice):
         voice.synthesize("x" * 6000)
     with pytest.raises(InvalidInput, match="no voice prompt"):
         voice.synthesize("hello", prompt_audio=np.zeros(24000, np.float32), prompt_text="hello")
+
+
+def test_reads_words_its_lexicon_lacks(voice):
+    """Names the lexicon lacks go to the bundled letter-to-sound model, not letter by letter ("M O Z A R T")."""
+    from voxlite.text.letter_to_sound import edit_distance
+
+    g2p = voice.tokenizer
+    assert g2p.letter_to_sound is not None
+    for word, expected in (("Mozart", "mˈOzɑɹt"), ("Kasparov", "kˈæspəɹɔv"), ("Cyril", "sˈɪɹəl")):
+        assert g2p._entry(word) is None  # not in the lexicon: the model reads it
+        got = g2p.word(word)
+        assert " " not in got and edit_distance(got, expected) <= 2, (word, got)
+
+
+def test_acoustic_graphs_are_blockwise_int8():
+    import json
+
+    raw = json.loads((EMBEDDED / "manifest.json").read_text())
+    assert sorted(raw["provenance"]["int8_blockwise"]) == ["locdit", "prefill", "step"]
+    onnx = pytest.importorskip("onnx")
+    step = onnx.load(str(EMBEDDED / raw["graphs"]["step"]["files"]["int8"]), load_external_data=False)
+    assert sum(n.op_type == "MatMulNBits" for n in step.graph.node) > 0
+    assert not any(n.op_type == "MatMulInteger" for n in step.graph.node)

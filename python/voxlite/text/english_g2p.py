@@ -140,7 +140,8 @@ class EnglishG2P:
         if self.letter_to_sound is None:
             return self._compound(word.lower()) or self._spell(word)
         # with a model only hyphen parts stay a rule: on held-out lexicon words the model reads better than
-        # lexicon pieces, even two of them (symbol errors 13 % against 26 %; "Methodius" = method + i + us)
+        # lexicon pieces, even two of them (symbol errors 5.8 % against 20.8 % on the 1,584 words two pieces
+        # cover; "Methodius" = method + i + us)
         if "-" in word:
             return self._compound(word.lower()) or self._spell(word)
         return self.letter_to_sound(word) or self._spell(word)
