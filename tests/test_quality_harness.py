@@ -501,3 +501,24 @@ def test_render_markdown(q):
     assert "threads: 2" in md and "Test CPU" in md and "2026-01-01" in md and "sentences: 139" in md
     assert "not streaming" in md
     assert "dnsmos absent: speechmos not installed: pip install speechmos librosa" in md
+
+
+# -- benchmarks/speed.py: interleaved rounds -------------------------------------------------------------------------
+def test_speed_interleaves_rounds_and_reports_ratios(q, tiny_bundle):
+    spec = importlib.util.spec_from_file_location("voxlite_bench_speed", ROOT / "benchmarks" / "speed.py")
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    items = [q.Item("s1", "hello world."), q.Item("s2", "a test, of the harness!")]
+    logs = []
+    report = speed.run([f"a=bundle:{tiny_bundle}@fp32?steps=1", f"b=bundle:{tiny_bundle}@fp32?steps=2"], items,
+                       rounds=3, threads=1, log=logs.append)
+    assert len(logs) == 3 and [r["system"] for r in report["systems"]] == ["a", "b"]
+    a, b = report["systems"]
+    assert a["ratio_to_first_median"] == 1.0 and len(a["rtf_rounds"]) == len(b["rtf_rounds"]) == 3
+    assert all(x > 0 for x in a["rtf_rounds"] + b["rtf_rounds"])
+    assert b["ratio_to_first_median"] == pytest.approx(
+        sorted(y / x for x, y in zip(a["rtf_rounds"], b["rtf_rounds"]))[1])  # the median of the per-round ratios
+    table = speed.render(report)
+    assert "| a | " in table and "| b | " in table and "3 interleaved rounds" in table
+    with pytest.raises(SystemExit, match="not resynth"):
+        speed.run([f"bundle:{tiny_bundle}", f"resynth:{tiny_bundle}"], items, rounds=1, threads=1)
