@@ -59,8 +59,8 @@ def main(argv=None) -> int:
     lexicon = load_lexicon(args.lexicon)
     words = [(w, ps) for w, ps in word_pairs(lexicon, model.config.upsample) if held_out(w)][:args.limit]
     g2p = EnglishG2P(lexicon)
-    tallies = {k: Tally() for k in ("model", "spelled", "suffix_rule", "model_on_suffix_rule", "compound_2", "model_on_compound_2", "compound_3plus",
-                                    "model_on_compound_3plus")}
+    tallies = {k: Tally() for k in ("model", "spelled", "suffix_rule", "model_on_suffix_rule", "compound_2",
+                                    "model_on_compound_2", "compound_3plus", "model_on_compound_3plus")}
     for word, want in words:
         with torch.no_grad():
             got = ctc_greedy(model(torch.tensor([encode_letters(word, model.config.letters)]))[0].numpy(),

@@ -46,8 +46,8 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
-# numeric types a precision name can end in ("int8", "fp32", "ov-fp16"), by bits: the order fallbacks keep to
 TOKENIZER_FILE_KEYS = ("file", "letter_to_sound")  # tokenizer entries that name files of the bundle
+# numeric types a precision name can end in ("int8", "fp32", "ov-fp16"), by bits: the order fallbacks keep to
 _PRECISION_BITS = {"int4": 4, "int8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 
 

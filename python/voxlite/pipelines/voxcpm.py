@@ -34,6 +34,7 @@ def _logit(p: float) -> float:
         raise ValueError(f"stop_threshold must lie in (0, 1), got {p}")
     return math.log(p / (1.0 - p))
 
+
 MAX_STEPS = 1000
 MAX_CFG = 100.0
 MAX_TEXT_CHARS = 5000  # synthesize / stream: longer input is refused (split it yourself)
@@ -328,8 +329,8 @@ class VoxCPMModel(GraphModel):
                     from ..backends import open_session
                     from ..text.letter_to_sound import LetterToSound
 
-                    # one thread on ONNX Runtime's CPU: a word is a few dozen positions, and it runs only for
-                    # words the lexicon lacks, on whatever backend the acoustic graphs use
+                    # ONNX Runtime's CPU, one thread, whatever backend the acoustic graphs use: a word is a few
+                    # dozen positions, and only words the lexicon lacks reach it
                     letter_to_sound = LetterToSound(open_session(self.bundle.root / spec["letter_to_sound"],
                                                                  backend="cpu", threads=1))
                 self._tokenizer = EnglishG2P.from_file(self.bundle.root / spec["file"], letter_to_sound)

@@ -6,9 +6,9 @@
             without it: the fewest known pieces, "moonbeam" = moon + beam) -> letter names
          -> phoneme string ("həlˈO wˈɜɹld.") -> ids over a fixed inventory
 
-No GPL code: the lexicon is data (``voxlite.text.lexicon``, built from misaki's Apache-2.0 US
-dictionaries and carried inside the bundle), so training text and synthesis text go through exactly this code; the letter-to-sound model is a small graph trained
-on that lexicon (``recipes/default_voice/train_letter_to_sound.py``).
+No GPL code: the lexicon is data (``voxlite.text.lexicon``, built from misaki's Apache-2.0 US dictionaries and
+carried inside the bundle), so training text and synthesis text go through exactly this code; the letter-to-sound
+model is a small graph trained on that lexicon (``recipes/default_voice/train_letter_to_sound.py``).
 Symbols are misaki's US set: one character per phoneme (diphthongs ``A I O W Y``, affricates ``ʤ ʧ``), stress marks
 ``ˈ ˌ`` before the stressed vowel's syllable, words separated by spaces.
 """

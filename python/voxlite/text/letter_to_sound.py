@@ -2,7 +2,8 @@
 
 The graph (``tokenizer/letter_to_sound.onnx`` in a bundle: letter ids (1, L) -> logits (1, L * upsample, V)) runs
 on any voxlite session; decoding is greedy CTC in NumPy (best symbol per position, repeats merged, blanks dropped).
-Its metadata (``voxlite.letters``, ``voxlite.symbols``) carries the letters and symbols it was trained with, so a graph is read as it was trained.
+Its metadata (``voxlite.letters``, ``voxlite.symbols``) carries the letters and symbols it was trained with, so a
+graph is read as it was trained.
 """
 from __future__ import annotations
 
