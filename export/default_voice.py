@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 from export.codec import vocos_parts  # noqa: E402
 from export.common import PRECISIONS  # noqa: E402
 from export.letter_to_sound import export_letter_to_sound  # noqa: E402
-from export.letter_to_sound import load as load_letter_to_sound  # noqa: E402
+from voxlite.models.letter_to_sound import load_checkpoint as load_letter_to_sound  # noqa: E402
 from export.voxcpm import export_voxcpm  # noqa: E402
 
 # Streaming windows of the non-causal vocoder, in mel frames: every emitted frame has this much context on each

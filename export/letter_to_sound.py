@@ -16,7 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +24,7 @@ if str(ROOT) not in sys.path:
 
 from export.common import export_onnx, to_int8, verify_graph  # noqa: E402
 from voxlite.models.letter_to_sound import LetterToSound, encode_letters  # noqa: E402
-from voxlite.models.letter_to_sound import load_checkpoint as load  # noqa: E402,F401 (export's reader)
+from voxlite.models.letter_to_sound import load_checkpoint  # noqa: E402
 from voxlite.text.letter_to_sound import ctc_greedy, edit_distance  # noqa: E402
 
 FP32_MAX_ABS = 1e-3
@@ -78,11 +77,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     parser.add_argument("--precision", default="int8", choices=["fp32", "int8"])
     args = parser.parse_args(argv)
-    out = export_letter_to_sound(load(args.checkpoint), args.out, precision=args.precision)
+    out = export_letter_to_sound(load_checkpoint(args.checkpoint), args.out, precision=args.precision)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     sys.exit(main())

@@ -25,11 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from export.letter_to_sound import load  # noqa: E402
 from recipes.default_voice.train_letter_to_sound import LEXICON, held_out, word_pairs  # noqa: E402
-from voxlite.models.letter_to_sound import encode_letters  # noqa: E402
+from voxlite.models.letter_to_sound import load_checkpoint  # noqa: E402
 from voxlite.text.english_g2p import EnglishG2P  # noqa: E402
-from voxlite.text.letter_to_sound import ctc_greedy, edit_distance  # noqa: E402
+from voxlite.text.letter_to_sound import edit_distance  # noqa: E402
 from voxlite.text.lexicon import load as load_lexicon  # noqa: E402
 
 
@@ -55,16 +54,14 @@ def main(argv=None) -> int:
     ap.add_argument("--limit", type=int, default=None, help="first N held-out words only")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    model = load(args.checkpoint)
+    model = load_checkpoint(args.checkpoint)
     lexicon = load_lexicon(args.lexicon)
     words = [(w, ps) for w, ps in word_pairs(lexicon, model.config.upsample) if held_out(w)][:args.limit]
     g2p = EnglishG2P(lexicon)
     tallies = {k: Tally() for k in ("model", "spelled", "suffix_rule", "model_on_suffix_rule", "compound_2",
                                     "model_on_compound_2", "compound_3plus", "model_on_compound_3plus")}
     for word, want in words:
-        with torch.no_grad():
-            got = ctc_greedy(model(torch.tensor([encode_letters(word, model.config.letters)]))[0].numpy(),
-                             model.config.symbols)
+        got = model.read(word) or ""  # as the exported graph decodes it
         tallies["model"].add(got, want)
         removed = {k: g2p.lexicon.pop(k) for k in (word, word.capitalize(), word.upper()) if k in g2p.lexicon}
         try:

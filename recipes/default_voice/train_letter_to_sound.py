@@ -36,7 +36,7 @@ from recipes.default_voice.stop import StopOnSignal  # noqa: E402
 from voxlite._atomic import atomic_output  # noqa: E402
 from voxlite.models.letter_to_sound import LETTERS, LetterToSound, LetterToSoundConfig, encode_letters  # noqa: E402
 from voxlite.text.english_g2p import PHONEMES  # noqa: E402
-from voxlite.text.letter_to_sound import ctc_greedy, edit_distance  # noqa: E402
+from voxlite.text.letter_to_sound import edit_distance  # noqa: E402
 from voxlite.text.lexicon import load as load_lexicon  # noqa: E402
 
 LEXICON = ROOT / "recipes/default_voice/checkpoints/lexicon.json"
@@ -105,13 +105,11 @@ def ctc_loss(model, letters, targets, target_lengths):
     return F.ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, zero_infinity=True)
 
 
-@torch.no_grad()
-def validate(model, pairs, config: LetterToSoundConfig) -> dict:
+def validate(model, pairs) -> dict:
     model.eval()
     errors = symbols = exact = 0
     for w, ps in pairs:
-        logits = model(torch.tensor([encode_letters(w, config.letters)]))[0].numpy()
-        got = ctc_greedy(logits, config.symbols)
+        got = model.read(w) or ""  # greedy CTC, as at run time
         errors += edit_distance(got, ps)
         symbols += len(ps)
         exact += got == ps
@@ -222,7 +220,7 @@ def main(argv=None) -> int:
                 print(json.dumps(row), flush=True)
                 losses = []
             if step % args.valid_every == 0:
-                row = {"step": step, **validate(model, valid_sample, config)}
+                row = {"step": step, **validate(model, valid_sample)}
                 log("valid.jsonl", row)
                 print(json.dumps(row), flush=True)
             if time.monotonic() - last_ckpt > 60 * args.ckpt_minutes:
@@ -232,7 +230,7 @@ def main(argv=None) -> int:
         checkpoint()
         stop.restore()
     if step >= args.total_steps:
-        row = {"step": step, "final": True, **validate(model, valid, config)}
+        row = {"step": step, "final": True, **validate(model, valid)}
         log("valid.jsonl", row)
         print(json.dumps(row), flush=True)
     return 0

@@ -48,7 +48,7 @@ def test_resumed_run_equals_straight_run(tmp_path):
 
 def test_pack_halves_the_model_and_export_reads_it(tmp_path):
     pytest.importorskip("onnx")
-    from export.letter_to_sound import load
+    from voxlite.models.letter_to_sound import load_checkpoint as load
     from recipes.default_voice import checkpoints
 
     lex = tmp_path / "lexicon.json"
