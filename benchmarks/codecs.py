@@ -1,7 +1,7 @@
 """Codec decode speed: exported bundles (ONNX Runtime, OpenVINO; fp32 / fp16 / int8) against the PyTorch
 reference, measured in one run, at the published architectures with random weights (nothing is downloaded).
 
-    python benchmarks/codecs.py [--families encodec dac wavevae] [--seconds 5] [--threads 1 2] [--json out.json]
+    python -m benchmarks.codecs [--families encodec dac wavevae] [--seconds 5] [--threads 1 2] [--json out.json]
 
 Prints, per codec, precision, backend and thread count: decode real-time factor (decode seconds / audio
 seconds, lower is faster), speed-up over the PyTorch reference at the same thread count (ratio measured in this
@@ -17,13 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from export.codec import DEFAULT_CONFIGS, FAMILIES, export_codec  # noqa: E402
+from voxlite.export.codec import DEFAULT_CONFIGS, FAMILIES, export_codec
 
 BENCH_CONFIGS = {"encodec": "encodec_24khz", "dac": "24khz", "wavevae": "voxcpm-0.5b", "vocos": "mel_24khz",
                  "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}
@@ -97,21 +94,35 @@ def main(argv=None) -> int:
     parser.add_argument("--backends", nargs="+", default=["cpu", "openvino"])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="write DIR/report.json and DIR/report.md with the command, machine and versions "
+                             "(benchmarks/report.py), e.g. benchmarks/results/NAME")
     args = parser.parse_args(argv)
+    from benchmarks.report import start_run, write_report
+
+    started = start_run(("torch",), argv=[__file__] + list(sys.argv[1:] if argv is None else argv))
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families:
             rows += bench_family(family, args.seconds, args.threads, tuple(args.precisions), args.backends,
                                  args.repeats, Path(tmp), lambda m: print(m, file=sys.stderr, flush=True))
-    print(f"\nDecode of {args.seconds:g} s of audio; RTF = decode time / audio time (lower is faster); "
-          "speed-up = reference time / this time, same threads, same run.\n")
-    print("| codec | backend | precision | threads | RTF | speed-up vs torch | bundle MB |")
-    print("|---|---|---|---|---|---|---|")
+    note = (f"Decode of {args.seconds:g} s of audio; RTF = decode time / audio time (lower is faster); "
+            "speed-up = reference time / this time, same threads, same run.")
+    table = ["| codec | backend | precision | threads | RTF | speed-up vs torch | bundle MB |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         size = "" if r["size_mb"] is None else f"{r['size_mb']:.1f}"
-        print(f"| {r['family']} | {r['backend']} | {r['precision']} | {r['threads']} | {r['rtf']:.4f} | "
-              f"{r['speedup']:.2f}x | {size} |")
+        table.append(f"| {r['family']} | {r['backend']} | {r['precision']} | {r['threads']} | {r['rtf']:.4f} | "
+                     f"{r['speedup']:.2f}x | {size} |")
+    print(f"\n{note}\n")
+    print("\n".join(table))
+    if args.report:
+        write_report(args.report, args.report.name, started.command,
+                     {"seconds": args.seconds, "repeats": args.repeats, "configs": {
+                         f: BENCH_CONFIGS.get(f, DEFAULT_CONFIGS[f]) for f in args.families}, "rows": rows},
+                     [note, "Published architectures with random weights (nothing downloaded): the same cost as "
+                      "trained weights, no sound worth hearing."], run=started, markdown="\n".join(table))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     return 0

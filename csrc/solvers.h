@@ -1,6 +1,6 @@
 // Stateless ODE / diffusion solver steps and their schedules.
 //
-// Design (STYLE.md item 5, like diffusers schedulers without the state): every function is a pure
+// Design (like diffusers schedulers without the state): every function is a pure
 // step or a pure schedule. The caller owns the loop and the model evaluations; multistep history
 // (DPM-Solver++ previous x0 prediction) and noise are passed in explicitly, so a generation
 // replays exactly. State tensors are float32 buffers of N elements (any shape, treated flat);

@@ -26,7 +26,7 @@ _hypothesis_profile()
 
 
 def _install_torchaudio_shim() -> None:
-    """Official parity packages import torchaudio for I/O only; none is built for torch 2.13 (PARITY.md)."""
+    """Official parity packages import torchaudio for I/O only; no torchaudio is built for torch 2.13."""
     import importlib.util
 
     if importlib.util.find_spec("torchaudio") is None:

@@ -126,7 +126,7 @@ def test_torch_backend_is_for_reference_modules(mixer_onnx):
 def test_torch_session_matches_exported_graph(tmp_path):
     torch = pytest.importorskip("torch")
     from voxlite.bundle import onnx_io_specs
-    from voxlite.models.session import TorchSession
+    from voxlite.backends.torch import TorchSession
 
     class Mixer(torch.nn.Module):
         def __init__(self, w):

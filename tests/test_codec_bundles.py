@@ -9,7 +9,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
-from export.codec import FAMILIES, MIN_SNR_DB, export_codec  # noqa: E402
+from voxlite.export.codec import FAMILIES, MIN_SNR_DB, export_codec  # noqa: E402
+from voxlite.export.graphs import VerificationError  # noqa: E402
 from voxlite.cli.main import main  # noqa: E402
 from voxlite.errors import AudioError, InvalidInput  # noqa: E402
 
@@ -183,11 +184,11 @@ def test_bad_input_is_refused(exported, tmp_path, capsys):
 
 
 def test_export_failure_leaves_nothing(tmp_path, monkeypatch):
-    import export.codec as ec
+    import voxlite.export.codec as ec
 
     parts = FAMILIES["dac"](None, "tiny", 0)
     monkeypatch.setitem(ec.MIN_SNR_DB, "int8", 1000.0)  # an impossible bound: the verify step must refuse
-    with pytest.raises(SystemExit, match="fails the bound"):
+    with pytest.raises(VerificationError, match="fails the bound"):
         export_codec(parts, tmp_path / "b", precisions=("fp32", "int8"), log=lambda *_: None)
     assert list(tmp_path.iterdir()) == []
 

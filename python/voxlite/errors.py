@@ -23,3 +23,7 @@ class AudioError(VoxliteError):
 
 class BackendError(VoxliteError):
     """A backend failed while loading or running a graph (the message names backend, graph and cause)."""
+
+
+class CapabilityError(InvalidInput):
+    """A model was asked for something it cannot do (the message names what it can do)."""

@@ -1,8 +1,8 @@
 """Pack the default voice's training outputs into small committed checkpoints, and read them back.
 
-    python recipes/default_voice/checkpoints.py pack --acoustic ~/.cache/voxlite/train/acoustic      # the acoustic model
-    python recipes/default_voice/checkpoints.py pack --vocoder ~/.cache/voxlite/train/vocoder_gta/generator
-    python recipes/default_voice/checkpoints.py pack --letter-to-sound ~/.cache/voxlite/train/letter_to_sound
+    python -m recipes.default_voice.checkpoints pack --acoustic ~/.cache/voxlite/train/acoustic      # the acoustic model
+    python -m recipes.default_voice.checkpoints pack --vocoder ~/.cache/voxlite/train/vocoder_gta/generator
+    python -m recipes.default_voice.checkpoints pack --letter-to-sound ~/.cache/voxlite/train/letter_to_sound
 
 Only what is named is packed: the committed other half stays as it is (each re-pack adds its bytes to history).
 

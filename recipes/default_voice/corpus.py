@@ -1,9 +1,9 @@
 """Build the default voice's teacher corpus offline: sentences -> espeak-ng IPA -> Piper / Kokoro audio + manifest.
 
-    python recipes/default_voice/corpus.py                       # 3,000 Piper + 3,000 Kokoro utterances
-    python recipes/default_voice/corpus.py --limit 20            # a smoke run: 20 per teacher
-    python recipes/default_voice/corpus.py --write-eval          # (re)write eval_sentences.txt, then exit
-    python recipes/default_voice/corpus.py --write-eval --source wordnet   # eval_sentences_wordnet.txt
+    python -m recipes.default_voice.corpus                       # 3,000 Piper + 3,000 Kokoro utterances
+    python -m recipes.default_voice.corpus --limit 20            # a smoke run: 20 per teacher
+    python -m recipes.default_voice.corpus --write-eval          # (re)write eval_sentences.txt, then exit
+    python -m recipes.default_voice.corpus --write-eval --source wordnet   # eval_sentences_wordnet.txt
 
 Output (default ``~/.cache/voxlite/corpus``, never inside the repo):
 
@@ -30,13 +30,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as a script: make `recipes.default_voice` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from recipes.default_voice import phonemes as inventory  # noqa: E402
-from recipes.default_voice import text as textmod  # noqa: E402
+from recipes.default_voice import phonemes as inventory
+from recipes.default_voice import text as textmod
 
 RECIPE_VERSION = 1
 HERE = Path(__file__).resolve().parent

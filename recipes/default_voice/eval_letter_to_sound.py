@@ -1,6 +1,6 @@
 """How well the letter-to-sound model reads words it never saw, and whether it beats the G2P's compound rule.
 
-    python recipes/default_voice/eval_letter_to_sound.py --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt
+    python -m recipes.default_voice.eval_letter_to_sound --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt
 
 On the held-out words of ``train_letter_to_sound.py`` (one in 50 of the lexicon, never trained on), each taken out of
 the lexicon in turn: symbol error rate (edit distance / reference symbols) and exact words of
@@ -22,14 +22,12 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from recipes.default_voice.train_letter_to_sound import LEXICON, held_out, word_pairs  # noqa: E402
-from voxlite.models.letter_to_sound import load_checkpoint  # noqa: E402
-from voxlite.text.english_g2p import EnglishG2P  # noqa: E402
-from voxlite.text.letter_to_sound import edit_distance  # noqa: E402
-from voxlite.text.lexicon import load as load_lexicon  # noqa: E402
+from recipes.default_voice.train_letter_to_sound import LEXICON, held_out, word_pairs
+from voxlite.models.letter_to_sound import load_checkpoint
+from voxlite.text.english_g2p import EnglishG2P
+from voxlite.text.letter_to_sound import edit_distance
+from voxlite.text.lexicon import load as load_lexicon
 
 
 class Tally:

@@ -7,7 +7,7 @@ teacher-forced prediction of its mel (the LM reads the real previous patches, as
 predicts each patch): the same frames as the real mel, so ``train_vocoder.py --gta DIR`` can learn the audio of
 the real utterance from it.
 
-    python recipes/default_voice/gta_mels.py --acoustic ~/.cache/voxlite/train/acoustic/model.pt
+    python -m recipes.default_voice.gta_mels --acoustic ~/.cache/voxlite/train/acoustic/model.pt
 
 Output (``--out``, default ``~/.cache/voxlite/train/gta``): ``<row id>.npz`` with ``mel`` (n_mels, F) float16 log-mel,
 F the real mel's frame count (the patch padding cut off), for the Piper rows of ``manifest.jsonl`` (split train)
@@ -30,15 +30,13 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from export.default_voice import load_acoustic  # noqa: E402
-from recipes.default_voice.train_acoustic import (CORPUS, LETTER_TO_SOUND, MEL, PATCH, FeatureStore,  # noqa: E402
+from voxlite.export.default_voice import load_acoustic
+from recipes.default_voice.train_acoustic import (CORPUS, LETTER_TO_SOUND, MEL, PATCH, FeatureStore,
                                                   make_batch, read_rows, read_unknown_words, to_patches)
-from voxlite.dsp.mel import MEL_PRESETS  # noqa: E402
-from voxlite.text import lexicon as lexicon_mod  # noqa: E402
-from voxlite.text.english_g2p import EnglishG2P  # noqa: E402
+from voxlite.dsp.mel import MEL_PRESETS
+from voxlite.text import lexicon as lexicon_mod
+from voxlite.text.english_g2p import EnglishG2P
 
 OUT = Path.home() / ".cache" / "voxlite" / "train" / "gta"
 FEATURES = Path.home() / ".cache" / "voxlite" / "train" / "acoustic" / "features"

@@ -21,7 +21,7 @@ import numpy as np
 
 PIPER_SPEAKERS = ("joe",)
 KOKORO_PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
-# jf_nezumi is left out by default: it is a near-duplicate of jf_gongitsune (ASSETS.md).
+# jf_nezumi is left out by default: it sounds nearly the same as jf_gongitsune.
 DEFAULT_KOKORO_SPEAKERS = ("jf_alpha", "jf_gongitsune", "jf_tebukuro", "jm_kumo",
                            "jf_alpha+jm_kumo", "jf_tebukuro+jm_kumo")
 

@@ -222,13 +222,13 @@ def read_eval_file(path: Path) -> list[Sentence]:
 EVAL_HEADERS = {
     "fortunes": """\
 # voxlite default voice: held-out evaluation sentences. Never used for training.
-# Made by recipes/default_voice/corpus.py --write-eval from Debian's fortunes / fortunes-min packages
+# Made by python -m recipes.default_voice.corpus --write-eval from Debian's fortunes / fortunes-min packages
 # (fortune-mod 1.99.1; BSD licence: Copyright (c) 1991 The Regents of the University of California; see
 # recipes/default_voice/README.md for the notice). Normalised text, one sentence a line.
 """,
     "wordnet": """\
 # voxlite default voice: held-out evaluation sentences. Never used for training.
-# Made by recipes/default_voice/corpus.py --write-eval --source wordnet from the usage examples in the glosses of
+# Made by python -m recipes.default_voice.corpus --write-eval --source wordnet from the usage examples in the glosses of
 # WordNet 3.0 (Debian's wordnet-base package), normalised; the same hash bucket as the fortune set. One sentence a
 # line. WordNet's licence, whose notice and disclaimer must appear on all copies:
 #

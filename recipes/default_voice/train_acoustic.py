@@ -13,10 +13,10 @@ corpus (``corpus.py``, Piper rows); the held-out sentences (``eval_manifest.json
 
 Resumable: ``--out`` holds ``state.pt`` (model, optimiser, step, RNG, data statistics) written atomically every
 ``--ckpt-minutes``; running the same command continues. ``model.pt`` (weights, config, mel statistics) is what
-``export/default_voice.py`` reads. The dataset is re-read from the manifest at every epoch, so a corpus that is still
+``voxlite.export.default_voice`` reads. The dataset is re-read from the manifest at every epoch, so a corpus that is still
 growing is picked up. Logs: ``train.jsonl`` (a row per ``--log-every`` steps) and ``valid.jsonl``.
 
-    python recipes/default_voice/train_acoustic.py --max-minutes 120           # ~/.cache/voxlite/train/acoustic
+    python -m recipes.default_voice.train_acoustic --max-minutes 120           # ~/.cache/voxlite/train/acoustic
 """
 from __future__ import annotations
 
@@ -36,14 +36,12 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from recipes.default_voice.stop import StopOnSignal  # noqa: E402
-from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram  # noqa: E402
-from voxlite.models.voxcpm import LMConfig, LocalConfig, VoxCPM, VoxCPMConfig  # noqa: E402
-from voxlite.text import lexicon as lexicon_mod  # noqa: E402
-from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P  # noqa: E402
+from recipes.default_voice.stop import StopOnSignal
+from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram
+from voxlite.models.voxcpm import LMConfig, LocalConfig, VoxCPM, VoxCPMConfig
+from voxlite.text import lexicon as lexicon_mod
+from voxlite.text.english_g2p import INVENTORY_VERSION, EnglishG2P
 
 CORPUS = Path.home() / ".cache" / "voxlite" / "corpus"
 OUT = Path.home() / ".cache" / "voxlite" / "train" / "acoustic"
@@ -59,14 +57,17 @@ def read_unknown_words(path: Path | None):
     return load_checkpoint(path).read
 MEL = "vocos-24khz"
 SMALL_T_MAX = 0.3  # --small-t-share draws the LocDiT's t from U(0, SMALL_T_MAX): the range shallow solves use
-PATCH = 8  # frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch (TRAINING.md: 8 frames aligned fast)
+# frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch (8-frame chunks aligned fast in the
+# feasibility run: README.md, "The feasibility run behind these choices")
+PATCH = 8
 
 
 def voice_config(vocab_size: int, rate: float, size: str = "small") -> VoxCPMConfig:
     """The default voice's sizes. ``tiny`` is for tests."""
     if size == "tiny":
         dim, ffn, layers, heads, kv, enc, dit, res, fsq = 32, 48, 1, 2, 1, (32, 48, 2, 1), (64, 64, 2, 1), 1, 16
-    else:  # ~5M parameters, ~30 GFLOP a step at 1,600 positions (TRAINING.md). The LocDiT runs 2 x steps times a
+    else:  # ~5M parameters, ~30 GFLOP a step at 1,600 positions: a size that trains on 2 cores within a session
+        # (README.md, "The feasibility run behind these choices": ~110 GFLOP/s). The LocDiT runs 2 x steps times a
         # patch at synthesis (CFG), so it is kept small: 128 wide, 2 layers, ~13 MFLOP a call (192 x 3: 45)
         dim, ffn, layers, heads, kv, enc, dit, res, fsq = 256, 768, 4, 4, 2, (128, 384, 2, 1), (128, 384, 2, 2), 1, 64
     head_dim = dim // heads
@@ -191,7 +192,7 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
     A model with a prior head (``config.prior_head``: a linear map from the DiT condition ``mu`` to the patch) also
     gets its L1 loss (key "prior"). Its gradient reaches the LM directly and on every patch, so ``mu`` must carry the
     patch's content, which the audio so far does not fully give: the regression loss under which the feasibility
-    run's LM aligned (TRAINING.md). The flow-matching loss alone gives the LM a weak signal the LocDiT can meet from
+    run's LM aligned (README.md). The flow-matching loss alone gives the LM a weak signal the LocDiT can meet from
     ``cond``. At synthesis the prior is where a shallow solve starts (``flow_start``).
 
     ``small_t_share``: that share of the LocDiT's patches draw t from U(0, SMALL_T_MAX) instead of sigmoid(N(0, 1))

@@ -1,7 +1,7 @@
 """Train the default voice's letter-to-sound model (``voxlite.models.letter_to_sound``) on its own lexicon, resumably.
 
-    python recipes/default_voice/train_letter_to_sound.py --max-minutes 60 --threads 1
-    python recipes/default_voice/checkpoints.py pack --letter-to-sound ~/.cache/voxlite/train/letter_to_sound
+    python -m recipes.default_voice.train_letter_to_sound --max-minutes 60 --threads 1
+    python -m recipes.default_voice.checkpoints pack --letter-to-sound ~/.cache/voxlite/train/letter_to_sound
 
 Data: every entry of the lexicon (``checkpoints/lexicon.json``: misaki's US gold + silver, 183k words) whose word
 is made of ``LETTERS``, lower-cased (a lower-case entry wins over a cased one). One word in 50 (by SHA-1 of the
@@ -29,15 +29,13 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from recipes.default_voice.stop import StopOnSignal  # noqa: E402
-from voxlite._atomic import atomic_output  # noqa: E402
-from voxlite.models.letter_to_sound import LETTERS, LetterToSound, LetterToSoundConfig, encode_letters  # noqa: E402
-from voxlite.text.english_g2p import PHONEMES  # noqa: E402
-from voxlite.text.letter_to_sound import edit_distance  # noqa: E402
-from voxlite.text.lexicon import load as load_lexicon  # noqa: E402
+from recipes.default_voice.stop import StopOnSignal
+from voxlite._atomic import atomic_output
+from voxlite.models.letter_to_sound import LETTERS, LetterToSound, LetterToSoundConfig, encode_letters
+from voxlite.text.english_g2p import PHONEMES
+from voxlite.text.letter_to_sound import edit_distance
+from voxlite.text.lexicon import load as load_lexicon
 
 LEXICON = ROOT / "recipes/default_voice/checkpoints/lexicon.json"
 OUT = Path("~/.cache/voxlite/train/letter_to_sound").expanduser()

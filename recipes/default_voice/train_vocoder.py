@@ -1,8 +1,8 @@
 """Train the default voice's vocoder: a small Vocos from the runtime log-mel (``vocos-24khz`` preset) to 24 kHz audio
 of the teacher voice, on CPU, resumably.
 
-    python recipes/default_voice/train_vocoder.py --max-minutes 130          # resumes if --out has a state
-    python export/codec.py --family vocos --checkpoint ~/.cache/voxlite/train/vocoder/generator --out bundle
+    python -m recipes.default_voice.train_vocoder --max-minutes 130          # resumes if --out has a state
+    python -m voxlite.export codec --family vocos --checkpoint ~/.cache/voxlite/train/vocoder/generator --out bundle
 
 Data: rows of ``<corpus>/manifest.jsonl`` with the chosen teacher and split "train" (re-read at every checkpoint, so
 rows a running corpus build adds are used); random fixed-length segments, a random gain, and their log-mel through
@@ -15,7 +15,7 @@ from a multi-period and a multi-resolution discriminator (vocoder_losses.py), wh
 generator-only step. AdamW (0.8, 0.9) as Vocos, linear warm-up then cosine decay to a floor.
 
 ``--out`` holds ``state.pt`` (everything needed to resume: models, optimizers, schedulers, step, RNG states),
-``generator/`` (config.yaml + pytorch_model.bin: the official Vocos layout export/codec.py loads), ``train.jsonl``
+``generator/`` (config.yaml + pytorch_model.bin: the official Vocos layout ``voxlite export codec`` loads), ``train.jsonl``
 and ``val.jsonl``. Both are written atomically every ``--ckpt-minutes`` and when ``--max-minutes`` /
 ``--max-steps`` / SIGTERM / SIGINT stop the run.
 """
@@ -37,17 +37,15 @@ import soundfile as sf
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from recipes.default_voice.stop import StopOnSignal  # noqa: E402
-from recipes.default_voice.vocoder_losses import (DiscriminatorConfig, MultiPeriodDiscriminator,  # noqa: E402
+from recipes.default_voice.stop import StopOnSignal
+from recipes.default_voice.vocoder_losses import (DiscriminatorConfig, MultiPeriodDiscriminator,
                                                   MultiResolutionDiscriminator, MultiResolutionSTFTLoss,
                                                   discriminator_loss, feature_matching_loss, generator_loss)
-from voxlite.convert.vocos import save_official  # noqa: E402
-from voxlite.dsp.mel import MEL_PRESETS  # noqa: E402
-from voxlite.models.blocks.mel import MelSpectrogram  # noqa: E402
-from voxlite.models.vocos import Vocos, VocosConfig  # noqa: E402
+from voxlite.convert.vocos import save_official
+from voxlite.dsp.mel import MEL_PRESETS
+from voxlite.models.blocks.mel import MelSpectrogram
+from voxlite.models.vocos import Vocos, VocosConfig
 
 CORPUS = Path("~/.cache/voxlite/corpus").expanduser()
 OUT = Path("~/.cache/voxlite/train/vocoder").expanduser()
@@ -154,7 +152,7 @@ class GTAMels:
     def __init__(self, directory: Path, floor: float):
         self.dir, self.floor = directory, floor
         if not (directory / "gta.json").is_file():
-            raise SystemExit(f"{directory}: no gta.json; run recipes/default_voice/gta_mels.py first")
+            raise SystemExit(f"{directory}: no gta.json; run python -m recipes.default_voice.gta_mels first")
 
     def has(self, row: dict) -> bool:
         return (self.dir / f"{row['id']}.npz").is_file()

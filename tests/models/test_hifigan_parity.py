@@ -108,9 +108,9 @@ def test_onnx_export_matches_torch(tmp_path):
 
 
 def test_export_from_official_checkpoint_file(tmp_path):
-    """``export/codec.py --family hifigan --checkpoint FILE`` loads through the converter's own loader."""
+    """``python -m voxlite.export codec --family hifigan --checkpoint FILE`` loads through the converter's own loader."""
     pytest.importorskip("onnx")
-    from export.codec import FAMILIES
+    from voxlite.export.codec import FAMILIES
 
     cfg = HiFiGANConfig.tiny()
     official = _official(cfg)

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..bundle.manifest import GraphSpec, TensorSpec
+from ..graphio import GraphIO, TensorSpec
 from ..errors import BundleError, InvalidInput
 
 
@@ -21,26 +21,43 @@ class BackendChoice:
     requested: str
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _thread_count(value, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{where} must be a positive integer, got {value!r}")
+    cpus = usable_cpus()
+    if value > cpus:
+        # more compute threads than CPUs only adds hand-offs; thousands of them take minutes to start
+        raise InvalidInput(f"{where} is {value}, but this machine lets voxlite use {cpus} CPU"
+                           f"{'s' if cpus != 1 else ''}: ask for at most {cpus}")
+    return value
+
+
 def default_threads() -> int | None:
-    """``VOXLITE_THREADS`` if set (a positive integer), else None (the backend's own default)."""
+    """``VOXLITE_THREADS`` if set (a positive integer, at most the usable CPUs), else None (the backend's own
+    default)."""
     value = os.environ.get("VOXLITE_THREADS")
     if not value:
         return None
     try:
         n = int(value)
     except ValueError:
-        n = 0
-    if n < 1:
-        raise InvalidInput(f"VOXLITE_THREADS must be a positive integer, got {value!r}")
-    return n
+        raise InvalidInput(f"VOXLITE_THREADS must be a positive integer, got {value!r}") from None
+    return _thread_count(n, "VOXLITE_THREADS")
 
 
 def check_threads(threads: int | None) -> int | None:
+    """``threads`` as given (1 .. the usable CPUs), or ``VOXLITE_THREADS``'s when None; else InvalidInput."""
     if threads is None:
         return default_threads()
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise InvalidInput(f"threads must be a positive integer or None, got {threads!r}")
-    return threads
+    return _thread_count(threads, "threads")
 
 
 class Session(ABC):
@@ -93,7 +110,7 @@ class Session(ABC):
 
 
 def check_against_manifest(real_inputs: Sequence[TensorSpec], real_outputs: Sequence[TensorSpec],
-                           spec: GraphSpec, where: str) -> None:
+                           spec: GraphIO, where: str) -> None:
     """A graph file must have the inputs/outputs its manifest declares (names, dtypes, ranks, static dims)."""
     for kind, real, declared in (("input", real_inputs, spec.inputs), ("output", real_outputs, spec.outputs)):
         real_by_name = {s.name: s for s in real}

@@ -7,8 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..bundle.manifest import TensorSpec
-from ..bundle.writer import _ORT_DTYPES
+from ..graphio import TensorSpec, ort_tensor_spec
 from ..cache import cache_dir
 from ..errors import BackendError, BackendUnavailable, BundleError, InvalidInput
 from .base import Session
@@ -98,10 +97,10 @@ class OrtSession(Session):
 
 
 def _spec(arg) -> TensorSpec:
-    dtype = _ORT_DTYPES.get(arg.type)
-    if dtype is None:
+    spec = ort_tensor_spec(arg)
+    if spec is None:
         raise BundleError(f"graph input/output {arg.name} has unsupported type {arg.type}")
-    return TensorSpec(arg.name, dtype, tuple(d if isinstance(d, int) else str(d) for d in arg.shape))
+    return spec
 
 
 def ort_available_providers() -> list[str]:

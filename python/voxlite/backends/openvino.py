@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..bundle.manifest import TensorSpec
+from ..graphio import TensorSpec
 from ..cache import cache_dir
 from ..errors import BackendError, BackendUnavailable, BundleError, InvalidInput
 from .base import Session

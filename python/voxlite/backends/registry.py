@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..bundle.manifest import GraphSpec
+from ..graphio import GraphIO
 from ..errors import BackendUnavailable, InvalidInput
 from .base import BackendChoice, Session, check_against_manifest, check_threads
 from .devices import probe_nvidia_gpus
@@ -30,7 +30,7 @@ INSTALL_HINTS = {
     "ort-tensorrt": "pip install 'voxlite[cuda,tensorrt]' on a machine with an NVIDIA GPU and driver",
     "tensorrt": "pip install 'voxlite[tensorrt]' (tensorrt, cuda-python) on a machine with an NVIDIA GPU and driver",
     "openvino": "pip install 'voxlite[openvino]'",
-    "torch": "pip install torch (reference models only: voxlite.models.session.TorchSession)",
+    "torch": "pip install torch (reference models only: voxlite.backends.torch.TorchSession)",
 }
 
 
@@ -121,14 +121,14 @@ def select_backend(requested: str = "auto", *, allow_fallback: bool = False) -> 
     return choice
 
 
-def open_session(path: str | os.PathLike, *, spec: GraphSpec | None = None, backend: str = "auto",
+def open_session(path: str | os.PathLike, *, spec: GraphIO | None = None, backend: str = "auto",
                  threads: int | None = None, allow_fallback: bool = False, identity: str | None = None,
                  **options) -> Session:
     """Load one graph file on a backend; check its IO against ``spec`` (the manifest) when given."""
     threads = check_threads(threads)
     if backend == "torch":
         raise BackendUnavailable("the torch backend runs reference modules, not exported graphs: "
-                                 "use voxlite.models.session.TorchSession")
+                                 "use voxlite.backends.torch.TorchSession")
     choice = select_backend(backend, allow_fallback=allow_fallback)
     if choice.name == "torch":  # only reachable through a fallback list that never includes it; be explicit
         raise BackendUnavailable("torch cannot run exported graphs")
@@ -165,7 +165,7 @@ def _create(name: str, path, *, spec, threads, identity, **options) -> Session:
     raise InvalidInput(f"unknown backend {name!r}")
 
 
-def _check_metadata(session: Session, spec: GraphSpec, filename: str) -> None:
+def _check_metadata(session: Session, spec: GraphIO, filename: str) -> None:
     """Facts stamped into the graph at export (``voxlite.*`` metadata) must agree with the manifest."""
     from ..errors import BundleError
 
@@ -174,7 +174,7 @@ def _check_metadata(session: Session, spec: GraphSpec, filename: str) -> None:
         if not key.startswith("voxlite."):
             continue
         field = key[len("voxlite."):]
-        if field == "graph" and value != spec.name:
+        if field == "graph" and value != spec.short_name:
             raise BundleError(f"{filename} says it is graph {value!r}, the manifest uses it as {spec.name!r}")
         if field in spec.metadata and str(spec.metadata[field]) != value:
             raise BundleError(f"{filename}: graph metadata {field}={value!r} disagrees with the manifest's "

@@ -17,8 +17,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..bundle.files import sha256_file
-from ..bundle.manifest import GraphSpec, TensorSpec
+from .._hashing import sha256_file
+from ..graphio import GraphIO, TensorSpec
 from ..cache import cache_dir
 from ..errors import BackendError, BackendUnavailable, BundleError, InvalidInput
 from .base import Session
@@ -54,7 +54,7 @@ def engine_cache_key(gpu_name: str, capability: tuple[int, int], trt_version: st
 class TensorRTSession(Session):
     backend = "tensorrt"
 
-    def __init__(self, path: str | os.PathLike, *, spec: GraphSpec | None = None, identity: str | None = None,
+    def __init__(self, path: str | os.PathLike, *, spec: GraphIO | None = None, identity: str | None = None,
                  fp16: bool = False, device: int = 0, workspace_bytes: int = 1 << 30):
         try:
             import tensorrt as trt
@@ -94,7 +94,7 @@ class TensorRTSession(Session):
                 TensorSpec(name, dtype, shape))
         self.inputs, self.outputs = tuple(ins), tuple(outs)
 
-    def _build_engine(self, engine_path: Path, spec: GraphSpec | None, profiles: Mapping, fp16: bool,
+    def _build_engine(self, engine_path: Path, spec: GraphIO | None, profiles: Mapping, fp16: bool,
                       workspace_bytes: int) -> None:
         trt = self._trt
         builder = trt.Builder(self._logger)

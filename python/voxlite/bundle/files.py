@@ -1,13 +1,11 @@
 """File-level safety for bundles: relative-path rules and content hashing."""
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path, PurePosixPath
 
+from .._hashing import sha256_bytes, sha256_file  # noqa: F401  (bundle integrity: re-exported)
 from ..errors import BundleError
-
-_CHUNK = 1 << 20
 
 
 def check_relpath(relpath: object) -> str:
@@ -35,15 +33,3 @@ def resolve_inside(root: Path, relpath: str) -> Path:
     if target != root_real and root_real not in target.parents:
         raise BundleError(f"bundle file {relpath!r} resolves outside the bundle ({target})")
     return target
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -10,17 +10,12 @@ import tempfile
 import zipfile
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..cache import cache_dir
 from ..errors import BundleError
 from .files import check_relpath, resolve_inside, sha256_bytes, sha256_file
-from .manifest import GraphSpec, Manifest, parse_manifest, precision_bits
-
-if TYPE_CHECKING:
-    from ..backends.base import Session
+from .manifest import Component, GraphSpec, Manifest, parse_manifest, precision_bits
 
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 16 << 20
@@ -37,7 +32,7 @@ class Bundle:
 
     def __repr__(self) -> str:
         return (f"Bundle({self.manifest.name!r}, model_type={self.model_type!r}, "
-                f"graphs={list(self.manifest.graphs)}, root={str(self.root)!r})")
+                f"components={list(self.manifest.components)}, root={str(self.root)!r})")
 
     @property
     def model_type(self) -> str:
@@ -52,15 +47,20 @@ class Bundle:
         return self.manifest.sample_rate
 
     @property
+    def capabilities(self) -> tuple[str, ...]:
+        return self.manifest.capabilities
+
+    @property
     def hparams(self) -> dict:
+        """The family's own hyper-parameters (each component carries its kind's)."""
         return dict(self.manifest.hparams)
 
+    def component(self, name: str) -> Component:
+        return self.manifest.component(name)
+
     def graph(self, name: str) -> GraphSpec:
-        try:
-            return self.manifest.graphs[name]
-        except KeyError:
-            raise BundleError(f"bundle {self.name!r} has no graph {name!r} "
-                              f"(it has: {', '.join(self.manifest.graphs) or 'none'})") from None
+        """A graph by qualified name (``component/graph``) or by a bare name one component alone has."""
+        return self.manifest.graph(name)
 
     def precision_at_least(self, graph: str, precision: str) -> str:
         """The variant to run when ``precision`` is asked for the whole model: that one where the graph has it;
@@ -77,7 +77,7 @@ class Bundle:
             if candidate in ok:
                 return candidate
         if not ok:
-            raise BundleError(f"graph {graph!r} of bundle {self.name!r} has no variant as precise as "
+            raise BundleError(f"graph {spec.name!r} of bundle {self.name!r} has no variant as precise as "
                               f"{precision!r} (it has: {', '.join(spec.files)})")
         return min(ok, key=lambda p: precision_bits(p) or 0)
 
@@ -86,7 +86,7 @@ class Bundle:
         spec = self.graph(graph)
         if precision is not None:
             if precision not in spec.files:
-                raise BundleError(f"graph {graph!r} has no {precision!r} variant "
+                raise BundleError(f"graph {spec.name!r} has no {precision!r} variant "
                                   f"(it has: {', '.join(spec.files)})")
             return precision
         for candidate in (self.manifest.default_precision, "fp32"):
@@ -101,25 +101,30 @@ class Bundle:
     def file_sha256(self, relpath: str) -> str:
         return self.manifest.files[relpath].sha256
 
-    def tensor(self, name: str) -> np.ndarray:
-        """Load a stored tensor (read-only, memory-mapped)."""
-        try:
-            t = self.manifest.tensors[name]
-        except KeyError:
-            raise BundleError(f"bundle {self.name!r} has no tensor {name!r} "
-                              f"(it has: {', '.join(self.manifest.tensors) or 'none'})") from None
-        return np.load(resolve_inside(self.root, t.file), mmap_mode="r", allow_pickle=False)
+    def component_file(self, component: str, role: str) -> Path:
+        """The path of a component's file by role (e.g. a text front end's lexicon)."""
+        c = self.component(component)
+        if role not in c.files:
+            raise BundleError(f"component {component!r} of bundle {self.name!r} has no {role!r} file "
+                              f"(it has: {', '.join(c.files) or 'none'})")
+        return resolve_inside(self.root, c.files[role])
 
-    def session(self, graph: str, *, precision: str | None = None, backend: str = "auto",
-                threads: int | None = None, allow_fallback: bool = False) -> "Session":
-        """Open ``graph`` on a backend and check its real inputs/outputs against the manifest."""
-        from ..backends import open_session
+    def tensor(self, name: str, component: str | None = None) -> np.ndarray:
+        """Load a stored tensor (read-only, memory-mapped): ``component``'s, or the one component's that has it."""
+        owners = [c for c in self.manifest.components.values()
+                  if name in c.tensors and (component is None or c.name == component)]
+        if component is not None:
+            self.component(component)
+        if len(owners) != 1:
+            have = [f"{c.name}/{t}" for c in self.manifest.components.values() for t in c.tensors]
+            what = "several tensors" if owners else "no tensor"
+            raise BundleError(f"bundle {self.name!r} has {what} {name!r}"
+                              f"{f' in component {component!r}' if component else ''} "
+                              f"(it has: {', '.join(have) or 'none'})")
+        return np.load(resolve_inside(self.root, owners[0].tensors[name].file), mmap_mode="r", allow_pickle=False)
 
-        chosen = self.pick_precision(graph, precision)
-        spec = self.graph(graph)
-        return open_session(self.graph_path(graph, chosen), spec=spec, backend=backend, threads=threads,
-                            allow_fallback=allow_fallback,
-                            identity=f"{self.manifest_sha256}:{graph}:{chosen}")
+    def has_tensor(self, name: str, component: str) -> bool:
+        return name in self.component(component).tensors
 
 
 def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
@@ -157,7 +162,7 @@ def open_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
             if sha256_file(target) != entry.sha256:
                 raise BundleError(f"bundle file {relpath!r} does not match its sha256: altered or corrupt")
     if verify:
-        for t in manifest.tensors.values():
+        for t in (t for c in manifest.components.values() for t in c.tensors.values()):
             _check_npy_header(resolve_inside(root, t.file), t.name, t.dtype, t.shape)
     return bundle
 

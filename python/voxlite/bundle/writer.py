@@ -21,15 +21,11 @@ from .._atomic import atomic_output
 from .._version import __version__
 from ..errors import BundleError
 from .files import check_relpath, sha256_file
-from .manifest import FORMAT, FORMAT_VERSION, TensorSpec, parse_manifest
+from ..graphio import TensorSpec, ort_tensor_spec
+from .manifest import FORMAT, FORMAT_VERSION, parse_manifest
 from .reader import MANIFEST
 
-# ONNX Runtime type strings -> manifest dtypes
-_ORT_DTYPES = {
-    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(bfloat16)": "bfloat16",
-    "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8",
-    "tensor(uint8)": "uint8", "tensor(bool)": "bool",
-}
+DEFAULT_COMPONENT = "model"  # where graphs and tensors go when no component is named (kind "graph")
 
 
 def onnx_io_specs(path: str | os.PathLike) -> tuple[list[TensorSpec], list[TensorSpec]]:
@@ -39,10 +35,10 @@ def onnx_io_specs(path: str | os.PathLike) -> tuple[list[TensorSpec], list[Tenso
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def spec(arg) -> TensorSpec:
-        if arg.type not in _ORT_DTYPES:
+        result = ort_tensor_spec(arg, name_dims=True)
+        if result is None:
             raise BundleError(f"{path}: {arg.name} has unsupported type {arg.type}")
-        shape = tuple(d if isinstance(d, int) else (d or f"{arg.name}_dim{i}") for i, d in enumerate(arg.shape))
-        return TensorSpec(arg.name, _ORT_DTYPES[arg.type], shape)
+        return result
 
     return [spec(a) for a in sess.get_inputs()], [spec(a) for a in sess.get_outputs()]
 
@@ -57,15 +53,20 @@ def _has_external_data(path) -> bool:
 class BundleWriter:
     """Assemble a bundle directory.
 
-    >>> w = BundleWriter("out/my-codec", model_type="codec", name="my-codec", sample_rate=24000)
-    >>> w.add_graph("decoder", "fp32", "decoder.onnx")
-    >>> w.add_tensor("codebooks", codebooks)
+    >>> w = BundleWriter("out/my-codec", model_type="codec", name="my-codec", sample_rate=24000,
+    ...                  capabilities=["codec"])
+    >>> w.component("codec", kind="codec", hparams=codec_hparams.to_json())
+    >>> w.add_graph("decoder", "fp32", "decoder.onnx", component="codec")
+    >>> w.add_tensor("codebooks", codebooks, component="codec")
     >>> w.finish()
+
+    Graphs and tensors added without a component go to ``"model"`` (kind ``"graph"``), declared on first use.
     """
 
     def __init__(self, out_dir: str | os.PathLike, *, model_type: str, name: str, sample_rate: int | None,
                  hparams: Mapping[str, Any] | None = None, provenance: Mapping[str, Any] | None = None,
-                 default_precision: str | None = None, overwrite: bool = False):
+                 default_precision: str | None = None, overwrite: bool = False,
+                 capabilities: Iterable[str] = ()):
         self.out_dir = Path(out_dir)
         if self.out_dir.exists() and not overwrite:
             raise BundleError(f"{self.out_dir} exists; pass overwrite=True to replace it")
@@ -79,9 +80,8 @@ class BundleWriter:
             "name": name,
             "sample_rate": sample_rate,
             "default_precision": default_precision,
-            "graphs": {},
-            "tensors": {},
-            "tokenizer": None,
+            "capabilities": list(capabilities),
+            "components": {},
             "hparams": dict(hparams or {}),
             "provenance": {
                 "created_by": f"voxlite {__version__}",
@@ -92,6 +92,31 @@ class BundleWriter:
         }
         self._shared: dict[str, dict] = {}  # shared weight files: name -> {"offsets": {sha256: offset}, "size"}
         self._done = False
+
+    # -- components ---------------------------------------------------------------------------------------
+    def component(self, name: str, *, kind: str, hparams: Mapping[str, Any] | None = None) -> None:
+        """Declare a component (before adding its graphs, tensors or files)."""
+        if name in self._manifest["components"]:
+            raise BundleError(f"bundle already has a component {name!r}")
+        self._manifest["components"][name] = {"kind": kind, "graphs": {}, "tensors": {}, "files": {},
+                                              "hparams": dict(hparams or {})}
+
+    def _component(self, name: str) -> dict:
+        if name not in self._manifest["components"]:
+            if name != DEFAULT_COMPONENT:
+                raise BundleError(f"declare component {name!r} (writer.component(name, kind=...)) before adding "
+                                  "to it")
+            self.component(name, kind="graph")
+        return self._manifest["components"][name]
+
+    def add_component_file(self, component: str, role: str, source: str | os.PathLike | bytes,
+                           filename: str) -> str:
+        """Store a file a component reads (a lexicon, a tokenizer.json ...) as ``<component>/<filename>``."""
+        entry = self._component(component)
+        if role in entry["files"]:
+            raise BundleError(f"component {component!r} already has a {role!r} file")
+        entry["files"][role] = self.add_file(f"{component}/{filename}", source)
+        return entry["files"][role]
 
     # -- adding content -------------------------------------------------------------------------------
     def add_file(self, relpath: str, source: str | os.PathLike | bytes) -> str:
@@ -110,8 +135,10 @@ class BundleWriter:
 
     def add_graph(self, name: str, precision: str, onnx_file: str | os.PathLike | bytes, *,
                   inputs: Iterable[TensorSpec] | None = None, outputs: Iterable[TensorSpec] | None = None,
-                  metadata: Mapping[str, Any] | None = None, shared_data: str | None = None) -> None:
-        """Add one precision variant of a graph. IO specs are read from the graph unless given.
+                  metadata: Mapping[str, Any] | None = None, shared_data: str | None = None,
+                  component: str = DEFAULT_COMPONENT) -> None:
+        """Add one precision variant of a component's graph (stored as ``graphs/<component>.<name>.<precision>``).
+        IO specs are read from the graph unless given.
 
         ``shared_data``: store the graph's weights (initializers of 1 KiB or more) in ``graphs/<shared_data>.data``,
         one copy of each distinct tensor for every graph added with the same name: graphs that share weights (an LM's
@@ -121,13 +148,14 @@ class BundleWriter:
         A graph whose weights live in external-data files beside it (graphs over ONNX's 2 GiB protobuf limit) is
         stored with them as ``graphs/<name>.<precision>.onnx.data`` (``.data1``, ... if it names several), the
         graph's references rewritten to match; each data file is listed (and hashed) under the manifest's files."""
-        relpath = f"graphs/{name}.{precision}.onnx"
+        self._component(component)
+        relpath = f"graphs/{component}.{name}.{precision}.onnx"
         if shared_data is not None:
             onnx_file = self._share_weights(onnx_file, shared_data)
         elif not isinstance(onnx_file, (bytes, bytearray)) and _has_external_data(onnx_file):
             onnx_file = self._add_external_data(onnx_file, relpath)
         relpath = self.add_file(relpath, onnx_file)
-        self._register_graph(name, precision, relpath, inputs, outputs, metadata)
+        self._register_graph(component, name, precision, relpath, inputs, outputs, metadata)
 
     def _share_weights(self, onnx_file, shared: str) -> bytes:
         import hashlib
@@ -185,25 +213,27 @@ class BundleWriter:
             entry.value = Path(renamed[entry.value]).name
         return model.SerializeToString()
 
-    def add_openvino_ir(self, name: str, precision: str, xml_file: str | os.PathLike) -> None:
+    def add_openvino_ir(self, name: str, precision: str, xml_file: str | os.PathLike, *,
+                        component: str = DEFAULT_COMPONENT) -> None:
         """Add an OpenVINO IR variant (``.xml`` + its ``.bin``) of a graph already added as ONNX; it runs only on
         the openvino backend and must have the ONNX variants' inputs and outputs."""
-        if name not in self._manifest["graphs"]:
-            raise BundleError(f"add the ONNX variant of graph {name!r} before its OpenVINO IR")
+        graphs = self._component(component)["graphs"]
+        if name not in graphs:
+            raise BundleError(f"add the ONNX variant of graph {component}/{name} before its OpenVINO IR")
         xml_file = Path(xml_file)
-        relpath = self.add_file(f"graphs/{name}.{precision}.xml", xml_file)
-        self.add_file(f"graphs/{name}.{precision}.bin", xml_file.with_suffix(".bin"))
-        entry = self._manifest["graphs"][name]
+        relpath = self.add_file(f"graphs/{component}.{name}.{precision}.xml", xml_file)
+        self.add_file(f"graphs/{component}.{name}.{precision}.bin", xml_file.with_suffix(".bin"))
+        entry = graphs[name]
         inputs = [TensorSpec(x["name"], x["dtype"], tuple(x["shape"])) for x in entry["inputs"]]
         outputs = [TensorSpec(x["name"], x["dtype"], tuple(x["shape"])) for x in entry["outputs"]]
-        self._register_graph(name, precision, relpath, inputs, outputs, None)
+        self._register_graph(component, name, precision, relpath, inputs, outputs, None)
 
-    def _register_graph(self, name, precision, relpath, inputs, outputs, metadata) -> None:
+    def _register_graph(self, component, name, precision, relpath, inputs, outputs, metadata) -> None:
         if inputs is None or outputs is None:
             read_in, read_out = onnx_io_specs(self._tmp / relpath)
             inputs = read_in if inputs is None else inputs
             outputs = read_out if outputs is None else outputs
-        entry = self._manifest["graphs"].setdefault(name, {
+        entry = self._component(component)["graphs"].setdefault(name, {
             "inputs": [s.to_json() for s in inputs],
             "outputs": [s.to_json() for s in outputs],
             "files": {},
@@ -212,24 +242,19 @@ class BundleWriter:
         names_now = ([s.name for s in inputs], [s.name for s in outputs])
         names_before = ([s["name"] for s in entry["inputs"]], [s["name"] for s in entry["outputs"]])
         if names_now != names_before:
-            raise BundleError(f"graph {name!r}: the {precision} variant's IO names {names_now} differ from "
+            raise BundleError(f"graph {component}/{name}: the {precision} variant's IO names {names_now} differ from "
                               f"the other variants' {names_before}")
         if precision in entry["files"]:
-            raise BundleError(f"graph {name!r} already has a {precision} variant")
+            raise BundleError(f"graph {component}/{name} already has a {precision} variant")
         entry["files"][precision] = relpath
 
-    def add_tensor(self, name: str, array: np.ndarray) -> None:
+    def add_tensor(self, name: str, array: np.ndarray, *, component: str = DEFAULT_COMPONENT) -> None:
+        tensors = self._component(component)["tensors"]
         array = np.ascontiguousarray(array)
         buf = io.BytesIO()
         np.save(buf, array, allow_pickle=False)
-        relpath = self.add_file(f"tensors/{name}.npy", buf.getvalue())
-        self._manifest["tensors"][name] = {"file": relpath, "dtype": str(array.dtype),
-                                           "shape": list(array.shape)}
-
-    def set_tokenizer(self, kind: str, source: str | os.PathLike | bytes, filename: str = "tokenizer.json",
-                      **options: Any) -> None:
-        relpath = self.add_file(f"tokenizer/{filename}", source)
-        self._manifest["tokenizer"] = {"type": kind, "file": relpath, **options}
+        relpath = self.add_file(f"tensors/{component}.{name}.npy", buf.getvalue())
+        tensors[name] = {"file": relpath, "dtype": str(array.dtype), "shape": list(array.shape)}
 
     # -- finishing ------------------------------------------------------------------------------------
     def finish(self) -> Path:

@@ -29,6 +29,30 @@ def convert_state_dict(official_state: Mapping[str, torch.Tensor],
     return out
 
 
+def config_from_official(config: Mapping) -> HiFiGANConfig:
+    """A transformers ``SpeechT5HifiGanConfig`` (its config.json, parsed) -> ours. The checkpoint does not say how
+    its mels are computed: ``mel`` is the ``voxlite.dsp.MEL_PRESETS`` entry with the same sample rate, mel bins and
+    hop (AudioLDM 2's, SpeechT5's, HiFi-GAN V1's), else None."""
+    from ..dsp.mel import MEL_PRESETS
+
+    defaults = HiFiGANConfig.speecht5()  # SpeechT5HifiGanConfig's defaults, for keys a config.json leaves out
+    cfg = HiFiGANConfig(
+        n_mels=int(config.get("model_in_dim", defaults.n_mels)),
+        upsample_initial_channel=int(config.get("upsample_initial_channel", defaults.upsample_initial_channel)),
+        upsample_rates=tuple(config.get("upsample_rates", defaults.upsample_rates)),
+        upsample_kernel_sizes=tuple(config.get("upsample_kernel_sizes", defaults.upsample_kernel_sizes)),
+        resblock_kernel_sizes=tuple(config.get("resblock_kernel_sizes", defaults.resblock_kernel_sizes)),
+        resblock_dilation_sizes=config.get("resblock_dilation_sizes", defaults.resblock_dilation_sizes),
+        leaky_relu_slope=float(config.get("leaky_relu_slope", defaults.leaky_relu_slope)),
+        normalize_before=bool(config.get("normalize_before", defaults.normalize_before)),
+        sample_rate=int(config.get("sampling_rate", defaults.sample_rate)), mel=None)
+    for name, mel in MEL_PRESETS.items():
+        if (mel.sample_rate, mel.n_mels, mel.hop_length) == (cfg.sample_rate, cfg.n_mels, cfg.hop_length):
+            cfg.mel = name
+            break
+    return cfg
+
+
 def load_official(state_or_path: Mapping[str, torch.Tensor] | str | os.PathLike,
                   cfg: HiFiGANConfig | None = None) -> HiFiGAN:
     """Build ours from a SpeechT5HifiGan state dict or a .bin / .pt / .safetensors path (default: AudioLDM 2)."""

@@ -1,11 +1,12 @@
 """Flow-matching ODE steps and diffusion solver steps: small pure functions, the caller owns the loop.
 
-Every step is stateless (STYLE.md item 5): the model evaluations happen in the caller, multistep
-history (DPM-Solver++'s previous x0 prediction) and noise are passed in as arrays, so a generation
-replays exactly from its inputs. State tensors are float32 of any shape; per-item math (CFG-Zero*)
-uses the leading dim as the batch. Schedules come back as float64 (times, betas, alpha_bar) or
-int64 (diffusion timesteps). Each step takes ``out=`` (a float32 C-contiguous array of the state's
-shape, which may be one of the inputs) to update in place without allocating.
+Every step is stateless (like diffusers' schedulers' ``step``, but the step index is passed in, not stored):
+the model evaluations happen in the caller, multistep history (DPM-Solver++'s previous x0 prediction)
+and noise are passed in as arrays, so a generation replays exactly from its inputs. State tensors are
+float32 of any shape; per-item math (CFG-Zero*) uses the leading dim as the batch. Schedules come back
+as float64 (times, betas, alpha_bar) or int64 (diffusion timesteps). Each step takes ``out=`` (a float32
+C-contiguous array of the state's shape, which may be one of the inputs) to update in place without
+allocating.
 
 Flow matching (VoxCPM / F5-TTS): x moves along dx/dt = v(x, t); with VoxCPM's convention t runs
 from 1 (noise) to 0 (data) and ``dt = t_next - t`` is negative::

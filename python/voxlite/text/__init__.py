@@ -1,1 +1,1 @@
-"""Text front ends: tokenizers and sentence splitting (no torch)."""
+"""Text front ends: tokenizers, the English G2P, sentence splitting (no torch). ``frontends`` finds a bundle's."""

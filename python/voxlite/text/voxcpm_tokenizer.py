@@ -61,6 +61,11 @@ class VoxCPMTokenizer:
             raise BundleError(f"cannot load tokenizer {path}: {e}") from None
 
     @classmethod
+    def from_component(cls, bundle, component: str, sessions=None) -> "VoxCPMTokenizer":
+        """The text front end of a bundle's ``hf-tokenizers`` text component (its ``tokenizer`` file)."""
+        return cls.from_file(bundle.component_file(component, "tokenizer"))
+
+    @classmethod
     def from_str(cls, json_text: str) -> "VoxCPMTokenizer":
         from tokenizers import Tokenizer
 

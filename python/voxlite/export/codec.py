@@ -1,9 +1,20 @@
 """Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE, VibeVoice's acoustic
-sigma-VAE; vocoders: Vocos,
-HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end) to a voxlite bundle.
+sigma-VAE; vocoders: Vocos, HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end) to a
+voxlite bundle.
 
-    python export/codec.py --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
-    python export/codec.py --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
+    python -m voxlite.export codec --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
+    python -m voxlite.export codec --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
+
+With ``--checkpoint`` the model's configuration comes from the checkpoint wherever the official release carries it:
+DAC: the ``metadata.kwargs`` saved in its .pth; WaveVAE (VoxCPM's AudioVAE): ``audio_vae_config`` of the checkpoint
+directory's config.json; VibeVoice: ``acoustic_tokenizer_config`` of the directory's config.json; Vocos: a
+directory's config.yaml; BigVGAN: config.json (a directory, or beside the .pt), its mel front end from the same
+file; HiFi-GAN (transformers ``SpeechT5HifiGan``): config.json (a directory, or beside the weights), its mel front
+end the preset matching (sample rate, mel bins, hop). EnCodec's .th carries no config: the preset is ``--config``,
+else chosen by the file's name and the first conv's channels (``48khz`` in the name or 2 channels: 48 kHz, else
+24 kHz), and the sizes the weights fix (channels, filters, first kernel, latent dimension, LSTM layers, codebook
+count and size) are read from their shapes. Bare state-dict files of Vocos / HiFi-GAN / BigVGAN (no config beside
+them) take the ``--config`` preset; otherwise ``--config`` only names the preset of ``--random-init``.
 
 Graphs (each in every requested precision, each verified against the PyTorch reference before the bundle is
 written): ``encoder`` (audio -> latents), ``decoder`` (latents -> audio) and, for causal codecs,
@@ -14,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -23,18 +36,16 @@ import numpy as np
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from voxlite.bundle import BundleWriter
+from voxlite.models.blocks.conv import SConv1d
 
-from export.common import (PRECISIONS, compare, export_onnx, stamp_metadata, to_fp16, to_int8,  # noqa: E402
-                           to_int8_blockwise, to_openvino_ir)
-from voxlite.bundle import BundleWriter  # noqa: E402
-from voxlite.models.blocks.conv import SConv1d  # noqa: E402
+from . import ExportError
+from .graphs import PRECISIONS, Bounds, MethodModule, check_precisions, jsonable, write_graphs
 
 # Bounds every exported variant must meet against the fp32 PyTorch reference on the verify input.
 FP32_MAX_ABS = 1e-4
 MIN_SNR_DB = {"fp16": 30.0, "int8": 10.0}
+CODEC_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB)
 
 
 @dataclasses.dataclass
@@ -55,6 +66,7 @@ class CodecParts:
     decoder_min_frames: int = 1
     int8_keep_float: tuple[str, ...] = ()  # node-name substrings left in float in int8 graphs
     float_only: tuple[str, ...] = ()  # graphs exported without an int8 variant (they run fp32 in int8 mode)
+    config_source: str = ""  # where ``config`` came from (the bundle's provenance): a preset, a checkpoint's file
 
 
 class StreamAdapter:
@@ -65,30 +77,70 @@ class StreamAdapter:
         self.zero_init = zero_init  # initial states are zeros: no init graph, the pipeline makes them
 
 
-class _Call(nn.Module):
-    """Wrap a bound method as a module (what torch.onnx.export traces)."""
+def _preset(family: str, presets: dict, config: str | None):
+    name = config or DEFAULT_CONFIGS[family]
+    if name not in presets:
+        raise ExportError(f"unknown {family} config {name!r}; presets: {', '.join(presets)}")
+    return name, presets[name]()
 
-    def __init__(self, owner: nn.Module, fn):
-        super().__init__()
-        self.owner = owner
-        self.fn = fn
 
-    def forward(self, *args):
-        return self.fn(*args)
+def _config_file(checkpoint: str | Path, name: str) -> Path | None:
+    """``name`` in a checkpoint directory, or beside a checkpoint file (the official releases' layout)."""
+    path = Path(checkpoint)
+    found = path / name if path.is_dir() else path.with_name(name)
+    return found if found.is_file() else None
+
+
+def _weights_in(directory: Path, names) -> Path:
+    for name in names:
+        if (directory / name).is_file():
+            return directory / name
+    raise ExportError(f"{directory}: no {' or '.join(names)}")
 
 
 # -- families ----------------------------------------------------------------------------------------------
-def encodec_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
-    from voxlite.models.rvq_codec import RVQCodec, RVQCodecConfig
+def encodec_config_from_checkpoint(checkpoint: str | Path, state: dict, config: str | None):
+    """(preset name, RVQCodecConfig) for an EnCodec .th, which carries no config: the preset is ``config``, else
+    chosen by the file name and the first conv's input channels (``48khz`` / 2 channels: 48 kHz, else 24 kHz); the
+    sizes the weights fix are then read from their shapes (channels, filters, first kernel, latent dimension, LSTM
+    layers, codebook count and size). What shapes cannot tell (strides, residual layers, causality, norm) is the
+    preset's: a checkpoint that differs there fails the strict load, naming the keys."""
+    from voxlite.models.rvq_codec import RVQCodecConfig
 
-    cfg = {"tiny": RVQCodecConfig.tiny, "encodec_24khz": RVQCodecConfig.encodec_24khz,
-           "encodec_48khz": RVQCodecConfig.encodec_48khz}[config]()
-    if cfg.segment is not None or cfg.normalize:
-        raise SystemExit("segmented / normalised EnCodec (48 kHz) is not exported yet: its encode runs per segment")
+    first = next((state[k] for k in ("encoder.model.0.conv.conv.weight_v", "encoder.model.0.conv.conv.weight")
+                  if k in state), None)
+    if first is None:
+        raise ExportError(f"{checkpoint}: not an EnCodec state dict (no encoder.model.0.conv.conv weight)")
+    if config is None:
+        config = "encodec_48khz" if "48khz" in Path(checkpoint).name or first.shape[1] == 2 else "encodec_24khz"
+    name, cfg = _preset("encodec", _encodec_presets(), config)
+    codebooks = sorted(int(m.group(1)) for k in state
+                       if (m := re.fullmatch(r"quantizer\.vq\.layers\.(\d+)\._codebook\.embed", k)))
+    if not codebooks:
+        raise ExportError(f"{checkpoint}: no quantizer.vq.layers.<q>._codebook.embed codebooks")
+    size, dim = state[f"quantizer.vq.layers.{codebooks[0]}._codebook.embed"].shape
+    lstm = len({k for k in state if re.fullmatch(r"encoder\.model\.\d+\.lstm\.weight_ih_l\d+", k)})
+    return name, dataclasses.replace(cfg, channels=int(first.shape[1]), n_filters=int(first.shape[0]),
+                                     kernel_size=int(first.shape[2]), dimension=int(dim), lstm=lstm,
+                                     n_q=len(codebooks), codebook_size=int(size))
+
+
+def encodec_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    from voxlite.models.rvq_codec import RVQCodec
+
     if checkpoint:
         from voxlite.convert.encodec import load_official
 
-        model = load_official(checkpoint, cfg)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        name, cfg = encodec_config_from_checkpoint(checkpoint, state, config)
+        source = f"preset {name}, sizes from the checkpoint's shapes"
+    else:
+        name, cfg = _preset("encodec", _encodec_presets(), config)
+        source = f"preset {name}"
+    if cfg.segment is not None or cfg.normalize:
+        raise ExportError("segmented / normalised EnCodec (48 kHz) is not exported yet: its encode runs per segment")
+    if checkpoint:
+        model = load_official(state, cfg)
     else:
         torch.manual_seed(seed)
         model = RVQCodec(cfg)
@@ -100,11 +152,13 @@ def encodec_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
         stream = StreamAdapter(lambda z: tuple(dec.initial_state(z.shape[0], z)), dec.stream, dec.state_names(),
                                dec.min_first_chunk(), zero_init=cfg.pad_mode == "zeros")
     return CodecParts("encodec", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
-                      model.encoder, dec, _jsonable(dataclasses.asdict(cfg)), model.quantizer, stream,
-                      decoder_min_frames=min_frames_for(dec, upsampling=True))
+                      model.encoder, dec, jsonable(dataclasses.asdict(cfg)), model.quantizer, stream,
+                      decoder_min_frames=min_frames_for(dec, upsampling=True), config_source=source)
 
 
-def dac_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+def dac_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """With a checkpoint: DAC 1.0.0's .pth, whose ``metadata.kwargs`` (the model's constructor arguments) give the
+    config."""
     from voxlite.models.dac import DACCodec, DACConfig
 
     if checkpoint:
@@ -112,18 +166,23 @@ def dac_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
 
         model = load_official(checkpoint)
         cfg = model.config
+        source = "checkpoint metadata.kwargs"
     else:
-        cfg = DACConfig.preset(config)
+        name = config or DEFAULT_CONFIGS["dac"]
+        cfg = DACConfig.preset(name)
+        source = f"preset {name}"
         torch.manual_seed(seed)
         model = DACCodec(cfg)
         _randomize(model, seed)
     model.eval()
     return CodecParts("dac", "rvq", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
-                      _Call(model, model.encode_latents), _Call(model, model.decode_latents),
-                      _jsonable(dataclasses.asdict(cfg)), model.quantizer)
+                      MethodModule(model, model.encode_latents), MethodModule(model, model.decode_latents),
+                      jsonable(dataclasses.asdict(cfg)), model.quantizer, config_source=source)
 
 
-def wavevae_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+def wavevae_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """With a checkpoint: a VoxCPM checkpoint directory (``audio_vae_config`` of its config.json + audiovae.*), or an
+    AudioVAE state-dict file (the VoxCPM defaults)."""
     from voxlite.models.wavevae import WaveVAE, WaveVAEConfig
 
     if checkpoint:
@@ -131,39 +190,53 @@ def wavevae_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
 
         model = load_official(checkpoint)
         cfg = model.config
+        source = "checkpoint config.json" if Path(checkpoint).is_dir() else "VoxCPM AudioVAE defaults"
     else:
-        cfg = WaveVAEConfig.preset(config)
+        name = config or DEFAULT_CONFIGS["wavevae"]
+        cfg = WaveVAEConfig.preset(name)
+        source = f"preset {name}"
         torch.manual_seed(seed)
         model = WaveVAE(cfg)
+    return wavevae_model_parts(model, source)
+
+
+def wavevae_model_parts(model, config_source: str = "") -> CodecParts:
+    """CodecParts of a loaded ``WaveVAE`` (VoxCPM's AudioVAE: causal, zero initial stream states)."""
     model.eval()
+    cfg = model.config
     if cfg.output_sample_rate != cfg.sample_rate:
-        raise SystemExit("WaveVAEs whose output rate differs from their input rate (VoxCPM2) are not exported yet")
+        raise ExportError("WaveVAEs whose output rate differs from their input rate (VoxCPM2) are not exported yet")
     names = [f"decoder.state_{i}" for i in range(len(model.decoder.state_shapes()))]
-    stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream, names, 1, zero_init=True)
+    stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream, names, 1,
+                           zero_init=True)
     return CodecParts("wavevae", "vae", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
-                      _Call(model, model.encode), _Call(model, model.decode), _jsonable(dataclasses.asdict(cfg)),
-                      None, stream)
+                      MethodModule(model, model.encode), MethodModule(model, model.decode),
+                      jsonable(dataclasses.asdict(cfg)), None, stream, config_source=config_source)
 
 
-def vibevoice_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
-    """VibeVoice's acoustic sigma-VAE: latents are the encoder mean (the LM applies its own scale / bias)."""
+def vibevoice_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """VibeVoice's acoustic sigma-VAE: latents are the encoder mean (the LM applies its own scale / bias). With a
+    checkpoint: a VibeVoice directory (``acoustic_tokenizer_config`` of its config.json + safetensors)."""
     from voxlite.models.vibevoice_tokenizer import VibeVoiceAcousticTokenizer, VibeVoiceTokenizerConfig
 
     if checkpoint:
         from voxlite.convert.vibevoice_tokenizer import load_official
 
-        model = load_official(checkpoint, "acoustic")
+        model = load_official(checkpoint, "acoustic_tokenizer")
         cfg = model.config
+        source = "checkpoint config.json"
     else:
-        cfg = VibeVoiceTokenizerConfig.preset(config)
+        name = config or DEFAULT_CONFIGS["vibevoice"]
+        cfg = VibeVoiceTokenizerConfig.preset(name)
+        source = f"preset {name}"
         torch.manual_seed(seed)
         model = VibeVoiceAcousticTokenizer(cfg)
     model.eval()
     stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream,
                            model.state_names(), 1, zero_init=True)
     return CodecParts("vibevoice", "vae", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.latent_dim,
-                      _Call(model, model.encode), _Call(model, model.decode), _jsonable(dataclasses.asdict(cfg)),
-                      None, stream)
+                      MethodModule(model, model.encode), MethodModule(model, model.decode),
+                      jsonable(dataclasses.asdict(cfg)), None, stream, config_source=source)
 
 
 class _Mono(nn.Module):
@@ -178,17 +251,20 @@ class _Mono(nn.Module):
         return y[:, None] if self.unsqueeze_output else y
 
 
-def _mel_parts(family: str, vocoder: nn.Module, mel_cfg, config: dict) -> CodecParts:
+def _mel_parts(family: str, vocoder: nn.Module, mel_cfg, config: dict, config_source: str) -> CodecParts:
     """A vocoder as a codec whose 'latents' are log-mel frames: encoder = the shared mel front end."""
+    from voxlite.dsp.mel import MelConfig
     from voxlite.models.blocks.mel import MelSpectrogram
 
+    if isinstance(mel_cfg, str):
+        mel_cfg = MelConfig.preset(mel_cfg)
     vocoder.eval()
     encoder = _Mono(MelSpectrogram(mel_cfg), squeeze_input=True)
     out = vocoder(torch.zeros(1, mel_cfg.n_mels, 4))
     decoder = _Mono(vocoder, unsqueeze_output=out.dim() == 2)
     # The mel front end is a DFT-basis conv feeding a log: int8 weights there cost more than they save.
     return CodecParts(family, "mel", mel_cfg.sample_rate, 1, mel_cfg.hop_length, mel_cfg.n_mels, encoder, decoder,
-                      {**config, "mel": mel_cfg.to_dict()}, float_only=("encoder",))
+                      {**config, "mel": mel_cfg.to_dict()}, float_only=("encoder",), config_source=config_source)
 
 
 def _tiny_mel(sample_rate: int, hop: int, n_mels: int):
@@ -197,16 +273,20 @@ def _tiny_mel(sample_rate: int, hop: int, n_mels: int):
     return MelConfig(sample_rate, 8 * hop, hop, n_mels, padding="same", mag_eps=1e-9)
 
 
-def vocos_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+def vocos_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """With a checkpoint: a directory in the official layout (config.yaml + pytorch_model.bin / model.safetensors,
+    its size from config.yaml), or a bare weights file (the ``config`` preset)."""
     from voxlite.models.vocos import Vocos, VocosConfig
 
-    if checkpoint and Path(checkpoint).is_dir():  # official layout: the size comes from its config.yaml
+    if checkpoint and Path(checkpoint).is_dir():
         from voxlite.convert.vocos import load_official_dir
 
         model = load_official_dir(checkpoint)
         cfg = model.cfg
+        source = "checkpoint config.yaml"
     else:
-        cfg = {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}[config]()
+        name, cfg = _preset("vocos", {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}, config)
+        source = f"preset {name}"
         if checkpoint:
             from voxlite.convert.vocos import load_official
 
@@ -214,47 +294,99 @@ def vocos_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
         else:
             torch.manual_seed(seed)
             model = Vocos(cfg)
-    parts = _mel_parts("vocos", model, cfg.mel, _jsonable(dataclasses.asdict(cfg)))
+    parts = _mel_parts("vocos", model, cfg.mel, jsonable(dataclasses.asdict(cfg)), source)
     # the head's magnitudes go through exp(): int8 there is audible. The input conv reads the mel itself: in int8
     # it cost the default voice's decoder 11 dB of SNR (38.9 -> 27.2 dB) and ran slower than in float (ConvInteger)
     parts.int8_keep_float = ("/head/", "/embed/")
     return parts
 
 
-def hifigan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+def hifigan_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """With a checkpoint: a transformers ``SpeechT5HifiGan`` directory (config.json + model.safetensors /
+    pytorch_model.bin) or weights file with config.json beside it (size from config.json; mel front end: the preset
+    of that sample rate, mel bins and hop); a bare weights file (HiFi-GAN's ``generator`` checkpoint, or
+    SpeechT5HifiGan's) takes the ``config`` preset."""
     from voxlite.dsp.mel import MelConfig
     from voxlite.models.hifigan import HiFiGAN, HiFiGANConfig
 
-    cfg = {"tiny": HiFiGANConfig.tiny, "audioldm2": HiFiGANConfig.audioldm2}[config]()
-    if checkpoint:
-        from voxlite.convert.hifigan import load_official
+    presets = {"tiny": HiFiGANConfig.tiny, "audioldm2": HiFiGANConfig.audioldm2, "speecht5": HiFiGANConfig.speecht5}
+    official = _config_file(checkpoint, "config.json") if checkpoint else None
+    if official is not None:
+        from voxlite.convert.hifigan import config_from_official, load_official
 
-        model = load_official(checkpoint, cfg)
+        cfg = config_from_official(json.loads(official.read_text()))
+        if cfg.mel is None:
+            raise ExportError(f"{official}: no mel preset has {cfg.sample_rate} Hz, {cfg.n_mels} bins, hop "
+                              f"{cfg.hop_length} (the checkpoint does not say how its mels are computed)")
+        weights = _weights_in(Path(checkpoint), ("model.safetensors", "pytorch_model.bin")) \
+            if Path(checkpoint).is_dir() else checkpoint
+        model = load_official(weights, cfg)
+        source = "checkpoint config.json"
     else:
-        torch.manual_seed(seed)
-        model = HiFiGAN(cfg)
-    mel = cfg.mel if cfg.mel is not None else (
-        MelConfig.preset("audioldm2-16khz-64band") if config == "audioldm2" else
-        _tiny_mel(cfg.sample_rate, cfg.hop_length, cfg.n_mels))
-    return _mel_parts("hifigan", model, mel, _jsonable(dataclasses.asdict(cfg)))
+        name, cfg = _preset("hifigan", presets, config)
+        source = f"preset {name}"
+        if checkpoint:
+            from voxlite.convert.hifigan import load_official
+
+            model = load_official(checkpoint, cfg)
+        else:
+            torch.manual_seed(seed)
+            model = HiFiGAN(cfg)
+    mel = MelConfig.preset(cfg.mel) if cfg.mel is not None else \
+        _tiny_mel(cfg.sample_rate, cfg.hop_length, cfg.n_mels)
+    return _mel_parts("hifigan", model, mel, jsonable(dataclasses.asdict(cfg)), source)
 
 
-def bigvgan_parts(checkpoint: str | None, config: str, seed: int) -> CodecParts:
+def bigvgan_mel(h: dict):
+    """The mel front end an official BigVGAN config (``h``) trains on (``meldataset.mel_spectrogram``: reflect
+    padding of (n_fft - hop) / 2 each side, magnitude with 1e-9, slaney mels in [fmin, fmax], ln(clip(x, 1e-5)))."""
+    from voxlite.dsp.mel import MelConfig
+
+    n_fft = int(h["n_fft"])
+    win = int(h.get("win_size", n_fft))
+    return MelConfig(int(h["sampling_rate"]), n_fft, int(h["hop_size"]), int(h["num_mels"]),
+                     win_length=None if win == n_fft else win, fmin=float(h.get("fmin") or 0.0),
+                     fmax=None if h.get("fmax") is None else float(h["fmax"]), padding="same", mag_eps=1e-9)
+
+
+def bigvgan_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """With a checkpoint: an official release directory (config.json + bigvgan_generator.pt) or a generator .pt
+    with config.json beside it (size and mel front end from config.json); a bare .pt takes the ``config`` preset."""
     from voxlite.dsp.mel import MelConfig
     from voxlite.models.bigvgan import BigVGAN, BigVGANConfig
 
-    cfg = {"tiny": BigVGANConfig.tiny, "v2_24khz_100band_256x": BigVGANConfig.v2_24khz_100band_256x}[config]()
-    if checkpoint:
+    official = _config_file(checkpoint, "config.json") if checkpoint else None
+    if official is not None:
         from voxlite.convert.bigvgan import load_official
         from voxlite.convert.common import read_state_dict
 
-        model = load_official(read_state_dict(checkpoint, "generator"), cfg.to_h())
+        h = json.loads(official.read_text())
+        weights = _weights_in(Path(checkpoint), ("bigvgan_generator.pt",)) if Path(checkpoint).is_dir() \
+            else checkpoint
+        model = load_official(read_state_dict(weights, "generator"), h)
+        cfg, mel, source = model.cfg, bigvgan_mel(h), "checkpoint config.json"
     else:
-        torch.manual_seed(seed)
-        model = BigVGAN(cfg)
-    mel = MelConfig.preset("bigvgan-24khz-100band") if config != "tiny" else \
-        _tiny_mel(cfg.sampling_rate, cfg.hop_size, cfg.num_mels)
-    return _mel_parts("bigvgan", model, mel, _jsonable(dataclasses.asdict(cfg)))
+        name, cfg = _preset("bigvgan", {"tiny": BigVGANConfig.tiny,
+                                        "v2_24khz_100band_256x": BigVGANConfig.v2_24khz_100band_256x}, config)
+        source = f"preset {name}"
+        if checkpoint:
+            from voxlite.convert.bigvgan import load_official
+            from voxlite.convert.common import read_state_dict
+
+            model = load_official(read_state_dict(checkpoint, "generator"), cfg.to_h())
+        else:
+            torch.manual_seed(seed)
+            model = BigVGAN(cfg)
+        mel = MelConfig.preset("bigvgan-24khz-100band") if name != "tiny" else \
+            _tiny_mel(cfg.sampling_rate, cfg.hop_size, cfg.num_mels)
+    return _mel_parts("bigvgan", model, mel, jsonable(dataclasses.asdict(cfg)), source)
+
+
+def _encodec_presets():
+    from voxlite.models.rvq_codec import RVQCodecConfig
+
+    return {"tiny": RVQCodecConfig.tiny, "encodec_24khz": RVQCodecConfig.encodec_24khz,
+            "encodec_48khz": RVQCodecConfig.encodec_48khz}
 
 
 FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts, "vibevoice": vibevoice_parts,
@@ -270,10 +402,6 @@ def _randomize(model: nn.Module, seed: int) -> None:
         for name, p in model.named_parameters():
             if "codebooks" in name:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-
-
-def _jsonable(d: dict) -> dict:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
 
 # -- minimum lengths (reflect padding needs inputs longer than the padding) ------------------------------------
@@ -368,50 +496,6 @@ def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
     return specs, hparams
 
 
-def write_graphs(writer: BundleWriter, specs: dict, tmp: str | Path, *, precisions=("fp32",),
-                 metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
-                 bounds=None, shared_data: str | None = None, keep_fp32: bool = True, int8_blockwise=(),
-                 log=print) -> None:
-    """Export each spec to ONNX in every precision, verify each variant against the module's own outputs
-    (``bounds(graph, precision, output)`` -> ("max_abs" | "snr", value), default the codec bounds) and add it
-    (``shared_data``: see ``BundleWriter.add_graph``). ``keep_fp32=False``: a graph that gets a quantized variant
-    is stored without its fp32 one (small bundles; fp32 is still exported as the quantizer's input).
-    ``int8_blockwise``: graphs whose int8 variant has block-wise weight and activation scales (``to_int8_blockwise``)
-    instead of dynamic quantization's one scale per activation tensor."""
-    metadata = dict(metadata or {})
-    for gname, (module, args, ins, outs, axes) in specs.items():
-        fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
-                           dynamic_axes=axes, metadata={"graph": gname, **metadata})
-        with torch.no_grad():
-            ref = module(*args)
-        ref = (ref,) if isinstance(ref, torch.Tensor) else ref
-        reference = {o: r.numpy() for o, r in zip(outs, ref)}
-        feeds = {i: a.numpy() for i, a in zip(ins, args)}
-        quantized = [p for p in precisions if p != "fp32" and not (p == "int8" and gname in float_only)]
-        for precision in precisions:
-            if precision == "int8" and gname in float_only:
-                continue
-            if precision == "fp32" and not keep_fp32 and quantized:
-                continue
-            path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
-            if precision == "fp16":
-                to_fp16(fp32, path)
-            elif precision == "int8" and gname in int8_blockwise:
-                to_int8_blockwise(fp32, path, keep_float=int8_keep_float)
-            elif precision == "int8":
-                to_int8(fp32, path, keep_float=int8_keep_float)
-            if precision != "fp32":
-                stamp_metadata(path, {"graph": gname, "precision": precision})
-            _verify(path, feeds, reference, precision, gname, log, bounds=bounds)
-            writer.add_graph(gname, precision, path, metadata={k: v for k, v in metadata.items()
-                                                                if k == "sample_rate"}, shared_data=shared_data)
-            if openvino_ir and precision in ("fp32", "fp16"):
-                xml = to_openvino_ir(path, Path(tmp) / f"{gname}.ov-{precision}.xml")
-                _verify(xml, feeds, reference, precision, f"{gname} (OpenVINO IR)", log, backend="openvino",
-                        bounds=bounds)
-                writer.add_openvino_ir(gname, f"ov-{precision}", xml)
-
-
 def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
                  provenance: dict | None = None, overwrite: bool = False, openvino_ir: bool = False,
                  log=print) -> Path:
@@ -427,7 +511,7 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
             write_graphs(writer, specs, tmp, precisions=precisions,
                          metadata={"family": parts.family, "sample_rate": parts.sample_rate},
                          int8_keep_float=parts.int8_keep_float, float_only=parts.float_only,
-                         openvino_ir=openvino_ir, log=log)
+                         openvino_ir=openvino_ir, bounds=CODEC_BOUNDS, log=log)
         if parts.rvq is not None:
             writer.add_tensor("codebooks", parts.rvq.kernel_codebooks().numpy().astype(np.float32))
             writer.add_tensor("search_codebooks", parts.rvq.codebooks.detach().numpy().astype(np.float32))
@@ -440,40 +524,14 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
         raise
 
 
-def check_precisions(precisions) -> tuple[str, ...]:
-    for p in precisions:
-        if p not in PRECISIONS:
-            raise SystemExit(f"unknown precision {p!r}; choose from {PRECISIONS}")
-    if "fp32" not in precisions:
-        precisions = ("fp32", *precisions)
-    return tuple(precisions)
-
-
-def _codec_bound(gname: str, precision: str, output: str) -> tuple[str, float]:
-    return ("max_abs", FP32_MAX_ABS) if precision == "fp32" else ("snr", MIN_SNR_DB[precision])
-
-
-def _verify(path, feeds, reference, precision, gname, log, backend: str = "cpu", bounds=None) -> None:
-    from voxlite.backends import open_session
-
-    got = open_session(path, backend=backend).run(feeds)
-    for name, ref in reference.items():
-        c = compare(ref, got[name])
-        kind, value = (bounds or _codec_bound)(gname, precision, name)
-        ok = c.max_abs <= value if kind == "max_abs" else c.snr_db >= value
-        log(f"  {gname}.{precision} {name}: {c}{'' if ok else '  <-- out of bounds'}")
-        if not ok:
-            bound = f"max|err| <= {value}" if kind == "max_abs" else f"SNR >= {value} dB"
-            raise SystemExit(f"{gname}.{precision}: output {name!r} fails the bound ({bound}): {c}")
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
-    parser.add_argument("--checkpoint", help="official checkpoint (state dict; vocos: also a directory with "
-                        "config.yaml + pytorch_model.bin, whose config.yaml overrides --config); "
-                        "omit with --random-init")
-    parser.add_argument("--config", default=None, help="preset name (family-specific; e.g. tiny, encodec_24khz)")
+    parser.add_argument("--checkpoint", help="official checkpoint: a file or a directory in the official layout; "
+                        "its config is read from it where the release carries one (config.json, config.yaml, DAC's "
+                        "metadata; EnCodec: sizes from the weights' shapes); omit with --random-init")
+    parser.add_argument("--config", default=None, help="preset name (family-specific; e.g. tiny, encodec_24khz): "
+                        "what --random-init builds, or the size of a checkpoint that carries no config")
     parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
@@ -484,12 +542,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if bool(args.checkpoint) == bool(args.random_init):
         parser.error("give exactly one of --checkpoint and --random-init")
-    config = args.config or DEFAULT_CONFIGS[args.family]
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    parts = FAMILIES[args.family](args.checkpoint, config, args.seed)
-    if args.checkpoint and Path(args.checkpoint).is_dir():
-        config = "config.yaml"  # a checkpoint directory brings its own config (vocos)
-    provenance = {"family": args.family, "config": config,
+    parts = FAMILIES[args.family](args.checkpoint, args.config, args.seed)
+    provenance = {"family": args.family, "config": parts.config_source,
                   "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
     out = export_codec(parts, args.out, precisions=tuple(args.precision), name=args.name, provenance=provenance,
                        overwrite=args.overwrite, openvino_ir=args.openvino_ir)

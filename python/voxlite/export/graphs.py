@@ -1,14 +1,21 @@
-"""What every export script shares: ONNX export, metadata stamping, fp16 / int8 variants, OpenVINO IR, and the
-verify step that compares an exported graph with its PyTorch reference before the bundle is published."""
+"""The export library every family shares: ONNX export, metadata stamping, fp16 / int8 (dynamic and block-wise) /
+OpenVINO IR variants, comparison, the one verify step that holds each exported variant to its family's bound table
+against the PyTorch reference before a bundle is published (``Bounds``, ``verify``), and ``write_graphs``, which
+does all of it for a set of graph specs and adds them to a ``BundleWriter``."""
 from __future__ import annotations
 
+import math
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import torch
+from torch import nn
+
+from . import ExportError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -65,7 +72,6 @@ def export_onnx(module, args: tuple, path: str | os.PathLike, *, input_names: Se
     """Trace ``module(*args)`` to ONNX (TorchScript exporter: stable for conv/RNN graphs), check it, and stamp
     ``voxlite.*`` metadata so facts known at export time travel with the graph."""
     import onnx
-    import torch
 
     path = Path(path)
     module = module.eval()
@@ -194,19 +200,126 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> Comparison:
     return Comparison(float(np.max(np.abs(err))) if err.size else 0.0, snr)
 
 
-def verify_graph(path: str | os.PathLike, feeds: Mapping[str, np.ndarray], reference: Callable[[], Mapping[str, np.ndarray]],
-                 *, max_abs: float | None = None, min_snr_db: float | None = None) -> dict[str, Comparison]:
-    """Run the exported graph on ONNX Runtime CPU and compare each output with the reference's."""
+class VerificationError(ExportError):
+    """An exported variant is out of its family's bounds against the PyTorch reference (nothing is published)."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A family's bound table: what every exported variant must meet against the fp32 PyTorch reference on the
+    verify input. fp32 graphs: max|err| <= ``fp32_max_abs``. Quantized variants: SNR (dB) >= ``snr[precision]``,
+    either one number for every output or ``{output: dB}``; outputs (or precisions) the table does not name are
+    logged only. ``graphs``: graphs held to another family's table instead (a VoxCPM bundle's AudioVAE graphs to
+    the codec bounds)."""
+
+    fp32_max_abs: float
+    snr: Mapping[str, float | Mapping[str, float]] = field(default_factory=dict)
+    graphs: Mapping[str, "Bounds"] = field(default_factory=dict)
+
+    def bound(self, graph: str, precision: str, output: str) -> tuple[str, float]:
+        """``("max_abs", value)`` or ``("snr", dB)`` for one output of one variant (-inf dB: logged only)."""
+        if graph in self.graphs:
+            return self.graphs[graph].bound(graph, precision, output)
+        if precision == "fp32":
+            return "max_abs", self.fp32_max_abs
+        value = self.snr.get(precision)
+        if isinstance(value, Mapping):
+            value = value.get(output)
+        return "snr", -math.inf if value is None else float(value)
+
+
+def verify(path: str | os.PathLike, feeds: Mapping[str, np.ndarray], reference: Mapping[str, np.ndarray], *,
+           graph: str, precision: str, bounds: Bounds, backend: str = "cpu", label: str | None = None,
+           log: Callable[[str], object] | None = print) -> dict[str, Comparison]:
+    """Run an exported graph (ONNX, or OpenVINO IR on ``backend="openvino"``) on ``feeds`` and hold each output to
+    ``bounds.bound(graph, precision, output)`` against ``reference``; raise ``VerificationError`` on the first
+    output out of bounds. Returns every output's comparison."""
     from voxlite.backends import open_session
 
-    got = open_session(path, backend="cpu").run(feeds)
-    want = reference()
+    label = label or graph
+    got = open_session(path, backend=backend).run(feeds)
     results = {}
-    for name, ref in want.items():
+    for name, ref in reference.items():
         c = compare(ref, got[name])
         results[name] = c
-        if max_abs is not None and c.max_abs > max_abs:
-            raise AssertionError(f"{Path(path).name}: output {name!r} differs from the reference: {c} (allowed {max_abs})")
-        if min_snr_db is not None and c.snr_db < min_snr_db:
-            raise AssertionError(f"{Path(path).name}: output {name!r} SNR {c.snr_db:.1f} dB < {min_snr_db} dB")
+        kind, value = bounds.bound(graph, precision, name)
+        ok = c.max_abs <= value if kind == "max_abs" else c.snr_db >= value
+        if log is not None:
+            log(f"  {label}.{precision} {name}: {c}{'' if ok else '  <-- out of bounds'}")
+        if not ok:
+            bound = f"max|err| <= {value}" if kind == "max_abs" else f"SNR >= {value} dB"
+            raise VerificationError(f"{label}.{precision}: output {name!r} fails the bound ({bound}): {c}")
     return results
+
+
+def check_precisions(precisions) -> tuple[str, ...]:
+    """The requested precisions, fp32 first (every quantized variant is made from the fp32 graph)."""
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ExportError(f"unknown precision {p!r}; choose from {PRECISIONS}")
+    if "fp32" not in precisions:
+        precisions = ("fp32", *precisions)
+    return tuple(precisions)
+
+
+def jsonable(d: dict) -> dict:
+    """A config dataclass's ``asdict`` with tuples as lists (what the bundle's JSON hparams hold)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+class MethodModule(nn.Module):
+    """Wrap a bound method of ``owner`` as a module (what torch.onnx.export traces)."""
+
+    def __init__(self, owner: nn.Module, fn):
+        super().__init__()
+        self.owner = owner
+        self.fn = fn
+
+    def forward(self, *args):
+        return self.fn(*args)
+
+
+def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precisions=("fp32",),
+                 metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
+                 shared_data: str | None = None, keep_fp32: bool = True, int8_blockwise=(),
+                 log=print) -> None:
+    """Export each spec ``{graph name: (module, args, input names, output names, dynamic axes)}`` to ONNX in every
+    precision, verify each variant against the module's own outputs (``verify`` with the family's ``bounds``) and
+    add it to ``writer`` (a ``voxlite.bundle.BundleWriter``; ``shared_data``: see ``BundleWriter.add_graph``).
+    ``keep_fp32=False``: a graph that gets a quantized variant is stored without its fp32 one (small bundles; fp32
+    is still exported as the quantizer's input). ``int8_blockwise``: graphs whose int8 variant has block-wise
+    weight and activation scales (``to_int8_blockwise``) instead of dynamic quantization's one scale per
+    activation tensor. ``float_only``: graphs without an int8 variant. ``openvino_ir``: also an ``ov-<precision>``
+    OpenVINO IR of each fp32 / fp16 variant, verified like the rest."""
+    metadata = dict(metadata or {})
+    for gname, (module, args, ins, outs, axes) in specs.items():
+        fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
+                           dynamic_axes=axes, metadata={"graph": gname, **metadata})
+        with torch.no_grad():
+            ref = module(*args)
+        ref = (ref,) if isinstance(ref, torch.Tensor) else ref
+        reference = {o: r.numpy() for o, r in zip(outs, ref)}
+        feeds = {i: a.numpy() for i, a in zip(ins, args)}
+        quantized = [p for p in precisions if p != "fp32" and not (p == "int8" and gname in float_only)]
+        for precision in precisions:
+            if precision == "int8" and gname in float_only:
+                continue
+            if precision == "fp32" and not keep_fp32 and quantized:
+                continue
+            path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
+            if precision == "fp16":
+                to_fp16(fp32, path)
+            elif precision == "int8" and gname in int8_blockwise:
+                to_int8_blockwise(fp32, path, keep_float=int8_keep_float)
+            elif precision == "int8":
+                to_int8(fp32, path, keep_float=int8_keep_float)
+            if precision != "fp32":
+                stamp_metadata(path, {"graph": gname, "precision": precision})
+            verify(path, feeds, reference, graph=gname, precision=precision, bounds=bounds, log=log)
+            writer.add_graph(gname, precision, path, metadata={k: v for k, v in metadata.items()
+                                                                if k == "sample_rate"}, shared_data=shared_data)
+            if openvino_ir and precision in ("fp32", "fp16"):
+                xml = to_openvino_ir(path, Path(tmp) / f"{gname}.ov-{precision}.xml")
+                verify(xml, feeds, reference, graph=gname, precision=precision, bounds=bounds, backend="openvino",
+                       label=f"{gname} (OpenVINO IR)", log=log)
+                writer.add_openvino_ir(gname, f"ov-{precision}", xml)

@@ -1,9 +1,9 @@
 """Export the default voice (a small VoxCPM over log-mel + its Vocos) to a ``voxcpm`` bundle.
 
-    python export/default_voice.py --acoustic ~/.cache/voxlite/train/acoustic/model.pt \\
+    python -m voxlite.export default-voice --acoustic ~/.cache/voxlite/train/acoustic/model.pt \\
         --vocoder ~/.cache/voxlite/train/vocoder/generator --out bundles/default --precision int8 fp32
 
-The bundle is an ordinary voxcpm bundle (``export/voxcpm.py``), so ``pipelines/voxcpm.py`` runs it:
+The bundle is an ordinary voxcpm bundle (``voxlite.export.voxcpm``), so ``pipelines/voxcpm.py`` runs it:
 
 - ``prefill`` / ``step`` (with its ``position`` input: the model uses rate-scaled audio positions) / ``locdit``;
 - the vocoder as the "AudioVAE": its latents are the *normalised* log-mel the acoustic model generates, so the
@@ -25,15 +25,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from voxlite.models.letter_to_sound import load_checkpoint as load_letter_to_sound
 
-from export.codec import vocos_parts  # noqa: E402
-from export.common import PRECISIONS  # noqa: E402
-from export.letter_to_sound import export_letter_to_sound  # noqa: E402
-from voxlite.models.letter_to_sound import load_checkpoint as load_letter_to_sound  # noqa: E402
-from export.voxcpm import export_voxcpm  # noqa: E402
+from . import ExportError
+from .codec import vocos_parts
+from .graphs import PRECISIONS
+from .letter_to_sound import export_letter_to_sound
+from .voxcpm import export_voxcpm
 
 # Streaming windows of the non-causal vocoder, in mel frames: every emitted frame has this much context on each
 # side (Vocos-24k: 8 ConvNeXt blocks of kernel 7 see +-24 frames; the error past 12 is below the int8 noise).
@@ -85,7 +83,7 @@ def load_acoustic(path: str | Path):
 def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
     parts = vocos_parts(str(generator_dir), None, 0)
     if parts.config.get("mel") and parts.config["mel"].get("n_mels") != len(mean):
-        raise SystemExit(f"vocoder mel bins {parts.config['mel'].get('n_mels')} != acoustic model's {len(mean)}")
+        raise ExportError(f"vocoder mel bins {parts.config['mel'].get('n_mels')} != acoustic model's {len(mean)}")
     mean = torch.as_tensor(mean, dtype=torch.float32)
     std = torch.as_tensor(std, dtype=torch.float32)
     parts.encoder = _MelNormalisation(parts.encoder, mean, std, out=True)
@@ -107,7 +105,7 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
     parts = vocoder_parts(vocoder, payload["mel_mean"], payload["mel_std"], payload["mel"])
     lexicon = Path(acoustic).parent / payload.get("lexicon_file", "lexicon.json")
     if not lexicon.is_file():
-        raise SystemExit(f"{lexicon} not found: the bundle must carry the lexicon the model was trained with")
+        raise ExportError(f"{lexicon} not found: the bundle must carry the lexicon the model was trained with")
     provenance = {"family": "voxcpm", "voice": "voxlite default (student of Piper en_US-joe-medium)",
                   "acoustic_step": int(payload.get("step", 0)), "lexicon": "misaki 0.9.4 us_gold + us_silver "
                   "(Apache-2.0)", "inventory_version": int(payload.get("inventory_version", 0))}
@@ -132,9 +130,9 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
                              int8_blockwise=int8_blockwise, tokenizer_files=files)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--acoustic", required=True, help="model.pt written by recipes/default_voice/train_acoustic.py")
+def main(argv=None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--acoustic", required=True, help="model.pt written by recipes.default_voice.train_acoustic")
     parser.add_argument("--vocoder", required=True, help="generator/ directory written by train_vocoder.py")
     parser.add_argument("--out", required=True)
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)

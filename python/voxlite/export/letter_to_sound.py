@@ -1,6 +1,6 @@
 """Export the letter-to-sound model (``voxlite.models.letter_to_sound``) to one ONNX graph for a bundle's tokenizer.
 
-    python export/letter_to_sound.py --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt --out lts.onnx
+    python -m voxlite.export letter-to-sound --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt --out lts.onnx
 
 Graph: ``letter_ids`` (1, L) int64, word marks included -> ``logits`` (1, L * upsample, 1 + n_symbols). Its metadata
 (``voxlite.letters``, ``voxlite.symbols``: JSON strings) says how to encode words and read the logits, so the run
@@ -18,22 +18,21 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from voxlite.models.letter_to_sound import LetterToSound, encode_letters, load_checkpoint
+from voxlite.text.letter_to_sound import ctc_greedy, edit_distance
 
-from export.common import export_onnx, to_int8, verify_graph  # noqa: E402
-from voxlite.models.letter_to_sound import LetterToSound, encode_letters  # noqa: E402
-from voxlite.models.letter_to_sound import load_checkpoint  # noqa: E402
-from voxlite.text.letter_to_sound import ctc_greedy, edit_distance  # noqa: E402
+from .graphs import Bounds, VerificationError, export_onnx, to_int8, verify
 
 FP32_MAX_ABS = 1e-3
+# fp32 against the torch model; the int8 variant is held to INT8_MAX_SYMBOL_ERRORS (what it reads), not to an SNR
+LETTER_TO_SOUND_BOUNDS = Bounds(FP32_MAX_ABS)
 INT8_MAX_SYMBOL_ERRORS = 0.03
 CHECK_WORDS = ("a", "mozart", "salieri", "kasparov", "tormentors", "unpermed", "czar", "antidisestablishmentarianism")
 
 
-def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: str = "fp32") -> Path:
-    """Write the graph (``precision`` "fp32" or "int8") to ``out`` and check it against ``model``."""
+def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: str = "fp32", log=None) -> Path:
+    """Write the graph (``precision`` "fp32" or "int8") to ``out`` and check it against ``model`` (``log``: a
+    print-like function for the comparisons, default silent)."""
     from voxlite.backends import open_session
 
     if precision not in ("fp32", "int8"):
@@ -51,7 +50,8 @@ def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: 
             ids = torch.tensor([encode_letters(word, c.letters)])
             with torch.no_grad():
                 want = model(ids)
-            verify_graph(fp32, {"letter_ids": ids.numpy()}, lambda: {"logits": want.numpy()}, max_abs=FP32_MAX_ABS)
+            verify(fp32, {"letter_ids": ids.numpy()}, {"logits": want.numpy()}, graph="letter_to_sound",
+                   precision="fp32", bounds=LETTER_TO_SOUND_BOUNDS, label=f"letter_to_sound({word!r})", log=log)
         if precision == "int8":
             to_int8(fp32, Path(tmp) / "lts.int8.onnx")
             session = open_session(Path(tmp) / "lts.int8.onnx", backend="cpu")
@@ -63,7 +63,7 @@ def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: 
                 got = ctc_greedy(session.run({"letter_ids": ids.numpy()})["logits"][0], c.symbols)
                 errors, symbols = errors + edit_distance(got, want), symbols + len(want)
             if errors > INT8_MAX_SYMBOL_ERRORS * symbols:
-                raise AssertionError(f"int8 letter-to-sound reads the check words with {errors} symbol errors in "
+                raise VerificationError(f"int8 letter-to-sound reads the check words with {errors} symbol errors in "
                                      f"{symbols} against the model (allowed {INT8_MAX_SYMBOL_ERRORS:.0%})")
             fp32 = Path(tmp) / "lts.int8.onnx"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -71,9 +71,9 @@ def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: 
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="model.pt of train_letter_to_sound.py (or the packed one)")
+def main(argv=None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="model.pt of recipes.default_voice.train_letter_to_sound (or the packed one)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--precision", default="int8", choices=["fp32", "int8"])
     args = parser.parse_args(argv)

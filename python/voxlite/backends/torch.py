@@ -9,8 +9,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from ..backends.base import BackendChoice, Session
-from ..bundle.manifest import TensorSpec
+from .base import BackendChoice, Session
+from ..graphio import TensorSpec
 from ..errors import InvalidInput
 
 

@@ -1,7 +1,11 @@
 """Export VoxCPM (0.5B / 1.5) to a voxlite bundle (``model_type: "voxcpm"``).
 
-    python export/voxcpm.py --checkpoint ~/models/VoxCPM-0.5B --out bundles/voxcpm-0.5b --precision fp32 int8
-    python export/voxcpm.py --config tiny --random-init --seed 0 --out /tmp/tiny-voxcpm
+    python -m voxlite.export voxcpm --checkpoint ~/models/VoxCPM-0.5B --out bundles/voxcpm-0.5b --precision fp32 int8
+    python -m voxlite.export voxcpm --config tiny --random-init --seed 0 --out /tmp/tiny-voxcpm
+
+``--checkpoint DIR`` builds the model from the directory's own config.json (``VoxCPMConfig.from_official``: sizes,
+LongRoPE factors, LocDiT / CFM settings) and its AudioVAE from ``audio_vae_config`` in the same file; no preset is
+involved.
 
 Graphs (each verified against the PyTorch reference before the bundle is written; fp32 within 1e-4 max abs, int8
 within the SNR bounds in ``MIN_SNR_DB``):
@@ -19,7 +23,7 @@ within the SNR bounds in ``MIN_SNR_DB``):
   (B, P, D), the patch estimate a shallow solve (hparams ``flow_start`` < 1) starts from.
 - ``locdit``: one velocity evaluation with CFG's two halves batched: ``x`` (B, P, D), ``t`` (B,), ``mu`` (B, H_dit),
   ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
-- the AudioVAE as a causal codec (``export/codec.py``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
+- the AudioVAE as a causal codec (``voxlite.export.codec``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
 
 prefill and step each hold LocEnc and both LMs (prefill also the text embedding): VoxCPM-0.5B's fp32 prefill is
 ~2.2 GiB, past ONNX's 2 GiB protobuf limit, so graphs carry their weights in an external-data file. The bundle keeps
@@ -30,14 +34,14 @@ are stored once.
 hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
 ``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), ``step_kv`` (the step graph's cache
 contract: ``"buffer"``; a bundle without it has the older past-K/V step and is refused with a BundleError asking for a
-re-export), generation defaults (``cfg``, ``steps``, ``sway_coef``, ``zero_init_ratio``, ``flow_start``,
-``stop_threshold`` (argmax rule), ``min_len``, ``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``)),
+re-export), generation defaults (``cfg``: voxcpm's inference default, not the checkpoint's
+``cfm_config.inference_cfg_rate``, which its inference never reads; ``steps``, ``sway_coef``, ``zero_init_ratio``,
+``flow_start``, ``stop_threshold`` (argmax rule), ``min_len``, ``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``)),
 ``audio_vae`` (the codec hparams).
 """
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -45,15 +49,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from voxlite.bundle import BundleWriter
+from voxlite.pipelines.voxcpm import STEP_KV  # the step cache contract the pipeline runs
 
-from export.codec import (FP32_MAX_ABS, CodecParts, StreamAdapter, _Call, _jsonable, check_precisions,  # noqa: E402
-                          codec_specs, wavevae_parts, write_graphs)
-from export.common import PRECISIONS  # noqa: E402
-from voxlite.bundle import BundleWriter  # noqa: E402
-from voxlite.pipelines.voxcpm import STEP_KV  # noqa: E402  (the step cache contract the pipeline runs)
+from . import ExportError
+from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, codec_specs, wavevae_model_parts, wavevae_parts
+from .graphs import PRECISIONS, Bounds, check_precisions, write_graphs
 
 # Quantized bounds (SNR dB against the fp32 reference on the verify inputs). Measured at the tiny random config:
 # int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
@@ -64,9 +65,12 @@ from voxlite.pipelines.voxcpm import STEP_KV  # noqa: E402  (the step cache cont
 # mu's 9.7, the step's 11.4 dB; its held-out WER with int8 priors was 16.2 % against fp32's 18.4 % (30 sentences).
 MIN_SNR_DB = {"fp16": {"mu": 20.0, "prior": 20.0, "velocity": 30.0},
               "int8": {"mu": 5.0, "prior": 3.0, "velocity": 10.0}}
-SNR_CHECKED = ("mu", "prior", "velocity")
+# the AudioVAE's graphs are held to the codec bounds
+VOXCPM_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB,
+                       graphs={g: CODEC_BOUNDS for g in ("encoder", "decoder", "decoder_stream")})
 
-# Generation defaults, as voxcpm 2.0.3 (VoxCPM.generate / VoxCPMModel._generate / UnifiedCFM).
+# Generation defaults, as voxcpm 2.0.3 (VoxCPM.generate / VoxCPMModel._generate / UnifiedCFM). cfg is generate's
+# ``cfg_value`` default (2.0): the checkpoints' ``cfm_config.inference_cfg_rate`` is never read by its inference.
 # flow_start: where the LocDiT solve starts (1: from noise; < 1: shallow, from the prior head's patch; voxlite only).
 GENERATION = {"cfg": 2.0, "steps": 10, "sway_coef": 1.0, "zero_init_ratio": 0.04, "min_len": 2,
               "stop_rule": "argmax", "max_len_ratio": 6.0, "max_len_offset": 10, "max_len_cap": 2000,
@@ -148,21 +152,13 @@ def build(checkpoint: str | None, config: str, seed: int):
     if checkpoint:
         from voxlite.convert.voxcpm import load_official
 
-        model, vae = load_official(checkpoint)
-        cfg = vae.config
-        if cfg.output_sample_rate != cfg.sample_rate:
-            raise SystemExit("VoxCPM2 AudioVAEs (output rate != input rate) are not exported yet")
-        names = [f"decoder.state_{i}" for i in range(len(vae.decoder.state_shapes()))]
-        stream = StreamAdapter(lambda z: vae.initial_state(z.shape[0], dtype=z.dtype), vae.stream, names, 1,
-                               zero_init=True)
-        vae_parts = CodecParts("wavevae", "vae", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
-                               _Call(vae, vae.encode), _Call(vae, vae.decode), _jsonable(dataclasses.asdict(cfg)),
-                               None, stream)
+        model, vae = load_official(checkpoint)  # sizes from the directory's config.json
+        vae_parts = wavevae_model_parts(vae, "checkpoint config.json")
     else:
         presets = {"tiny": (VoxCPMConfig.tiny, "tiny")}
         if config not in presets:
-            raise SystemExit(f"--random-init needs a preset config ({', '.join(presets)}); real sizes need LongRoPE "
-                             "factors from a checkpoint's config.json")
+            raise ExportError(f"--random-init needs a preset config ({', '.join(presets)}); real sizes need LongRoPE "
+                              "factors from a checkpoint's config.json")
         make, vae_preset = presets[config]
         torch.manual_seed(seed)
         model = VoxCPM(make())
@@ -170,9 +166,9 @@ def build(checkpoint: str | None, config: str, seed: int):
         vae_parts = wavevae_parts(None, vae_preset, seed)
     model.eval()
     if model.config.dit_mean_mode:
-        raise SystemExit("mean-flow LocDiT (dit_mean_mode) is not exported yet: the locdit graph feeds no dt")
+        raise ExportError("mean-flow LocDiT (dit_mean_mode) is not exported yet: the locdit graph feeds no dt")
     if vae_parts.latent_dim != model.config.feat_dim:
-        raise SystemExit(f"AudioVAE latent_dim {vae_parts.latent_dim} != VoxCPM feat_dim {model.config.feat_dim}")
+        raise ExportError(f"AudioVAE latent_dim {vae_parts.latent_dim} != VoxCPM feat_dim {model.config.feat_dim}")
     return model, vae_parts
 
 
@@ -239,23 +235,10 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
         "audio_start_token": cfg.audio_start_token, "audio_end_token": cfg.audio_end_token,
         "kv": {"base": {"n_layers": n_base, **kv_spec}, "residual": {"n_layers": n_res, **kv_spec}},
         "max_positions": cfg.max_length, "step_kv": STEP_KV, **GENERATION,
-        "cfg": float(cfg.cfm.get("inference_cfg_rate", 2.0)),
         "audio_position_rate": float(cfg.audio_position_rate),
         "config": cfg.to_dict(),
     }
     return specs, hparams
-
-
-def _bound(gname: str, precision: str, output: str) -> tuple[str, float]:
-    if precision == "fp32":
-        return "max_abs", FP32_MAX_ABS
-    if gname in ("encoder", "decoder", "decoder_stream"):
-        from export.codec import MIN_SNR_DB as CODEC_SNR
-
-        return "snr", CODEC_SNR[precision]
-    if output in SNR_CHECKED:
-        return "snr", MIN_SNR_DB[precision][output]
-    return "snr", -float("inf")  # logged only
 
 
 def tiny_tokenizer_json(vocab_size: int = 100) -> str:
@@ -310,11 +293,11 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
         with tempfile.TemporaryDirectory() as tmp:
             # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
             # decoder_stream the same convolutions; each distinct tensor is stored once
-            write_graphs(writer, specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
+            write_graphs(writer, specs, tmp, precisions=precisions, bounds=VOXCPM_BOUNDS, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate}, keep_fp32=keep_fp32,
                          float_only=tuple(float_only), int8_keep_float=tuple(int8_keep_float),
                          int8_blockwise=tuple(int8_blockwise))
-            write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=_bound, log=log, shared_data="weights",
+            write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=VOXCPM_BOUNDS, log=log, shared_data="weights",
                          metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate},
                          int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only,
                          keep_fp32=keep_fp32)
@@ -324,9 +307,10 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
         raise
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="official checkpoint directory (config.json + weights + audiovae)")
+def main(argv=None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", help="official checkpoint directory (config.json + weights + audiovae); "
+                        "the model's sizes come from its config.json")
     parser.add_argument("--config", default="tiny", help="preset for --random-init (tiny)")
     parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
     parser.add_argument("--seed", type=int, default=0)

@@ -1,0 +1,108 @@
+"""benchmarks/report.py: the shared report writer (report.json + report.md with the command, machine, versions and
+figures), and the benchmark scripts' --report options that write through it. No timing is asserted."""
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import report as rep  # noqa: E402
+
+
+def test_start_run_gathers_machine_versions_and_command():
+    run = rep.start_run(("jiwer",), argv=[str(ROOT / "benchmarks" / "speed.py"), "--system", "a b", "--limit", "3"])
+    assert run.command == "python benchmarks/speed.py --system 'a b' --limit 3"
+    assert run.machine["cpu"] and run.machine["logical_cores"] >= 1
+    assert run.machine["load_average"] is None or len(run.machine["load_average"]) == 3
+    assert run.versions["python"] and run.versions["numpy"]  # numpy: always reported when installed
+    assert run.started.endswith("+00:00")  # UTC
+    assert set(run.git) == {"commit", "changed"}
+    if (ROOT / ".git").exists():
+        assert run.git["commit"] and len(run.git["commit"]) == 40
+
+
+def test_write_report_writes_both_files_atomically(tmp_path):
+    run = rep.start_run(argv=["benchmarks/kernels.py"])
+    out = tmp_path / "results" / "demo"
+    figures = {"rtf": 0.05, "nan": float("nan"), "nested": {"ratio": 0.5, "ci": (1, 2)}}
+    json_path, md_path = rep.write_report(out, "demo", run.command, figures, ["a note"], run=run)
+    assert (json_path, md_path) == (out / "report.json", out / "report.md")
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "report.md"]  # no temporary file left
+    data = json.loads(json_path.read_text(encoding="utf-8"))
+    assert data["name"] == "demo" and data["command"] == "python benchmarks/kernels.py"
+    assert data["figures"] == {"rtf": 0.05, "nan": None, "nested": {"ratio": 0.5, "ci": [1, 2]}}
+    assert data["notes"] == ["a note"]
+    for key in ("date", "machine", "versions", "git", "end"):
+        assert key in data
+    assert data["machine"] == run.machine and data["versions"]["python"] == run.versions["python"]
+    md = md_path.read_text(encoding="utf-8")
+    assert md.startswith("# demo\n")
+    assert "`python benchmarks/kernels.py`" in md and run.machine["cpu"] in md and "load average" in md
+    assert "| nested.ratio | 0.5 |" in md and "| nan | null |" in md and "- a note" in md
+
+
+def test_write_report_takes_the_benchmarks_markdown_and_overwrites(tmp_path):
+    rep.write_report(tmp_path, "x", "python a.py", {"v": 1}, markdown="| t |\n|---|\n| 1 |")
+    rep.write_report(tmp_path, "x", "python a.py", {"v": 2}, markdown="| t |\n|---|\n| 2 |")
+    assert json.loads((tmp_path / "report.json").read_text())["figures"] == {"v": 2}
+    md = (tmp_path / "report.md").read_text()
+    assert "| 2 |" in md and "| 1 |" not in md and "## Figures" in md
+
+
+def test_write_atomic_leaves_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "report.json"
+    rep.write_atomic(target, "old")
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError("boom")
+
+    with pytest.raises(TypeError):
+        rep.write_atomic(target, Boom())  # not a str: the write fails after the temporary file exists
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_context_lines_name_a_changed_tree():
+    report = {"command": "python b.py", "date": "2026-01-01T00:00:00+00:00",
+              "machine": {"cpu": "Test CPU", "logical_cores": 2, "memory_gb": 24.0, "os": "Linux",
+                          "load_average": [1.0, 0.5, 0.25]},
+              "versions": {"python": "3.11", "numpy": "2.0"}, "git": {"commit": "abc", "changed": ["b.py"]},
+              "end": {"date": "2026-01-01T00:10:00+00:00", "load_average": [2.0, 1.0, 0.5]}}
+    text = "\n".join(rep.context_lines(report))
+    assert "Test CPU, 2 logical cores, 24 GB" in text
+    assert "load average 1.00/0.50/0.25 at the start, 2.00/1.00/0.50 at the end" in text
+    assert "abc (the tree differed in b.py)" in text and "python 3.11, numpy 2.0" in text
+    assert "to 2026-01-01T00:10:00+00:00" in text
+
+
+def test_quality_summary_keeps_figures_not_rows(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("voxlite_bench_quality_r", ROOT / "benchmarks" / "quality.py")
+    q = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = q
+    spec.loader.exec_module(q)
+    report = {"meta": {"command": "python benchmarks/quality.py", "date": "d", "cpu": "c", "threads": 2, "seed": 0,
+                       "sentences": ["s.txt"], "sentence_count": 2,
+                       "scoring": {"similarity": {"encoder": "resemblyzer 0.1.4",
+                                                  "reference_source": {"corpus": 0, "run": 2, "synthesized": 0}}}},
+              "absent": {"dnsmos": "not requested (--metrics)"},
+              "systems": [{"system": {"label": "v", "kind": "bundle", "path": "p"}, "backend": "cpu",
+                           "metrics": {"wer": 0.1, "similarity": 0.9}, "speed": {"rtf": 0.05, "streaming": True},
+                           "rows": [{"sid": "a"}, {"sid": "b"}]},
+                          {"system": {"label": "piper", "kind": "piper"}, "metrics": {"wer": 0.08},
+                           "speed": {"rtf": 0.09, "streaming": False}, "rows": [{"sid": "a"}, {"sid": "b"}]},
+                          {"system": {"label": "bad", "kind": "bundle"}, "error": "E: x\ny"}]}
+    figures = q.summary_figures(report)
+    assert [s["label"] for s in figures["systems"]] == ["v", "piper", "bad"]
+    assert figures["systems"][0]["sentences"] == 2 and "rows" not in figures["systems"][0]
+    assert figures["systems"][0]["metrics"]["wer"] == 0.1 and figures["systems"][2]["error"] == "E: x"
+    notes = " ".join(q.summary_notes(report))
+    assert "2 from this run's piper system" in notes and "its own centroid" in notes
+    rep.write_report(tmp_path, "q", "python benchmarks/quality.py", figures, q.summary_notes(report),
+                     markdown="\n".join(q.table_lines(report)))
+    assert "| v | 10.0 |" in (tmp_path / "report.md").read_text()
