@@ -324,9 +324,47 @@ def child_voxlite(job: dict) -> dict:
                 tokens=model.tokenizer.count(text), precisions=sorted(set(model.graph_precisions.values())))
 
 
+def child_step(job: dict) -> dict:
+    """One ``step`` graph call (one generated patch) with ``n`` positions in the K/V caches, for each n of
+    ``job["positions"]``: buffers of exactly n slots (the step reads every slot of its buffers), filled with random
+    K/V; ``job["repeats"]`` timed calls after two warm-up calls, median. The ONNX Runtime / OpenVINO session alone:
+    no sampling, no LocDiT, no decoder."""
+    import numpy as np
+
+    import voxlite
+    from voxlite.kernels.kvcache import KVCache
+
+    model = voxlite.load(job["bundle"], backend=job["backend"], precision=job["precision"], threads=job["threads"])
+    model.session("step")
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in job["positions"]:
+        caches = {lm: KVCache.from_spec(model.kv_specs[lm], max_len=n) for lm in ("base", "residual")}
+        for cache in caches.values():
+            layers, _, batch, heads, _, head_dim = cache.shape
+            kv = [rng.standard_normal((batch, heads, n, head_dim)).astype(cache.dtype) for _ in range(layers)]
+            cache.append(kv, kv)
+        feeds = model._cache_feeds(caches)
+        feeds["patch"] = rng.standard_normal((1, model.patch_size, model.feat_dim)).astype(np.float32)
+        feeds["length"] = np.array([n], np.int64)
+        if model.position_rate:
+            feeds["position"] = np.array([(n - 6.5) * model.position_rate], np.float32)
+        times = []
+        for k in range(job["repeats"] + 2):
+            start = time.perf_counter()
+            model.run("step", feeds)
+            if k >= 2:
+                times.append(time.perf_counter() - start)
+        rows.append(dict(positions=n, capacity=n, step_ms=1000 * _median(times), samples_ms=[1000 * t for t in times]))
+    return dict(steps=rows)
+
+
 def child_main(job_json: str) -> int:
     job = json.loads(job_json)
-    result = child_official(job) if job["system"] == "official" else child_voxlite(job)
+    if job["system"] == "step":
+        result = child_step(job)
+    else:
+        result = child_official(job) if job["system"] == "official" else child_voxlite(job)
     result["peak_rss_mb"] = _peak_rss_mb()
     print(RESULT_TAG + json.dumps(result), flush=True)
     return 0
@@ -353,7 +391,7 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
                   precisions=("fp32", "int8"), backends=("cpu", "openvino"), rounds: int = 2, repeats: int = 1,
                   steps: int = 10,
                   cfg: float = 2.0, official_dtypes=("float32",), seed: int = 0,
-                  export_in_process: bool = False) -> dict:
+                  export_in_process: bool = False, step_positions=(), step_repeats: int = 20) -> dict:
     work_dir = Path(work_dir).expanduser()
     work_dir.mkdir(parents=True, exist_ok=True)
     machine_start = _machine()
@@ -403,7 +441,20 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
                 patches=n, steps=steps, cfg=cfg, rounds=rounds, repeats=repeats, text=text,
                 machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
                 bundle_total_mb=dir_mb(bundle), checkpoint=str(ckpt), bundle=str(bundle), first_loads=first_loads)
-    return dict(meta=meta, rows=rows)
+    step_rows = []  # one step's cost against the number of cached positions, each voxlite configuration
+    for key, job in configs:
+        if key["system"] != "voxlite" or not step_positions:
+            continue
+        got = run_child(dict(job, system="step", positions=list(step_positions), repeats=step_repeats), cache)
+        for row in got["steps"]:
+            step_rows.append(dict(backend=key["backend"], precision=key["precision"], threads=key["threads"],
+                                  peak_rss_mb=got["peak_rss_mb"], **row))
+            log(f"  step {key['backend']} {key['precision']} x{key['threads']}: {row['step_ms']:.1f} ms at "
+                f"{row['positions']} positions")
+    if step_rows:
+        meta["step_repeats"] = step_repeats
+        meta["machine"] = f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end"
+    return dict(meta=meta, rows=rows, steps=step_rows)
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -468,6 +519,13 @@ def format_table(result: dict) -> str:
         lines += ["", "OpenVINO loads above read its compiled-model cache (in the work dir); a bundle's first load "
                   "compiles and writes it. This run's first loads: "
                   + ", ".join(f"{k} {first(v)}" for k, v in m["first_loads"].items()) + "."]
+    if result.get("steps"):
+        lines += ["", f"One `step` graph call (one patch) with n positions in the K/V caches (buffers of n slots, "
+                  f"random K/V; median of {m.get('step_repeats', '?')} calls after 2 warm-up calls; the session "
+                  "alone, no LocDiT or decoder):", "", "| backend | precision | threads | positions | step ms |",
+                  "|---|---|---|---:|---:|"]
+        lines += [f"| {r['backend']} | {r['precision']} | {r['threads']} | {r['positions']} | {r['step_ms']:.1f} |"
+                  for r in result["steps"]]
     lines += ["", "load = voxlite.load (sha256 of every bundle file) + opening the streaming graphs; official = "
               "VoxCPMModel.from_local. size = the checkpoint's weight files; for voxlite, what one precision's "
               f"streaming graphs reference (the bundle on disk holds every precision: {m['bundle_total_mb']:.0f} MB)."]
@@ -503,6 +561,10 @@ def main(argv=None) -> int:
     parser.add_argument("--cfg", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the rows here")
+    parser.add_argument("--step-positions", nargs="*", type=int, default=[], metavar="N",
+                        help="also time one step graph call with N cached positions, per voxlite configuration "
+                             "(e.g. 47 2000)")
+    parser.add_argument("--step-repeats", type=int, default=20)
     parser.add_argument("--report", type=Path, metavar="DIR",
                         help="write DIR/report.json and DIR/report.md with the command, machine and versions "
                              "(benchmarks/report.py), e.g. benchmarks/results/NAME")
@@ -515,7 +577,8 @@ def main(argv=None) -> int:
                            threads=tuple(args.threads), precisions=tuple(args.precisions),
                            backends=tuple(args.backends), rounds=args.rounds, repeats=args.repeats,
                            steps=args.steps, cfg=args.cfg,
-                           official_dtypes=tuple(args.official_dtype), seed=args.seed)
+                           official_dtypes=tuple(args.official_dtype), seed=args.seed,
+                           step_positions=tuple(args.step_positions), step_repeats=args.step_repeats)
     print(format_table(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))

@@ -4,11 +4,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # tests.reference / tests.graphs importable from any cwd
-    sys.path.insert(0, str(ROOT))
+from tests.graphs import make_mixer_onnx, mixer_weights  # the root is on sys.path: pyproject's pytest pythonpath
 
-from tests.graphs import make_mixer_onnx, mixer_weights  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _hypothesis_profile() -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tests.graphs import mixer_inputs, mixer_reference, mixer_weights
+from voxlite.pipelines.sessions import GraphSessions
 from voxlite.backends import backend_status, open_session, select_backend
 from voxlite.errors import BackendError, BackendUnavailable, InvalidInput
 
@@ -169,7 +170,7 @@ def test_gpu_backends_match_numpy_where_present(mixer_onnx, tmp_path, name):
     w.add_graph("mixer", "fp32", mixer_onnx, metadata={"tensorrt_profiles": {
         "x": {"min": [1, 4, 1], "opt": [2, 4, 64], "max": [8, 4, 1024]},
         "codes": {"min": [1, 1], "opt": [2, 64], "max": [8, 1024]}}})
-    session = open_bundle(w.finish()).session("mixer", backend=name)
+    session = GraphSessions(open_bundle(w.finish()), backend=name).get("mixer")
     assert session.backend == name
     feeds = mixer_inputs(2, 40)
     got = session.run(feeds)

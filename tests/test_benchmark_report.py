@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from benchmarks import report as rep
 
-from benchmarks import report as rep  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_start_run_gathers_machine_versions_and_command():
@@ -106,3 +104,31 @@ def test_quality_summary_keeps_figures_not_rows(tmp_path):
     rep.write_report(tmp_path, "q", "python benchmarks/quality.py", figures, q.summary_notes(report),
                      markdown="\n".join(q.table_lines(report)))
     assert "| v | 10.0 |" in (tmp_path / "report.md").read_text()
+
+
+def test_voxcpm_report_and_step_times_at_the_tiny_config(tmp_path):
+    """benchmarks/voxcpm.py --report DIR at the tiny config, with --step-positions: the report carries the rows, the
+    step times per number of cached positions, and the table; --table replays it. No time is asserted."""
+    import importlib.util
+
+    for module in ("torch", "onnx", "transformers", "voxcpm"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} not installed")
+    from benchmarks import voxcpm as bench
+
+    out = tmp_path / "results" / "voxcpm-tiny"
+    code = bench.main(["--config", "tiny", "--work-dir", str(tmp_path / "work"), "--tokens", "1", "--threads", "1",
+                       "--precisions", "fp32", "--backends", "cpu", "--rounds", "1", "--steps", "2",
+                       "--step-positions", "4", "12", "--step-repeats", "2", "--report", str(out)])
+    assert code == 0
+    data = json.loads((out / "report.json").read_text())
+    assert data["name"] == "voxcpm-tiny" and "--step-positions 4 12" in data["command"]
+    assert [(r["system"], r["backend"]) for r in data["figures"]["rows"]] == [("official", "torch eager"),
+                                                                               ("voxlite", "cpu")]
+    steps = data["figures"]["steps"]
+    assert [(r["backend"], r["precision"], r["positions"]) for r in steps] == [("cpu", "fp32", 4), ("cpu", "fp32", 12)]
+    assert all(r["step_ms"] > 0 and len(r["samples_ms"]) == 2 for r in steps)
+    assert "torch" in data["versions"] and "voxcpm" in data["versions"]
+    md = (out / "report.md").read_text()
+    assert "| cpu | fp32 | 1 | 12 |" in md and "| voxlite | cpu | fp32 | 1 |" in md
+    assert bench.main(["--table", str(out / "report.json")]) == 0

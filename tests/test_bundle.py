@@ -9,6 +9,7 @@ import pytest
 
 import voxlite
 from tests.graphs import make_mixer_onnx, mixer_inputs, mixer_reference, mixer_weights
+from voxlite.pipelines.sessions import GraphSessions
 from voxlite.bundle import BundleWriter, open_bundle, pack_archive
 from voxlite.bundle.files import sha256_file
 from voxlite.errors import BundleError
@@ -49,7 +50,7 @@ def test_round_trip_archive(mixer_bundle, tmp_path):
 
 
 def test_tampered_file_refused(mixer_bundle):
-    graph = mixer_bundle / "graphs" / "mixer.fp32.onnx"
+    graph = mixer_bundle / "graphs" / "model.mixer.fp32.onnx"
     data = bytearray(graph.read_bytes())
     data[len(data) // 2] ^= 0x01
     graph.write_bytes(bytes(data))
@@ -59,24 +60,24 @@ def test_tampered_file_refused(mixer_bundle):
 
 
 def test_truncated_file_refused(mixer_bundle):
-    graph = mixer_bundle / "graphs" / "mixer.alt.onnx"
+    graph = mixer_bundle / "graphs" / "model.mixer.alt.onnx"
     graph.write_bytes(graph.read_bytes()[:-10])
     with pytest.raises(BundleError, match="truncated or altered"):
         open_bundle(mixer_bundle)
 
 
 def test_missing_file_refused(mixer_bundle):
-    (mixer_bundle / "tensors" / "codebook.npy").unlink()
+    (mixer_bundle / "tensors" / "model.codebook.npy").unlink()
     with pytest.raises(BundleError, match="missing"):
         open_bundle(mixer_bundle)
 
 
 @pytest.mark.parametrize("bad", ["../outside.onnx", "/etc/passwd", "graphs/../../x.onnx", "graphs\\x.onnx",
-                                 "./graphs/mixer.fp32.onnx", "C:/x.onnx", ""])
+                                 "./graphs/model.mixer.fp32.onnx", "C:/x.onnx", ""])
 def test_path_escape_refused(mixer_bundle, bad):
     def edit(raw):
-        raw["graphs"]["mixer"]["files"]["fp32"] = bad
-        raw["files"][bad] = raw["files"]["graphs/mixer.fp32.onnx"]
+        raw["components"]["model"]["graphs"]["mixer"]["files"]["fp32"] = bad
+        raw["files"][bad] = raw["files"]["graphs/model.mixer.fp32.onnx"]
     _edit_manifest(mixer_bundle, edit)
     with pytest.raises(BundleError):
         open_bundle(mixer_bundle)
@@ -84,8 +85,8 @@ def test_path_escape_refused(mixer_bundle, bad):
 
 def test_symlink_outside_refused(mixer_bundle, tmp_path):
     outside = tmp_path / "outside.onnx"
-    shutil.copy(mixer_bundle / "graphs" / "mixer.alt.onnx", outside)
-    target = mixer_bundle / "graphs" / "mixer.alt.onnx"
+    shutil.copy(mixer_bundle / "graphs" / "model.mixer.alt.onnx", outside)
+    target = mixer_bundle / "graphs" / "model.mixer.alt.onnx"
     target.unlink()
     os.symlink(outside, target)
     with pytest.raises(BundleError, match="outside the bundle"):
@@ -93,12 +94,13 @@ def test_symlink_outside_refused(mixer_bundle, tmp_path):
 
 
 def test_unlisted_reference_refused(mixer_bundle):
-    _edit_manifest(mixer_bundle, lambda raw: raw["files"].pop("graphs/mixer.alt.onnx"))
+    _edit_manifest(mixer_bundle, lambda raw: raw["files"].pop("graphs/model.mixer.alt.onnx"))
     with pytest.raises(BundleError, match="does not list it"):
         open_bundle(mixer_bundle)
 
 
-@pytest.mark.parametrize("version,match", [(2, "newer than this voxlite"), (0, "not a known version"),
+@pytest.mark.parametrize("version,match", [(3, "newer than this voxlite"), (0, "not a known version"),
+                                           (1, "voxlite bundle migrate"),
                                            ("1", "must be an integer"), (True, "must be an integer")])
 def test_format_version_refused(mixer_bundle, version, match):
     _edit_manifest(mixer_bundle, lambda raw: raw.update(format_version=version))
@@ -108,19 +110,22 @@ def test_format_version_refused(mixer_bundle, version, match):
 
 @pytest.mark.parametrize("edit,match", [
     (lambda raw: raw.update(format="something.else"), "not a voxlite bundle"),
-    (lambda raw: raw.pop("graphs"), "missing 'graphs'"),
+    (lambda raw: raw.pop("components"), "missing 'components'"),
+    (lambda raw: raw["components"]["model"].pop("kind"), "missing 'kind'"),
+    (lambda raw: raw.update(capabilities=["telepathy"]), "unknown capabilities"),
+    (lambda raw: raw.update(capabilities="codec"), "capabilities must be a list"),
     (lambda raw: raw.update(sample_rate=-5), "sample_rate"),
-    (lambda raw: raw["graphs"]["mixer"]["inputs"][0].update(dtype="float99"), "unknown dtype"),
-    (lambda raw: raw["graphs"]["mixer"]["inputs"][0].update(shape=[-1, 4]), "bad dimension"),
-    (lambda raw: raw["graphs"]["mixer"].update(outputs=[]), "no outputs"),
-    (lambda raw: raw["files"]["graphs/mixer.alt.onnx"].update(sha256="abc"), "64 lowercase hex"),
+    (lambda raw: raw["components"]["model"]["graphs"]["mixer"]["inputs"][0].update(dtype="float99"), "unknown dtype"),
+    (lambda raw: raw["components"]["model"]["graphs"]["mixer"]["inputs"][0].update(shape=[-1, 4]), "bad dimension"),
+    (lambda raw: raw["components"]["model"]["graphs"]["mixer"].update(outputs=[]), "no outputs"),
+    (lambda raw: raw["files"]["graphs/model.mixer.alt.onnx"].update(sha256="abc"), "64 lowercase hex"),
     (lambda raw: raw.update(default_precision="int8"), "default_precision"),
-    (lambda raw: raw["tensors"]["codebook"].update(file="../x.npy"), "leaves the bundle"),
-    # a tokenizer's extra file (the G2P's letter-to-sound graph) is checked like every other named file
-    (lambda raw: raw.update(tokenizer={"type": "voxlite-g2p-en", "letter_to_sound": "../lts.onnx"}),
+    (lambda raw: raw["components"]["model"]["tensors"]["codebook"].update(file="../x.npy"), "leaves the bundle"),
+    # a component's files (a text front end's lexicon) are checked like every other named file
+    (lambda raw: raw["components"].update(text={"kind": "text", "files": {"lexicon": "../lex.json"}}),
      "leaves the bundle"),
-    (lambda raw: raw.update(tokenizer={"type": "voxlite-g2p-en", "letter_to_sound": 3}), "must be a path string"),
-    (lambda raw: raw.update(tokenizer={"type": "voxlite-g2p-en", "letter_to_sound": "tokenizer/lts.onnx"}),
+    (lambda raw: raw["components"].update(text={"kind": "text", "files": {"lexicon": 3}}), "must be a path string"),
+    (lambda raw: raw["components"].update(text={"kind": "text", "files": {"lexicon": "text/lex.json"}}),
      "does not list it"),
 ])
 def test_malformed_manifest_refused(mixer_bundle, edit, match):
@@ -153,20 +158,20 @@ def test_not_a_bundle(tmp_path):
 
 
 def test_tensor_header_mismatch_refused(mixer_bundle):
-    _edit_manifest(mixer_bundle, lambda raw: raw["tensors"]["codebook"].update(shape=[3, 2, 4]))
+    _edit_manifest(mixer_bundle, lambda raw: raw["components"]["model"]["tensors"]["codebook"].update(shape=[3, 2, 4]))
     with pytest.raises(BundleError, match="manifest says"):
         open_bundle(mixer_bundle)
 
 
 def test_graph_io_mismatch_refused_at_session(mixer_bundle):
-    _edit_manifest(mixer_bundle, lambda raw: raw["graphs"]["mixer"]["inputs"][0].update(name="audio"))
+    _edit_manifest(mixer_bundle, lambda raw: raw["components"]["model"]["graphs"]["mixer"]["inputs"][0].update(name="audio"))
     b = open_bundle(mixer_bundle)  # file hashes still fine; the graph itself disagrees
     with pytest.raises(BundleError, match="graph inputs are"):
-        b.session("mixer", backend="cpu")
-    _edit_manifest(mixer_bundle, lambda raw: raw["graphs"]["mixer"]["inputs"][0].update(
+        GraphSessions(b, backend="cpu").get("mixer")
+    _edit_manifest(mixer_bundle, lambda raw: raw["components"]["model"]["graphs"]["mixer"]["inputs"][0].update(
         name="x", shape=["batch", 5, "frames"]))
     with pytest.raises(BundleError, match="in the manifest"):
-        open_bundle(mixer_bundle).session("mixer", backend="cpu")
+        GraphSessions(open_bundle(mixer_bundle), backend="cpu").get("mixer")
 
 
 def test_graph_metadata_must_agree(tmp_path):
@@ -175,7 +180,7 @@ def test_graph_metadata_must_agree(tmp_path):
     w.add_graph("mixer", "fp32", onnx_path, metadata={"sample_rate": 16000})
     b = open_bundle(w.finish())
     with pytest.raises(BundleError, match="disagrees"):
-        b.session("mixer", backend="cpu")
+        GraphSessions(b, backend="cpu").get("mixer")
 
 
 def test_unknown_graph_and_precision(mixer_bundle):
@@ -229,7 +234,7 @@ def test_tampered_archive_refused_and_nothing_left(tmp_path, mixer_bundle):
     archive = pack_archive(mixer_bundle, tmp_path / "a.vxb")
     data = bytearray(archive.read_bytes())
     # flip a byte inside the stored ONNX payload (not the zip headers)
-    needle = (mixer_bundle / "graphs" / "mixer.fp32.onnx").read_bytes()[40:60]
+    needle = (mixer_bundle / "graphs" / "model.mixer.fp32.onnx").read_bytes()[40:60]
     pos = bytes(data).find(needle)
     assert pos > 0
     data[pos + 5] ^= 0xFF

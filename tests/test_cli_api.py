@@ -34,7 +34,7 @@ def test_entry_point_runs():
 
 def test_bundle_commands(mixer_bundle, tmp_path, capsys):
     assert main(["bundle", "inspect", str(mixer_bundle)]) == 0
-    assert "graph mixer [fp32, alt]" in capsys.readouterr().out
+    assert "graph model/mixer [fp32, alt]" in capsys.readouterr().out
     assert main(["bundle", "verify", str(mixer_bundle), "--backend", "openvino"]) == 0
     assert "every graph loads on openvino" in capsys.readouterr().out
     archive = tmp_path / "m.vxb"
@@ -43,7 +43,7 @@ def test_bundle_commands(mixer_bundle, tmp_path, capsys):
 
 
 def test_cli_reports_typed_errors(mixer_bundle, capsys):
-    graph = mixer_bundle / "graphs" / "mixer.fp32.onnx"
+    graph = mixer_bundle / "graphs" / "model.mixer.fp32.onnx"
     graph.write_bytes(graph.read_bytes() + b"x")
     assert main(["bundle", "verify", str(mixer_bundle)]) == 1
     assert "error:" in capsys.readouterr().err

@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
+from voxlite.hparams import CodecHParams  # noqa: E402
 from voxlite.export.codec import FAMILIES, MIN_SNR_DB, export_codec  # noqa: E402
 from voxlite.export.graphs import VerificationError  # noqa: E402
 from voxlite.cli.main import main  # noqa: E402
@@ -117,17 +118,18 @@ def test_int8_keeps_grouped_convs_float(exported):
 def test_manifest_describes_the_codec(exported):
     parts, bundle = exported
     b = voxlite.open_bundle(bundle)
-    hp = b.hparams
-    assert b.model_type == "codec" and hp["family"] == parts.family and hp["hop_length"] == parts.hop_length
+    hp = CodecHParams.from_json(b.component("codec").hparams)
+    assert b.model_type == "codec" and hp.family == parts.family and hp.hop_length == parts.hop_length
+    assert b.capabilities == ("codec",) and b.component("codec").kind == "codec"
     assert set(b.graph("decoder").precisions) == {"fp32", "fp16", "int8"}
     if parts.kind == "mel":
         assert "int8" not in b.graph("encoder").precisions  # the mel front end stays float
         model = voxlite.load(bundle, backend="cpu", precision="int8")
         model.decode(model.encode(_wav(parts), parts.sample_rate))
-        assert model.graph_precisions == {"encoder": "fp32", "decoder": "int8"}
+        assert model.graph_precisions == {"codec/encoder": "fp32", "codec/decoder": "int8"}
     if parts.rvq is not None:
         n_q, k = parts.rvq.n_q, parts.rvq.codebook_size
-        assert b.manifest.tensors["codebooks"].shape == (n_q, k, parts.latent_dim)
+        assert b.component("codec").tensors["codebooks"].shape == (n_q, k, parts.latent_dim)
         assert "codebooks" not in "".join(i.name for g in b.manifest.graphs.values() for i in g.inputs)
     assert b.manifest.provenance["weights"].startswith("random")
 
@@ -198,14 +200,14 @@ def test_openvino_ir_variant(tmp_path):
     out = export_codec(parts, tmp_path / "b", precisions=("fp32",), openvino_ir=True, log=lambda *_: None)
     b = voxlite.open_bundle(out)
     assert b.graph("decoder").files["ov-fp32"].endswith(".xml")
-    assert "graphs/decoder.ov-fp32.bin" in b.manifest.files  # the weights are hashed like every other file
+    assert "graphs/codec.decoder.ov-fp32.bin" in b.manifest.files  # the weights are hashed like every other file
     wav = _wav(parts)
     onnx_model = voxlite.load(out, backend="openvino")
     ir_model = voxlite.load(out, backend="openvino", precision="ov-fp32")
     codes = onnx_model.encode(wav, parts.sample_rate)
     np.testing.assert_array_equal(ir_model.encode(wav, parts.sample_rate), codes)
     np.testing.assert_allclose(ir_model.decode(codes).samples, onnx_model.decode(codes).samples, atol=1e-5)
-    assert ir_model.graph_precisions["decoder"] == "ov-fp32"
+    assert ir_model.graph_precisions["codec/decoder"] == "ov-fp32"
     from voxlite.errors import BackendUnavailable
     with pytest.raises(BackendUnavailable, match="OpenVINO IR"):
         voxlite.load(out, backend="cpu", precision="ov-fp32").decode(codes)

@@ -33,9 +33,9 @@ def test_external_data_bundle_runs_like_inline(bundles):
     inline, external = bundles
     files = voxlite.load(external, backend="cpu").bundle.manifest.files
     for precision in ("fp32", "fp16", "int8"):
-        assert f"graphs/decoder.{precision}.onnx.data" in files
-        assert common.external_locations(external / f"graphs/decoder.{precision}.onnx") == \
-            [f"decoder.{precision}.onnx.data"]
+        assert f"graphs/codec.decoder.{precision}.onnx.data" in files
+        assert common.external_locations(external / f"graphs/codec.decoder.{precision}.onnx") == \
+            [f"codec.decoder.{precision}.onnx.data"]
     assert not any(p.endswith(".data") for p in voxlite.load(inline, backend="cpu").bundle.manifest.files)
     z = np.random.default_rng(0).standard_normal((1, 5, 9)).astype(np.float32)
     for precision in ("fp32", "fp16", "int8"):
@@ -50,7 +50,7 @@ def test_altered_external_data_is_refused(bundles, tmp_path):
     _, external = bundles
     copy = tmp_path / "copy"
     shutil.copytree(external, copy)
-    data = copy / "graphs/decoder.fp32.onnx.data"
+    data = copy / "graphs/codec.decoder.fp32.onnx.data"
     raw = bytearray(data.read_bytes())
     raw[10] ^= 1
     data.write_bytes(bytes(raw))

@@ -65,14 +65,17 @@ def _reference(model, vae_parts, text, prompt_tokens=(), prompt_patches=None, *,
 
 def test_manifest(exported, cpu_model):
     model, _, bundle = exported
-    hp = cpu_model.bundle.hparams
+    hp = cpu_model.hparams  # the lm component's VoxCPMLMHParams
     assert cpu_model.bundle.model_type == "voxcpm"
-    assert set(cpu_model.bundle.manifest.graphs) == {"prefill", "step", "locdit", "encoder", "decoder",
-                                                     "decoder_stream"}
-    assert hp["kv"]["base"] == {"n_layers": 3, "n_kv_heads": 2, "head_dim": 12}
-    assert hp["kv"]["residual"]["n_layers"] == 2
-    assert (hp["patch_size"], hp["feat_dim"], hp["steps"], hp["sway_coef"]) == (3, 5, 10, 1.0)
-    assert hp["step_kv"] == "buffer"
+    assert cpu_model.bundle.capabilities == ("text-to-speech", "voice-cloning")
+    assert {c.name: c.kind for c in cpu_model.bundle.manifest.components.values()} == {
+        "lm": "voxcpm-lm", "codec": "codec"}  # exported without a tokenizer: no text component
+    assert set(cpu_model.bundle.manifest.graphs) == {"lm/prefill", "lm/step", "lm/locdit", "codec/encoder",
+                                                     "codec/decoder", "codec/decoder_stream"}
+    assert hp.kv["base"].to_json() == {"n_layers": 3, "n_kv_heads": 2, "head_dim": 12, "dtype": "float32"}
+    assert hp.kv["residual"].n_layers == 2
+    assert (hp.patch_size, hp.feat_dim, hp.steps, hp.sway_coef) == (3, 5, 10, 1.0)
+    assert hp.step_kv == "buffer" and hp.cfg == 2.0
     step = cpu_model.bundle.graph("step")
     caches = [f"cache.{lm}.{i}" for lm, n in (("base", 3), ("residual", 2)) for i in range(n)]
     assert [t.name for t in step.inputs] == ["patch", "length", *caches]
@@ -91,7 +94,7 @@ def test_bundle_with_the_old_step_contract_is_refused(exported, tmp_path):
     old = tmp_path / "old"
     shutil.copytree(exported[2], old)
     manifest = json.loads((old / "manifest.json").read_text())
-    del manifest["hparams"]["step_kv"]
+    del manifest["components"]["lm"]["hparams"]["step_kv"]
     (old / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="re-export"):
         voxlite.load(old, backend="cpu")
@@ -104,7 +107,7 @@ def test_weights_are_stored_once(exported):
     bundle = exported[2]
 
     def refs(graph):
-        m = onnx.load(str(bundle / f"graphs/{graph}.onnx"), load_external_data=False)
+        m = onnx.load(str(bundle / f"graphs/lm.{graph}.onnx"), load_external_data=False)
         return {tuple(e.value for e in t.external_data) for t in m.graph.initializer if t.data_location == 1}
 
     for precision in ("fp32", "int8"):
@@ -140,7 +143,7 @@ def test_graphs_match_reference(exported, cpu_model):
     from voxlite.kernels.kvcache import KVCache
 
     feeds = {"patch": patch.numpy(), "length": np.array([T], np.int64)}
-    hp = cpu_model.bundle.hparams["kv"]
+    hp = {g: spec.to_json() for g, spec in cpu_model.hparams.kv.items()}
     for lm, first in (("base", 0), ("residual", 2 * hp["base"]["n_layers"])):
         cache = KVCache.from_spec(hp[lm], max_len=T + 6)
         n = hp[lm]["n_layers"]
@@ -261,7 +264,7 @@ def test_quantized_generation_within_bound(exported, precision):
     text = [5, 17, 33, 64, 99]
     ref_latents, ref_audio = _reference(model, vae_parts, text, seed=3)
     latents = q.generate_latents(text, seed=3, steps=STEPS, max_patches=MAX_PATCHES)
-    assert q.graph_precisions["locdit"] == precision and q.graph_precisions["step"] == precision
+    assert q.graph_precisions["lm/locdit"] == precision and q.graph_precisions["lm/step"] == precision
     assert latents.shape == ref_latents.shape
     assert compare(ref_latents, latents).snr_db >= MIN_SNR_DB[precision]
     audio = q.synthesize_tokens(text, seed=3, steps=STEPS, max_patches=MAX_PATCHES)

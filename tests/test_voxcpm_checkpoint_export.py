@@ -85,8 +85,8 @@ def test_text_matches_official_generate(exported, tmp_path, with_prompt):
 
     official, bundle = exported
     model = voxlite.load(bundle, backend="cpu")
-    assert model.bundle.manifest.tokenizer["type"] == "hf-tokenizers"
-    tok_json = (model.bundle.root / model.bundle.manifest.tokenizer["file"]).read_text()
+    assert model.bundle.component("text").hparams["type"] == "hf-tokenizers"
+    tok_json = model.bundle.component_file("text", "tokenizer").read_text()
     utils = import_model_module("voxcpm.model.utils")
     saved = official.text_tokenizer
     official.text_tokenizer = utils.mask_multichar_chinese_tokens(

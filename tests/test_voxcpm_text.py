@@ -162,17 +162,25 @@ def test_invalid_input(model):
             next(model.stream(**kwargs))
 
 
-def test_bundle_without_tokenizer(model):
+def test_bundle_without_tokenizer(model, tmp_path):
+    """A bundle without a text component takes token ids only; text input is a clear BundleError."""
+    import json
+    import shutil
+
+    import voxlite
     from voxlite.errors import BundleError
 
-    import types
-
-    assert model.bundle.manifest.tokenizer["type"] == "hf-tokenizers"
-
-    bare = types.SimpleNamespace(bundle=types.SimpleNamespace(manifest=types.SimpleNamespace(tokenizer=None),
-                                                              name="x"))
-    with pytest.raises(BundleError, match="tokenizer"):
-        type(model).tokenizer.fget(bare)
+    text = model.bundle.component("text")
+    assert text.kind == "text" and text.hparams == {"type": "hf-tokenizers"} and set(text.files) == {"tokenizer"}
+    bare = tmp_path / "bare"
+    shutil.copytree(model.bundle.root, bare)
+    manifest = json.loads((bare / "manifest.json").read_text())
+    del manifest["components"]["text"]
+    (bare / "manifest.json").write_text(json.dumps(manifest))
+    ids_only = voxlite.load(bare, backend="cpu")
+    with pytest.raises(BundleError, match="no text front end"):
+        ids_only.synthesize("hello")
+    assert len(ids_only.synthesize_tokens([5, 6, 7], max_patches=2).samples) > 0
 
 
 # -- voxlite say --------------------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def input_samples(audio, sample_rate: int | None, *, what: str = "audio", max_se
             audio = read_audio(audio, max_seconds=max_seconds)
         except AudioError as e:
             if max_seconds is not None and "the limit is" in str(e):  # too long: an input limit, not a bad file
-                raise InvalidInput(f"{what}: {e}") from None
+                raise InvalidInput(f"{what} is too long: {e}") from None
             raise
     if isinstance(audio, Audio):
         samples, rate = np.asarray(audio.samples), audio.sample_rate
@@ -69,7 +69,7 @@ def input_samples(audio, sample_rate: int | None, *, what: str = "audio", max_se
     if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
         raise InvalidInput(f"{what}: sample_rate must be a positive integer, got {rate!r}")
     if max_seconds is not None and samples.size > max_seconds * rate:
-        raise InvalidInput(f"{what} lasts {samples.size / rate:.1f} s; the limit is {max_seconds:g} s")
+        raise InvalidInput(f"{what} is too long: {samples.size / rate:.1f} s; the limit is {max_seconds:g} s")
     if not np.isfinite(samples).all():
         raise InvalidInput(f"{what} contains NaN or infinite samples")
     return samples.astype(np.float32, copy=False), int(rate)

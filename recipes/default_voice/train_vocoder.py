@@ -15,7 +15,7 @@ from a multi-period and a multi-resolution discriminator (vocoder_losses.py), wh
 generator-only step. AdamW (0.8, 0.9) as Vocos, linear warm-up then cosine decay to a floor.
 
 ``--out`` holds ``state.pt`` (everything needed to resume: models, optimizers, schedulers, step, RNG states),
-``generator/`` (config.yaml + pytorch_model.bin: the official Vocos layout ``voxlite export codec`` loads), ``train.jsonl``
+``generator/`` (config.yaml + pytorch_model.bin: the official Vocos layout ``voxlite export`` loads), ``train.jsonl``
 and ``val.jsonl``. Both are written atomically every ``--ckpt-minutes`` and when ``--max-minutes`` /
 ``--max-steps`` / SIGTERM / SIGINT stop the run.
 """

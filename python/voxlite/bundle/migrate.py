@@ -23,11 +23,11 @@ from ..errors import BundleError
 from .files import resolve_inside
 from .manifest import FORMAT, FORMAT_VERSION, parse_manifest
 from .reader import MANIFEST, open_bundle
+from ..text.frontends import FILE_ROLES as TEXT_FILE_ROLES
 from .writer import onnx_io_specs
 
 _VOXCPM_CODEC_GRAPHS = ("encoder", "decoder", "decoder_stream", "decoder_stream_init")
 _VOXCPM_LM_DROPPED = ("audio_vae", "max_graph_threads", "text_front_end")  # moved elsewhere, or implied
-TEXT_FILE_ROLES = {"hf-tokenizers": "tokenizer", "voxlite-g2p-en": "lexicon"}
 
 
 def migrate_manifest(raw: dict, root: Path) -> dict:

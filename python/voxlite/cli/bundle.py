@@ -1,9 +1,9 @@
-"""``voxlite bundle inspect|verify|pack``: look into, check, and archive bundles."""
+"""``voxlite bundle inspect|verify|pack|migrate``: look into, check, archive and upgrade bundles."""
 from __future__ import annotations
 
 import json
 
-HELP = "inspect, verify or pack a bundle"
+HELP = "inspect, verify, pack or migrate a bundle"
 
 
 def add_arguments(parser) -> None:
@@ -17,6 +17,9 @@ def add_arguments(parser) -> None:
     p = sub.add_parser("pack", help="write a bundle directory as a single-file archive")
     p.add_argument("path")
     p.add_argument("-o", "--output", required=True)
+    p = sub.add_parser("migrate", help="rewrite a format-version-1 bundle directory as version 2 (files unchanged)")
+    p.add_argument("path")
+    p.add_argument("output", nargs="?", help="new bundle directory (default: rewrite the manifest in place)")
 
 
 def run(args) -> int:
@@ -26,6 +29,12 @@ def run(args) -> int:
         out = pack_archive(args.path, args.output)
         print(f"wrote {out}")
         return 0
+    if args.action == "migrate":
+        from ..bundle.migrate import migrate_bundle
+
+        out = migrate_bundle(args.path, args.output)
+        print(f"wrote {out} (format_version 2)")
+        return 0
     bundle = open_bundle(args.path, verify=args.action == "verify")
     m = bundle.manifest
     if args.action == "inspect" and args.json:
@@ -34,15 +43,22 @@ def run(args) -> int:
     print(f"{m.name}: model_type={m.model_type}, format_version={m.format_version}, "
           f"sample_rate={m.sample_rate}, {len(m.files)} files, "
           f"{sum(f.bytes for f in m.files.values()) / 1e6:.2f} MB")
-    for g in m.graphs.values():
-        ins = ", ".join(f"{s.name}:{s.dtype}{list(s.shape)}" for s in g.inputs)
-        outs = ", ".join(f"{s.name}:{s.dtype}{list(s.shape)}" for s in g.outputs)
-        print(f"  graph {g.name} [{', '.join(g.precisions)}]: ({ins}) -> ({outs})")
-    for t in m.tensors.values():
-        print(f"  tensor {t.name}: {t.dtype}{list(t.shape)}")
+    print(f"  capabilities: {', '.join(m.capabilities) or 'none (graphs only)'}")
+    for c in m.components.values():
+        print(f"  component {c.name} ({c.kind})")
+        for g in c.graphs.values():
+            ins = ", ".join(f"{s.name}:{s.dtype}{list(s.shape)}" for s in g.inputs)
+            outs = ", ".join(f"{s.name}:{s.dtype}{list(s.shape)}" for s in g.outputs)
+            print(f"    graph {g.name} [{', '.join(g.precisions)}]: ({ins}) -> ({outs})")
+        for t in c.tensors.values():
+            print(f"    tensor {t.name}: {t.dtype}{list(t.shape)}")
+        for role, path in c.files.items():
+            print(f"    file {role}: {path}")
     if args.action == "verify":
+        from ..pipelines.sessions import GraphSessions
+
         for g in m.graphs.values():
             for precision in g.precisions:
-                bundle.session(g.name, precision=precision, backend=args.backend)
+                GraphSessions(bundle, backend=args.backend, precision=precision).get(g.name)
         print(f"ok: every file matches its sha256 and every graph loads on {args.backend}")
     return 0

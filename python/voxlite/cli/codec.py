@@ -24,9 +24,8 @@ def run(args) -> int:
     from voxlite.audio import read_audio
     from voxlite.errors import InvalidInput
 
-    model = voxlite.load(args.bundle, backend=args.backend, precision=args.precision, threads=args.threads)
-    if model.bundle.model_type != "codec":
-        raise InvalidInput(f"{args.bundle} is a {model.bundle.model_type!r} bundle, not a codec")
+    model = voxlite.load(args.bundle, backend=args.backend, precision=args.precision, threads=args.threads,
+                         task="codec")
     if args.action == "encode":
         audio = read_audio(args.input, sample_rate=model.sample_rate, max_seconds=3600)
         codes = model.encode(audio, n_q=args.n_q)

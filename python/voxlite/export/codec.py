@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from voxlite.bundle import BundleWriter
+from voxlite.hparams import CodecHParams, StreamState
 from voxlite.models.blocks.conv import SConv1d
 
 from . import ExportError
@@ -444,10 +445,9 @@ def _whole_frames_only(module: nn.Module) -> None:
             m.pad_to_full_frames = False
 
 
-def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
+def codec_specs(parts: CodecParts) -> tuple[dict, CodecHParams]:
     """The graphs of a codec as export specs ``{name: (module, args, input names, output names, dynamic axes)}``
-    and the codec hparams describing them (what ``pipelines/codec.py`` reads). Shared by bundles that embed a
-    codec (e.g. VoxCPM's AudioVAE in a voxcpm bundle)."""
+    and the codec component's typed hparams (what ``voxlite.pipelines.codec.Codec`` reads)."""
     hop, dim, ch = parts.hop_length, parts.latent_dim, parts.channels
     _whole_frames_only(parts.encoder)
     _whole_frames_only(parts.decoder)
@@ -467,7 +467,7 @@ def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
                         {"audio": {0: "batch", 2: "samples"}, "latents": {0: "batch", 2: "frames"}})
     specs["decoder"] = (parts.decoder, (latents_q,), ["latents"], ["audio"],
                         {"latents": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}})
-    stream_hparams = {}
+    stream: dict = {}
     if parts.stream is not None:
         init = _StreamInit(parts.decoder, parts.stream)
         with torch.no_grad():
@@ -482,42 +482,59 @@ def codec_specs(parts: CodecParts) -> tuple[dict, dict]:
                                    ["audio", *state_out],
                                    {"latents": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"},
                                     **{s: {0: "batch"} for s in state_in + state_out}})
-        stream_hparams = {
-            "stream_states": [{"name": s, "source": src, "shape": ["batch", *t.shape[1:]]}
-                              for s, src, t in zip(state_in, parts.stream.names, state0)],
+        stream = {
+            "stream_states": tuple(StreamState(s, ("batch", *t.shape[1:]), src)
+                                   for s, src, t in zip(state_in, parts.stream.names, state0)),
             "stream_min_first_frames": dec_min,
             "stream_init": "zeros" if parts.stream.zero_init else "graph",
         }
-
-    hparams = {"family": parts.family, "kind": parts.kind, "hop_length": hop, "latent_dim": dim, "channels": ch,
-               "frame_rate": parts.sample_rate / hop, "decoder_min_frames": dec_min, "config": parts.config, **stream_hparams}
-    if parts.rvq is not None:
-        hparams.update(n_q=parts.rvq.n_q, codebook_size=parts.rvq.codebook_size, normalize=parts.rvq.normalize)
+    rvq = {} if parts.rvq is None else {"n_q": parts.rvq.n_q, "codebook_size": parts.rvq.codebook_size,
+                                        "normalize": parts.rvq.normalize}
+    hparams = CodecHParams(family=parts.family, kind=parts.kind, hop_length=hop, latent_dim=dim, channels=ch,
+                           frame_rate=parts.sample_rate / hop, decoder_min_frames=dec_min, config=jsonable(parts.config),
+                           **rvq, **stream)
+    hparams.check()
     return specs, hparams
+
+
+def write_codec_component(writer: BundleWriter, parts: CodecParts, tmp: str | Path, *, component: str = "codec",
+                          precisions=("fp32",), hparams_changes: dict | None = None, bounds=None,
+                          metadata: dict | None = None, **graph_options) -> CodecHParams:
+    """Declare a codec component on ``writer`` and write its graphs (``write_graphs`` with ``graph_options``) and,
+    for RVQ codecs, its codebook tensors: the same component in a codec bundle and in a speech model's bundle.
+    ``hparams_changes``: fields of the exported ``CodecHParams`` to set (e.g. a streaming ``window``)."""
+    specs, hparams = codec_specs(parts)
+    if hparams_changes:
+        hparams = CodecHParams.from_json({**hparams.to_json(), **hparams_changes}, f"{component} hparams")
+    writer.component(component, kind="codec", hparams=hparams.to_json())
+    write_graphs(writer, specs, tmp, precisions=precisions, bounds=bounds or CODEC_BOUNDS, component=component,
+                 metadata=metadata or {"family": parts.family, "sample_rate": parts.sample_rate},
+                 int8_keep_float=graph_options.pop("int8_keep_float", parts.int8_keep_float),
+                 float_only=graph_options.pop("float_only", parts.float_only), **graph_options)
+    if parts.rvq is not None:
+        def add(name, tensor):
+            writer.add_tensor(name, tensor.detach().numpy().astype(np.float32), component=component)
+
+        add("codebooks", parts.rvq.kernel_codebooks())
+        add("search_codebooks", parts.rvq.codebooks)
+        if parts.rvq.projected:
+            add("in_proj_weight", parts.rvq.in_proj_weight)
+            add("in_proj_bias", parts.rvq.in_proj_bias)
+    return hparams
 
 
 def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
                  provenance: dict | None = None, overwrite: bool = False, openvino_ir: bool = False,
                  log=print) -> Path:
-    """Write the bundle. ``openvino_ir`` adds an ``ov-<precision>`` OpenVINO IR variant of each fp32/fp16 graph
-    (faster to load on the openvino backend; verified like the rest)."""
+    """Write the bundle: one codec component, capability "codec". ``openvino_ir`` adds an ``ov-<precision>``
+    OpenVINO IR variant of each fp32/fp16 graph (faster to load on the openvino backend; verified like the rest)."""
     precisions = check_precisions(precisions)
-    specs, hparams = codec_specs(parts)
     writer = BundleWriter(out, model_type="codec", name=name or f"{parts.family}-{parts.sample_rate // 1000}khz",
-                          sample_rate=parts.sample_rate, hparams=hparams, default_precision="fp32",
+                          sample_rate=parts.sample_rate, default_precision="fp32", capabilities=["codec"],
                           provenance=provenance or {}, overwrite=overwrite)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            write_graphs(writer, specs, tmp, precisions=precisions,
-                         metadata={"family": parts.family, "sample_rate": parts.sample_rate},
-                         int8_keep_float=parts.int8_keep_float, float_only=parts.float_only,
-                         openvino_ir=openvino_ir, bounds=CODEC_BOUNDS, log=log)
-        if parts.rvq is not None:
-            writer.add_tensor("codebooks", parts.rvq.kernel_codebooks().numpy().astype(np.float32))
-            writer.add_tensor("search_codebooks", parts.rvq.codebooks.detach().numpy().astype(np.float32))
-            if parts.rvq.projected:
-                writer.add_tensor("in_proj_weight", parts.rvq.in_proj_weight.detach().numpy().astype(np.float32))
-                writer.add_tensor("in_proj_bias", parts.rvq.in_proj_bias.detach().numpy().astype(np.float32))
+            write_codec_component(writer, parts, tmp, precisions=precisions, openvino_ir=openvino_ir, log=log)
         return writer.finish()
     except BaseException:
         writer.abort()

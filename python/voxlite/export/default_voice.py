@@ -109,25 +109,24 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
     provenance = {"family": "voxcpm", "voice": "voxlite default (student of Piper en_US-joe-medium)",
                   "acoustic_step": int(payload.get("step", 0)), "lexicon": "misaki 0.9.4 us_gold + us_silver "
                   "(Apache-2.0)", "inventory_version": int(payload.get("inventory_version", 0))}
-    extra = {**GENERATION, "voice_prompt": False, "text_front_end": "voxlite-g2p-en",
-             "max_graph_threads": MAX_GRAPH_THREADS}
-    extra_audio = {"window": WINDOW}
     provenance["int8_blockwise"] = list(int8_blockwise)
     if letter_to_sound is None and (Path(acoustic).parent / "letter_to_sound.pt").is_file():
         letter_to_sound = Path(acoustic).parent / "letter_to_sound.pt"
     with tempfile.TemporaryDirectory() as tmp:
-        files = {}
+        lts_graph = None
         if letter_to_sound is not None:
             lts = load_letter_to_sound(letter_to_sound)
-            files["letter_to_sound"] = export_letter_to_sound(lts, Path(tmp) / "letter_to_sound.onnx",
-                                                              precision=letter_to_sound_precision)
+            lts_graph = export_letter_to_sound(lts, Path(tmp) / "letter_to_sound.onnx",
+                                               precision=letter_to_sound_precision)
             provenance["letter_to_sound_step"] = int(torch.load(letter_to_sound, map_location="cpu",
                                                                 weights_only=False).get("step", 0))
         return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,
                              overwrite=overwrite, log=log, tokenizer=lexicon, tokenizer_kind="voxlite-g2p-en",
-                             extra_hparams=extra, extra_audio_hparams=extra_audio, keep_fp32=keep_fp32,
-                             float_only=float_only, int8_keep_float=int8_keep_float,
-                             int8_blockwise=int8_blockwise, tokenizer_files=files)
+                             letter_to_sound=lts_graph, voice_cloning=False,
+                             lm_hparams={**GENERATION, "voice_prompt": False}, codec_hparams={"window": WINDOW},
+                             graph_metadata={g: {"max_threads": n} for g, n in MAX_GRAPH_THREADS.items()},
+                             keep_fp32=keep_fp32, float_only=float_only, int8_keep_float=int8_keep_float,
+                             int8_blockwise=int8_blockwise)
 
 
 def main(argv=None, prog: str | None = None) -> int:

@@ -88,6 +88,14 @@ def export_onnx(module, args: tuple, path: str | os.PathLike, *, input_names: Se
     return path
 
 
+def graph_precision(path: str | os.PathLike) -> str:
+    """The precision a graph was stamped with at export (``voxlite.precision`` metadata), else fp32."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return next((p.value for p in model.metadata_props if p.key == "voxlite.precision"), "fp32")
+
+
 def stamp_metadata(path: str | os.PathLike, metadata: Mapping[str, object]) -> None:
     """Write ``voxlite.<key>`` entries into the graph's metadata_props (replacing earlier values)."""
     import onnx
@@ -282,7 +290,7 @@ class MethodModule(nn.Module):
 def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precisions=("fp32",),
                  metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
                  shared_data: str | None = None, keep_fp32: bool = True, int8_blockwise=(),
-                 log=print) -> None:
+                 component: str = "model", graph_metadata: dict | None = None, log=print) -> None:
     """Export each spec ``{graph name: (module, args, input names, output names, dynamic axes)}`` to ONNX in every
     precision, verify each variant against the module's own outputs (``verify`` with the family's ``bounds``) and
     add it to ``writer`` (a ``voxlite.bundle.BundleWriter``; ``shared_data``: see ``BundleWriter.add_graph``).
@@ -290,7 +298,9 @@ def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precis
     is still exported as the quantizer's input). ``int8_blockwise``: graphs whose int8 variant has block-wise
     weight and activation scales (``to_int8_blockwise``) instead of dynamic quantization's one scale per
     activation tensor. ``float_only``: graphs without an int8 variant. ``openvino_ir``: also an ``ov-<precision>``
-    OpenVINO IR of each fp32 / fp16 variant, verified like the rest."""
+    OpenVINO IR of each fp32 / fp16 variant, verified like the rest. ``component``: the bundle component the
+    graphs belong to (declared on the writer first); ``graph_metadata``: per-graph manifest metadata (e.g.
+    ``{"step": {"max_threads": 1}}``)."""
     metadata = dict(metadata or {})
     for gname, (module, args, ins, outs, axes) in specs.items():
         fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
@@ -316,10 +326,12 @@ def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precis
             if precision != "fp32":
                 stamp_metadata(path, {"graph": gname, "precision": precision})
             verify(path, feeds, reference, graph=gname, precision=precision, bounds=bounds, log=log)
-            writer.add_graph(gname, precision, path, metadata={k: v for k, v in metadata.items()
-                                                                if k == "sample_rate"}, shared_data=shared_data)
+            graph_meta = {**{k: v for k, v in metadata.items() if k == "sample_rate"},
+                          **(graph_metadata or {}).get(gname, {})}
+            writer.add_graph(gname, precision, path, metadata=graph_meta, shared_data=shared_data,
+                             component=component)
             if openvino_ir and precision in ("fp32", "fp16"):
                 xml = to_openvino_ir(path, Path(tmp) / f"{gname}.ov-{precision}.xml")
                 verify(xml, feeds, reference, graph=gname, precision=precision, bounds=bounds, backend="openvino",
                        label=f"{gname} (OpenVINO IR)", log=log)
-                writer.add_openvino_ir(gname, f"ov-{precision}", xml)
+                writer.add_openvino_ir(gname, f"ov-{precision}", xml, component=component)

@@ -73,7 +73,8 @@ def export_letter_to_sound(model: LetterToSound, out: str | Path, *, precision: 
 
 def main(argv=None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", required=True, help="model.pt of recipes.default_voice.train_letter_to_sound (or the packed one)")
+    parser.add_argument("--checkpoint", required=True,
+                        help="model.pt of recipes.default_voice.train_letter_to_sound (or the packed one)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--precision", default="int8", choices=["fp32", "int8"])
     args = parser.parse_args(argv)

@@ -50,11 +50,12 @@ import torch
 from torch import nn
 
 from voxlite.bundle import BundleWriter
+from voxlite.hparams import KVGroup, TextHParams, VoxCPMLMHParams
 from voxlite.pipelines.voxcpm import STEP_KV  # the step cache contract the pipeline runs
 
 from . import ExportError
-from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, codec_specs, wavevae_model_parts, wavevae_parts
-from .graphs import PRECISIONS, Bounds, check_precisions, write_graphs
+from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, wavevae_model_parts, wavevae_parts, write_codec_component
+from .graphs import PRECISIONS, Bounds, check_precisions, graph_precision, write_graphs
 
 # Quantized bounds (SNR dB against the fp32 reference on the verify inputs). Measured at the tiny random config:
 # int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
@@ -229,15 +230,14 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
         specs["step"] = (_StepAt(model), (args[0], args[1], position, *args[2:]),
                          [ins[0], ins[1], "position", *ins[2:]], outs, {**axes, "position": {0: "batch"}})
     base_cfg = cfg.base_lm_config()
-    kv_spec = {"n_kv_heads": base_cfg.n_kv_heads, "head_dim": base_cfg.kv_head_dim}
-    hparams = {
-        "patch_size": P, "feat_dim": D, "dit_dim": H, "lm_dim": cfg.lm.hidden_size, "vocab_size": cfg.lm.vocab_size,
-        "audio_start_token": cfg.audio_start_token, "audio_end_token": cfg.audio_end_token,
-        "kv": {"base": {"n_layers": n_base, **kv_spec}, "residual": {"n_layers": n_res, **kv_spec}},
-        "max_positions": cfg.max_length, "step_kv": STEP_KV, **GENERATION,
-        "audio_position_rate": float(cfg.audio_position_rate),
-        "config": cfg.to_dict(),
-    }
+    kv = KVGroup(n_layers=1, n_kv_heads=base_cfg.n_kv_heads, head_dim=base_cfg.kv_head_dim)
+    hparams = VoxCPMLMHParams(
+        patch_size=P, feat_dim=D, dit_dim=H, lm_dim=cfg.lm.hidden_size, vocab_size=cfg.lm.vocab_size,
+        audio_start_token=cfg.audio_start_token, audio_end_token=cfg.audio_end_token,
+        kv={"base": kv.replace(n_layers=n_base), "residual": kv.replace(n_layers=n_res)},
+        max_positions=cfg.max_length, step_kv=STEP_KV, **GENERATION,
+        audio_position_rate=float(cfg.audio_position_rate), config=cfg.to_dict())
+    hparams.check()
     return specs, hparams
 
 
@@ -262,49 +262,72 @@ def tiny_tokenizer_json(vocab_size: int = 100) -> str:
 def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=("fp32",), name: str | None = None,
                   provenance: dict | None = None, overwrite: bool = False, log=print,
                   tokenizer: str | Path | bytes | None = None, tokenizer_kind: str = "hf-tokenizers",
-                  extra_hparams: dict | None = None, extra_audio_hparams: dict | None = None,
-                  keep_fp32: bool = True, float_only=(), int8_keep_float=(), int8_blockwise=(),
-                  tokenizer_files: dict[str, str | Path] | None = None) -> Path:
-    """``float_only``: model graphs (prefill / step / locdit) that get no int8 variant (a small model whose int8
-    activations lose too much; its fp32 weights are small). ``int8_keep_float``: node-name substrings of the model
-    graphs left float in their int8 variants (``to_int8``'s ``keep_float``). ``int8_blockwise``: model graphs whose
-    int8 variant has block-wise scales (``to_int8_blockwise``). ``tokenizer``: the checkpoint's tokenizer.json (path or bytes), stored as the bundle's ``hf-tokenizers``
-    tokenizer (text input needs it); or, with ``tokenizer_kind="voxlite-g2p-en"``, a ``voxlite.text.lexicon`` file.
-    ``tokenizer_files``: more files of the tokenizer, stored beside it and named in its manifest entry by key
-    (``letter_to_sound``: the G2P's graph for words its lexicon lacks).
-    ``extra_hparams`` are merged into the bundle's hparams (e.g. ``voice_prompt: False``)."""
+                  letter_to_sound: str | Path | None = None, voice_cloning: bool = True,
+                  lm_hparams: dict | None = None, codec_hparams: dict | None = None,
+                  graph_metadata: dict | None = None, keep_fp32: bool = True, float_only=(), int8_keep_float=(),
+                  int8_blockwise=()) -> Path:
+    """Write the bundle: components ``lm`` (prefill / step / locdit), ``codec`` (the AudioVAE, or a vocoder) and,
+    with a ``tokenizer``, ``text``; capabilities text-to-speech and, with ``voice_cloning``, voice-cloning.
+
+    ``tokenizer``: the checkpoint's tokenizer.json (path or bytes) for the ``hf-tokenizers`` front end (text input
+    needs it); or, with ``tokenizer_kind="voxlite-g2p-en"``, a ``voxlite.text.lexicon`` file, and
+    ``letter_to_sound`` its exported graph for words the lexicon lacks (run on the CPU, one thread). ``lm_hparams`` /
+    ``codec_hparams``: fields of the components' typed hparams to set (e.g. generation defaults; a decoder's
+    streaming ``window``). ``graph_metadata``: per-graph manifest metadata of the lm graphs (``max_threads``).
+    ``float_only``: lm graphs that get no int8 variant (a small model whose int8 activations lose too much; its fp32
+    weights are small). ``int8_keep_float``: node-name substrings of the lm graphs left float in their int8
+    variants (``to_int8``'s ``keep_float``). ``int8_blockwise``: lm graphs whose int8 variant has block-wise scales
+    (``to_int8_blockwise``)."""
     precisions = check_precisions(precisions)
     specs, hparams = voxcpm_specs(model)
-    hparams.update(extra_hparams or {})
-    vae_specs, vae_hparams = codec_specs(vae_parts)
-    hparams["audio_vae"] = {**vae_hparams, **(extra_audio_hparams or {})}
+    if lm_hparams:
+        hparams = VoxCPMLMHParams.from_json({**hparams.to_json(), **lm_hparams}, "lm hparams")
+    if voice_cloning and not hparams.voice_prompt:
+        raise ExportError("voice_cloning needs an lm that takes a voice prompt (lm_hparams voice_prompt: true)")
+    capabilities = ["text-to-speech"] + (["voice-cloning"] if voice_cloning else [])
     # without fp32 variants each graph runs the one it has (pick_precision's fallback), so no default is named
     writer = BundleWriter(out, model_type="voxcpm", name=name or "voxcpm", sample_rate=vae_parts.sample_rate,
-                          hparams=hparams, default_precision="fp32" if keep_fp32 else None,
-                          provenance=provenance or {},
-                          overwrite=overwrite)
+                          default_precision="fp32" if keep_fp32 else None, capabilities=capabilities,
+                          provenance=provenance or {}, overwrite=overwrite)
     try:
         if tokenizer is not None:
-            extra_files = {key: writer.add_file(f"tokenizer/{Path(path).name}", Path(path))
-                           for key, path in (tokenizer_files or {}).items()}
-            writer.set_tokenizer(tokenizer_kind, tokenizer,
-                                 filename="lexicon.json" if tokenizer_kind == "voxlite-g2p-en" else "tokenizer.json",
-                                 **extra_files)
+            write_text_component(writer, tokenizer_kind, tokenizer, letter_to_sound=letter_to_sound)
+        writer.component("lm", kind="voxcpm-lm", hparams=hparams.to_json())
+        metadata = {"family": "voxcpm", "sample_rate": vae_parts.sample_rate}
         with tempfile.TemporaryDirectory() as tmp:
             # one weights file for every graph: prefill and step hold the same LocEnc and LM layers, decoder and
             # decoder_stream the same convolutions; each distinct tensor is stored once
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=VOXCPM_BOUNDS, log=log, shared_data="weights",
-                         metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate}, keep_fp32=keep_fp32,
+                         metadata=metadata, keep_fp32=keep_fp32, component="lm", graph_metadata=graph_metadata,
                          float_only=tuple(float_only), int8_keep_float=tuple(int8_keep_float),
                          int8_blockwise=tuple(int8_blockwise))
-            write_graphs(writer, vae_specs, tmp, precisions=precisions, bounds=VOXCPM_BOUNDS, log=log, shared_data="weights",
-                         metadata={"family": "voxcpm", "sample_rate": vae_parts.sample_rate},
-                         int8_keep_float=vae_parts.int8_keep_float, float_only=vae_parts.float_only,
-                         keep_fp32=keep_fp32)
+            write_codec_component(writer, vae_parts, tmp, precisions=precisions, hparams_changes=codec_hparams,
+                                  bounds=VOXCPM_BOUNDS, log=log, shared_data="weights", metadata=metadata,
+                                  keep_fp32=keep_fp32)
         return writer.finish()
     except BaseException:
         writer.abort()
         raise
+
+
+def write_text_component(writer: BundleWriter, kind: str, source: str | Path | bytes, *,
+                         letter_to_sound: str | Path | None = None, component: str = "text") -> None:
+    """A text front-end component: ``kind`` (a key of ``voxlite.text.frontends.FRONT_ENDS``), its main file, and for
+    the English G2P optionally the letter-to-sound graph (its precision as the graph was stamped)."""
+    from voxlite.text.frontends import FILE_ROLES, FRONT_ENDS
+
+    if kind not in FRONT_ENDS:
+        raise ExportError(f"unknown text front end {kind!r} (known: {', '.join(sorted(FRONT_ENDS))})")
+    writer.component(component, kind="text", hparams=TextHParams(type=kind).to_json())
+    filename = "lexicon.json" if kind == "voxlite-g2p-en" else "tokenizer.json"
+    writer.add_component_file(component, FILE_ROLES[kind], source, filename)
+    if letter_to_sound is not None:
+        if kind != "voxlite-g2p-en":
+            raise ExportError("a letter-to-sound graph goes with the voxlite-g2p-en front end")
+        precision = graph_precision(letter_to_sound)
+        # a few dozen positions per unknown word: the CPU, one thread, whatever backend runs the rest
+        writer.add_graph("letter_to_sound", precision, letter_to_sound, component=component,
+                         metadata={"placement": "cpu", "max_threads": 1})
 
 
 def main(argv=None, prog: str | None = None) -> int:

@@ -63,7 +63,7 @@ class VoxCPMModel(GraphModel):
         if hp.step_kv != STEP_KV:
             raise BundleError(f"voxcpm bundle {bundle.name!r} has a step graph with the "
                               f"{hp.step_kv or 'past K/V (current length)'!r} cache contract; this voxlite runs "
-                              f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it")
+                              f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it (voxlite export voxcpm)")
         if self.codec.latent_dim != hp.feat_dim:
             raise BundleError(f"codec latent_dim {self.codec.latent_dim} != lm feat_dim {hp.feat_dim}")
         if "voice-cloning" in bundle.capabilities and not hp.voice_prompt:
@@ -125,7 +125,10 @@ class VoxCPMModel(GraphModel):
 
     def options(self, *, cfg=None, steps=None, seed=0, flow_start=None, max_patches=None) -> GenerationOptions:
         """The call's options, validated once (InvalidInput naming the field), the bundle's defaults filled in."""
-        options = GenerationOptions(seed=seed, cfg=cfg, steps=steps, flow_start=flow_start, max_length=max_patches)
+        try:
+            options = GenerationOptions(seed=seed, cfg=cfg, steps=steps, flow_start=flow_start, max_length=max_patches)
+        except InvalidInput as e:  # this family calls the length limit max_patches
+            raise InvalidInput(str(e).replace("max_length", "max_patches")) from None
         self._check_flow_start(options.flow_start)
         return options.resolved(self.defaults)
 

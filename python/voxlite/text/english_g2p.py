@@ -108,12 +108,14 @@ class EnglishG2P:
     def from_component(cls, bundle, component: str, sessions) -> "EnglishG2P":
         """The G2P of a bundle's ``voxlite-g2p-en`` text component: its ``lexicon`` file and, when the component has
         one, the letter-to-sound graph for words the lexicon lacks (opened through ``sessions``)."""
+        from .frontends import FILE_ROLES
+
         letter_to_sound = None
         if cls.LETTER_TO_SOUND_GRAPH in bundle.component(component).graphs:
             from .letter_to_sound import LetterToSound
 
             letter_to_sound = LetterToSound(sessions.get(f"{component}/{cls.LETTER_TO_SOUND_GRAPH}"))
-        return cls.from_file(bundle.component_file(component, "lexicon"), letter_to_sound)
+        return cls.from_file(bundle.component_file(component, FILE_ROLES["voxlite-g2p-en"]), letter_to_sound)
 
     def encode(self, text: str, *, add_bos_eos: bool = True) -> list[int]:
         """Text -> ids (``phonemize`` then ``encode_phonemes``); raises InvalidInput when nothing is speakable."""

@@ -30,6 +30,8 @@ FRONT_ENDS: dict[str, str] = {
     "hf-tokenizers": "voxlite.text.voxcpm_tokenizer:VoxCPMTokenizer.from_component",
     "voxlite-g2p-en": "voxlite.text.english_g2p:EnglishG2P.from_component",
 }
+# the role under which each front end's main file is stored in its component ("files": {role: path})
+FILE_ROLES: dict[str, str] = {"hf-tokenizers": "tokenizer", "voxlite-g2p-en": "lexicon"}
 
 
 def load_front_end(bundle: "Bundle", component: str, sessions) -> TextFrontEnd:

@@ -63,7 +63,9 @@ class VoxCPMTokenizer:
     @classmethod
     def from_component(cls, bundle, component: str, sessions=None) -> "VoxCPMTokenizer":
         """The text front end of a bundle's ``hf-tokenizers`` text component (its ``tokenizer`` file)."""
-        return cls.from_file(bundle.component_file(component, "tokenizer"))
+        from .frontends import FILE_ROLES
+
+        return cls.from_file(bundle.component_file(component, FILE_ROLES["hf-tokenizers"]))
 
     @classmethod
     def from_str(cls, json_text: str) -> "VoxCPMTokenizer":
