@@ -23,9 +23,20 @@ def test_default_is_the_embedded_bundle(monkeypatch):
 
 
 def test_patches_come_from_the_prior_head(voice):
+    """flow_start 0 (the bundle's default): each patch is the prior head's output as it is, so no noise enters and
+    the seed changes nothing. A solve from noise (flow_start 1, the LocDiT) still runs, and does depend on it."""
     assert voice.has_prior and voice.defaults["flow_start"] == 0.0
-    deep = voice.synthesize("Hello there.", seed=0, flow_start=1.0, steps=2)  # the LocDiT solve still runs
-    assert np.isfinite(deep.samples).all() and deep.duration > 0.3
+    text = "Hello there."
+    prior = voice.synthesize(text, seed=0).samples
+    np.testing.assert_array_equal(voice.synthesize(text, seed=7).samples, prior)
+    deep = voice.synthesize(text, seed=0, flow_start=1.0, steps=2).samples
+    deep_other = voice.synthesize(text, seed=7, flow_start=1.0, steps=2).samples
+    assert np.isfinite(deep).all() and len(deep) / voice.sample_rate > 0.3
+
+    def same(x, y):
+        return x.shape == y.shape and np.allclose(x, y, atol=1e-3)
+
+    assert not same(deep, prior) and not same(deep, deep_other)
 
 
 def test_speaks(voice):
@@ -44,10 +55,18 @@ def test_reads_its_text(voice):
     assert long > 3 * short and long > 3.0
 
 
-def test_streams_the_same_length(voice):
-    chunks = list(voice.stream("Good morning.", seed=1))
-    offline = voice.synthesize("Good morning.", seed=1).samples
-    assert len(chunks) > 1 and sum(len(c) for c in chunks) == len(offline)
+def test_streams_the_same_audio(voice):
+    """The stream is the offline audio, chunk by chunk: the same length, the same samples up to the vocoder's
+    windowed decoding (it is not causal: each streamed window sees 16 frames of left and 8 of right context, where
+    offline decoding sees the whole utterance). Measured: SNR 17.3-20.3 dB on these sentences; the same audio one
+    hop (256 samples) late scores below 0 dB."""
+    for text, seed in (("Good morning.", 1), ("Yes.", 3)):
+        chunks = list(voice.stream(text, seed=seed))
+        offline = voice.synthesize(text, seed=seed).samples
+        assert len(chunks) > 1 and sum(len(c) for c in chunks) == len(offline)
+        streamed = np.concatenate(chunks).astype(np.float64)
+        snr = 10 * np.log10(np.sum(offline.astype(np.float64) ** 2) / np.sum((streamed - offline) ** 2))
+        assert snr > 12.0, f"{text!r}: streamed vs offline SNR {snr:.1f} dB"
 
 
 def test_refusals(voice):
@@ -77,6 +96,6 @@ def test_acoustic_graphs_are_blockwise_int8():
     raw = json.loads((EMBEDDED / "manifest.json").read_text())
     assert sorted(raw["provenance"]["int8_blockwise"]) == ["locdit", "prefill", "step"]
     onnx = pytest.importorskip("onnx")
-    step = onnx.load(str(EMBEDDED / raw["graphs"]["step"]["files"]["int8"]), load_external_data=False)
+    step = onnx.load(str(EMBEDDED / raw["components"]["lm"]["graphs"]["step"]["files"]["int8"]), load_external_data=False)
     assert sum(n.op_type == "MatMulNBits" for n in step.graph.node) > 0
     assert not any(n.op_type == "MatMulInteger" for n in step.graph.node)

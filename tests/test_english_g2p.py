@@ -63,10 +63,13 @@ def test_nothing_speakable_is_refused(g2p, text):
         g2p.encode(text)
 
 
-def test_unknown_word_still_gets_phonemes(g2p):
-    ps = g2p.phonemize("Xyzzy")  # no lexicon pieces at all: letters it has names for, nothing crashes
-    assert isinstance(ps, str)
-    assert set(ps) <= set(PHONEMES + PUNCTUATION + " ")
+def test_unknown_word_still_gets_phonemes():
+    """No entry, no suffix rule, no lexicon pieces and no letter-to-sound model: the word is spelled out, one letter
+    name each, not dropped."""
+    g = EnglishG2P({**LEX, "X": "ˈɛks", "Y": "wˈI", "Z": "zˈi"})
+    assert g.phonemize("Xyzzy") == "ˈɛks wˈI zˈi zˈi wˈI"
+    assert g.phonemize("the Xyzzy cat") == "ði ˈɛks wˈI zˈi zˈi wˈI kˈæt"  # a vowel follows "the"
+    assert g.count("Xyzzy") == len("ˈɛks wˈI zˈi zˈi wˈI")  # one id per symbol, all in the inventory
 
 
 def test_lexicon_file_round_trip_and_refusals(tmp_path):

@@ -136,11 +136,24 @@ def test_multi_sentence_and_prompt(model, tmp_path):
     assert n > 1 and seen == [(i, n) for i in range(n)]
     streamed = list(m.stream(text, steps=1))
     np.testing.assert_allclose(np.concatenate(streamed), audio.samples, atol=1e-4)
+    # A prompt given as a file is the same prompt as the samples it holds: the same audio comes out. (The WAV is
+    # 16-bit, so the array side is the file's own samples, read back.)
+    from voxlite.audio import read_audio
+
     prompt = Audio(np.sin(np.arange(m.sample_rate // 2) * 0.05).astype(np.float32) * 0.3, m.sample_rate)
-    a = m.synthesize("hello", prompt_audio=prompt, prompt_text="你好", steps=1)
     prompt.save(tmp_path / "p.wav")
+    stored = read_audio(tmp_path / "p.wav")
+    assert stored.sample_rate == m.sample_rate and np.abs(stored.samples - prompt.samples).max() < 1e-4
+    a = m.synthesize("hello", prompt_audio=stored, prompt_text="你好", steps=1)
     b = m.synthesize("hello", prompt_audio=str(tmp_path / "p.wav"), prompt_text="你好", steps=1)
-    assert a.duration > 0 and b.duration > 0
+    assert a.duration > 0
+    np.testing.assert_array_equal(b.samples, a.samples)
+    # and the prompt is heard: another recording (or none) changes the audio
+    other = Audio(np.sin(np.arange(m.sample_rate // 2) * 0.11).astype(np.float32) * 0.3, m.sample_rate)
+    c = m.synthesize("hello", prompt_audio=other, prompt_text="你好", steps=1)
+    plain = m.synthesize("hello", steps=1)
+    for x in (c, plain):
+        assert x.samples.shape != a.samples.shape or not np.allclose(x.samples, a.samples, atol=1e-3)
 
 
 def test_invalid_input(model):

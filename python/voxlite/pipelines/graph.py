@@ -39,6 +39,9 @@ class GraphModel:
     def graph_precisions(self) -> dict[str, str]:
         return self.sessions.graph_precisions
 
+    def graph_threads(self, graph: str) -> int | None:
+        return self.sessions.threads_for(graph)
+
     def session(self, graph: str) -> Session:
         return self.sessions.get(graph)
 

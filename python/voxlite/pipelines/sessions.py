@@ -61,6 +61,10 @@ class GraphSessions:
             self.graph_precisions[spec.name] = chosen
         return self._sessions[spec.name]
 
+    def threads_for(self, graph: str) -> int | None:
+        """The intra-op threads ``graph`` runs with: the model's, capped by the graph's ``max_threads``."""
+        return self._graph_threads(self.bundle.graph(graph))
+
     def has(self, graph: str) -> bool:
         try:
             self.bundle.graph(graph)
