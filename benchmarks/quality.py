@@ -410,7 +410,7 @@ class _ResynthSynth(_LoadedBundle):
         super().__init__(system, threads)
         manifest, rows = _teacher_rows(teacher_manifest, "resynthesis")
         self.wavs = {sid: manifest.parent / row["path"] for sid, row in rows.items()}
-        self.hop = int(self.model.bundle.hparams["audio_vae"]["hop_length"])
+        self.hop = self.model.codec.hop_length
 
     def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
         from voxlite.audio import read_audio
@@ -447,13 +447,13 @@ class _VocodeSynth(_LoadedBundle):
             raise ValueError(f"{meta} has no mel_mean / mel_std: re-run gta_mels.py on it (it adds them)")
         self.mean = np.asarray(about["mel_mean"], np.float32)[:, None]
         self.std = np.asarray(about["mel_std"], np.float32)[:, None]
-        dim = int(self.model.bundle.hparams["audio_vae"]["latent_dim"])
+        dim = self.model.codec.latent_dim
         if self.mean.shape != (dim, 1) or self.std.shape != (dim, 1):
             raise ValueError(f"{meta}: {len(self.mean)} mel bins, the bundle's decoder takes {dim}")
 
     def synthesize(self, item: Item, seed: int) -> tuple[np.ndarray, int]:
         if item.sid == "warmup":  # no mel: a second of noise frames exercises the same graph
-            frames = int(self.model.sample_rate) // int(self.model.bundle.hparams["audio_vae"]["hop_length"])
+            frames = int(self.model.sample_rate) // self.model.codec.hop_length
             return self._decode(np.random.default_rng(seed).normal(size=(1, len(self.mean), frames)))
         if item.sid not in self.ids:
             raise KeyError(f"no teacher row of sentence {item.sid} in the teacher manifest")

@@ -110,14 +110,19 @@ def versions(packages=()) -> dict:
     return found
 
 
-def command_line(argv=None, script: str | None = None) -> str:
-    """``python SCRIPT ARGS`` with the script relative to the repository root, each argument shell-quoted."""
+def command_line(argv=None, script: str | None = None, orig_argv=None) -> str:
+    """``python SCRIPT ARGS`` with the script relative to the repository root, each argument shell-quoted; ``python
+    -m MODULE ARGS`` when the interpreter was started as ``python -m MODULE`` for this very script."""
     argv = list(sys.argv if argv is None else argv)
     script = script or (argv[0] if argv else "")
     try:
         script = os.path.relpath(Path(script).resolve(), ROOT)
     except ValueError:
         pass
+    orig = list(getattr(sys, "orig_argv", []) if orig_argv is None else orig_argv)
+    if orig[1:2] == ["-m"] and len(orig) > 2 and orig[2].replace(".", "/") + ".py" == script.replace(os.sep, "/"):
+        script = f"-m {orig[2]}"
+        return f"python {script} " + " ".join(shlex.quote(a) for a in argv[1:]) if argv[1:] else f"python {script}"
     return "python " + " ".join(shlex.quote(a) for a in [script] + argv[1:])
 
 

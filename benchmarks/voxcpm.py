@@ -199,14 +199,14 @@ def bundle_mb(bundle: Path, precision: str) -> float:
     tokenizer and manifest."""
     import onnx
 
-    manifest = json.loads((bundle / "manifest.json").read_text())
+    from voxlite.bundle import open_bundle
+
+    b = open_bundle(bundle, verify=False)
     total, ranges = 0, set()
-    for name, graph in manifest["graphs"].items():
-        if name not in STREAM_GRAPHS:
+    for graph in b.manifest.graphs.values():
+        if graph.short_name not in STREAM_GRAPHS:
             continue
-        entry = graph["files"].get(precision) or graph["files"][manifest.get("default_precision", "fp32")]
-        rel = entry["file"] if isinstance(entry, dict) else entry
-        path = bundle / rel
+        path = b.graph_path(graph.name, precision if precision in graph.files else None)
         total += path.stat().st_size
         model = onnx.load(str(path), load_external_data=False)
         for t in model.graph.initializer:
@@ -214,9 +214,9 @@ def bundle_mb(bundle: Path, precision: str) -> float:
                 info = {e.key: e.value for e in t.external_data}
                 ranges.add((info["location"], int(info.get("offset", 0)), int(info.get("length", 0))))
     total += sum(length for _, _, length in ranges)
-    for extra in ("manifest.json", manifest.get("tokenizer", {}).get("file")):
-        if extra and (bundle / extra).is_file():
-            total += (bundle / extra).stat().st_size
+    text_files = [p for c in b.manifest.components.values() if c.kind == "text" for p in c.files.values()]
+    for extra in ("manifest.json", *text_files):
+        total += (bundle / extra).stat().st_size
     return total / 1e6
 
 
@@ -332,23 +332,23 @@ def child_step(job: dict) -> dict:
     import numpy as np
 
     import voxlite
-    from voxlite.kernels.kvcache import KVCache
+    from voxlite.pipelines.generation import KVGroups
 
     model = voxlite.load(job["bundle"], backend=job["backend"], precision=job["precision"], threads=job["threads"])
     model.session("step")
     rng = np.random.default_rng(0)
     rows = []
+    groups = model.hparams.kv
     for n in job["positions"]:
-        caches = {lm: KVCache.from_spec(model.kv_specs[lm], max_len=n) for lm in ("base", "residual")}
-        for cache in caches.values():
-            layers, _, batch, heads, _, head_dim = cache.shape
-            kv = [rng.standard_normal((batch, heads, n, head_dim)).astype(cache.dtype) for _ in range(layers)]
-            cache.append(kv, kv)
-        feeds = model._cache_feeds(caches)
+        kv = KVGroups(groups, capacity=n, limit=n)
+        kv.append({f"present.{g}.{i}.{half}": rng.standard_normal((1, spec.n_kv_heads, n, spec.head_dim))
+                   .astype(spec.dtype) for g, spec in groups.items() for i in range(spec.n_layers)
+                   for half in ("key", "value")})
+        feeds = dict(kv.feeds())
         feeds["patch"] = rng.standard_normal((1, model.patch_size, model.feat_dim)).astype(np.float32)
         feeds["length"] = np.array([n], np.int64)
-        if model.position_rate:
-            feeds["position"] = np.array([(n - 6.5) * model.position_rate], np.float32)
+        if model.hparams.audio_position_rate:
+            feeds["position"] = np.array([(n - 6.5) * model.hparams.audio_position_rate], np.float32)
         times = []
         for k in range(job["repeats"] + 2):
             start = time.perf_counter()

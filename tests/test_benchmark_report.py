@@ -23,6 +23,13 @@ def test_start_run_gathers_machine_versions_and_command():
         assert run.git["commit"] and len(run.git["commit"]) == 40
 
 
+def test_command_line_names_the_module_form_when_run_with_dash_m():
+    script = str(ROOT / "benchmarks" / "speed.py")
+    assert rep.command_line([script, "--limit", "3"], orig_argv=["python", "-m", "benchmarks.speed", "--limit", "3"]
+                            ) == "python -m benchmarks.speed --limit 3"
+    assert rep.command_line([script], orig_argv=["python", "-m", "pytest", "-q"]) == "python benchmarks/speed.py"
+
+
 def test_write_report_writes_both_files_atomically(tmp_path):
     run = rep.start_run(argv=["benchmarks/kernels.py"])
     out = tmp_path / "results" / "demo"

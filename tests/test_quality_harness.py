@@ -346,7 +346,7 @@ def test_vocode_runs_the_decoder_on_precomputed_mels(q, tiny_bundle, tmp_path):
     import voxlite
 
     model = voxlite.load(tiny_bundle, backend="cpu")
-    dim = int(model.bundle.hparams["audio_vae"]["latent_dim"])
+    dim = model.codec.latent_dim
     rng = np.random.default_rng(0)
     mean, std = rng.normal(size=dim).astype(np.float32), rng.uniform(0.5, 2, dim).astype(np.float32)
     mel = rng.normal(size=(dim, 7)).astype(np.float32)

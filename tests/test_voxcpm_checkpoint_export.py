@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
-from tests.models.test_voxcpm_parity import OFFICIAL, TINY_VAE, _official_model  # noqa: E402  (skips without voxcpm)
+from tests.models.test_voxcpm_parity import TINY_VAE, _official_model  # noqa: E402  (skips without voxcpm)
 
 import voxlite  # noqa: E402
 from voxlite.export.voxcpm import main as export_main  # noqa: E402
@@ -67,7 +67,10 @@ def test_checkpoint_bundle_matches_official_generation(exported):
     np.testing.assert_allclose(got, latents.numpy(), atol=1e-4)
     audio = model.synthesize_tokens(text, seed=9, steps=STEPS, max_patches=max_len)
     np.testing.assert_allclose(audio.samples, ref_audio, atol=1e-4)
-    assert OFFICIAL is not None
+    # the match is not vacuous: the official outputs are not (near) zero, and other noise gives other latents
+    assert np.abs(latents.numpy()).max() > 1e-2 and np.abs(ref_audio).max() > 1e-3
+    other = model.generate_latents(text, seed=10, steps=STEPS, max_patches=max_len)
+    assert other.shape != got.shape or not np.allclose(other, latents.numpy(), atol=1e-2)
 
 
 

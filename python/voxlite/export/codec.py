@@ -41,7 +41,8 @@ from voxlite.hparams import CodecHParams, StreamState
 from voxlite.models.blocks.conv import SConv1d
 
 from . import ExportError
-from .graphs import PRECISIONS, Bounds, MethodModule, check_precisions, jsonable, write_graphs
+from .graphs import (Bounds, MethodModule, add_source_arguments, check_precisions, jsonable, weights_provenance,
+                     write_graphs)
 
 # Bounds every exported variant must meet against the fp32 PyTorch reference on the verify input.
 FP32_MAX_ABS = 1e-4
@@ -83,6 +84,17 @@ def _preset(family: str, presets: dict, config: str | None):
     if name not in presets:
         raise ExportError(f"unknown {family} config {name!r}; presets: {', '.join(presets)}")
     return name, presets[name]()
+
+
+def _random_model(family: str, config_cls, model_cls, config: str | None, seed: int, *, spread_codebooks=False):
+    """A preset-config model with random weights (``--random-init``): (model, config, provenance)."""
+    name = config or DEFAULT_CONFIGS[family]
+    cfg = config_cls.preset(name)
+    torch.manual_seed(seed)
+    model = model_cls(cfg)
+    if spread_codebooks:
+        _randomize(model, seed)
+    return model, cfg, f"preset {name}"
 
 
 def _config_file(checkpoint: str | Path, name: str) -> Path | None:
@@ -169,12 +181,7 @@ def dac_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecPar
         cfg = model.config
         source = "checkpoint metadata.kwargs"
     else:
-        name = config or DEFAULT_CONFIGS["dac"]
-        cfg = DACConfig.preset(name)
-        source = f"preset {name}"
-        torch.manual_seed(seed)
-        model = DACCodec(cfg)
-        _randomize(model, seed)
+        model, cfg, source = _random_model("dac", DACConfig, DACCodec, config, seed, spread_codebooks=True)
     model.eval()
     return CodecParts("dac", "rvq", cfg.sample_rate, 1, cfg.hop_length, cfg.latent_dim,
                       MethodModule(model, model.encode_latents), MethodModule(model, model.decode_latents),
@@ -193,11 +200,7 @@ def wavevae_parts(checkpoint: str | None, config: str | None, seed: int) -> Code
         cfg = model.config
         source = "checkpoint config.json" if Path(checkpoint).is_dir() else "VoxCPM AudioVAE defaults"
     else:
-        name = config or DEFAULT_CONFIGS["wavevae"]
-        cfg = WaveVAEConfig.preset(name)
-        source = f"preset {name}"
-        torch.manual_seed(seed)
-        model = WaveVAE(cfg)
+        model, cfg, source = _random_model("wavevae", WaveVAEConfig, WaveVAE, config, seed)
     return wavevae_model_parts(model, source)
 
 
@@ -227,11 +230,8 @@ def vibevoice_parts(checkpoint: str | None, config: str | None, seed: int) -> Co
         cfg = model.config
         source = "checkpoint config.json"
     else:
-        name = config or DEFAULT_CONFIGS["vibevoice"]
-        cfg = VibeVoiceTokenizerConfig.preset(name)
-        source = f"preset {name}"
-        torch.manual_seed(seed)
-        model = VibeVoiceAcousticTokenizer(cfg)
+        model, cfg, source = _random_model("vibevoice", VibeVoiceTokenizerConfig, VibeVoiceAcousticTokenizer, config,
+                                           seed)
     model.eval()
     stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream,
                            model.state_names(), 1, zero_init=True)
@@ -544,25 +544,18 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
 def main(argv=None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--family", required=True, choices=sorted(FAMILIES))
-    parser.add_argument("--checkpoint", help="official checkpoint: a file or a directory in the official layout; "
-                        "its config is read from it where the release carries one (config.json, config.yaml, DAC's "
-                        "metadata; EnCodec: sizes from the weights' shapes); omit with --random-init")
-    parser.add_argument("--config", default=None, help="preset name (family-specific; e.g. tiny, encodec_24khz): "
-                        "what --random-init builds, or the size of a checkpoint that carries no config")
-    parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
+    add_source_arguments(
+        parser, checkpoint_help="official checkpoint: a file or a directory in the official layout; its config is "
+        "read from it where the release carries one (config.json, config.yaml, DAC's metadata; EnCodec: sizes from "
+        "the weights' shapes); omit with --random-init", config_default=None,
+        config_help="preset name (family-specific; e.g. tiny, encodec_24khz): what --random-init builds, or the "
+        "size of a checkpoint that carries no config")
     parser.add_argument("--openvino-ir", action="store_true", help="also write OpenVINO IR variants (ov-fp32, ov-fp16)")
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--name")
-    parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    if bool(args.checkpoint) == bool(args.random_init):
-        parser.error("give exactly one of --checkpoint and --random-init")
+    weights = weights_provenance(parser, args)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     parts = FAMILIES[args.family](args.checkpoint, args.config, args.seed)
-    provenance = {"family": args.family, "config": parts.config_source,
-                  "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
+    provenance = {"family": args.family, "config": parts.config_source, "weights": weights}
     out = export_codec(parts, args.out, precisions=tuple(args.precision), name=args.name, provenance=provenance,
                        overwrite=args.overwrite, openvino_ir=args.openvino_ir)
     print(f"wrote {out}")

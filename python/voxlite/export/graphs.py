@@ -88,6 +88,26 @@ def export_onnx(module, args: tuple, path: str | os.PathLike, *, input_names: Se
     return path
 
 
+def add_source_arguments(parser, *, checkpoint_help: str, config_default: str | None, config_help: str) -> None:
+    """The options every model exporter takes: where the weights come from (a checkpoint, or random weights of a
+    preset), precisions and the output bundle."""
+    parser.add_argument("--checkpoint", help=checkpoint_help)
+    parser.add_argument("--config", default=config_default, help=config_help)
+    parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--name")
+    parser.add_argument("--overwrite", action="store_true")
+
+
+def weights_provenance(parser, args) -> str:
+    """What the weights are, for the bundle's provenance; exactly one of --checkpoint / --random-init."""
+    if bool(args.checkpoint) == bool(args.random_init):
+        parser.error("give exactly one of --checkpoint and --random-init")
+    return f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name
+
+
 def graph_precision(path: str | os.PathLike) -> str:
     """The precision a graph was stamped with at export (``voxlite.precision`` metadata), else fp32."""
     import onnx

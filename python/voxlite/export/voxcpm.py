@@ -55,7 +55,8 @@ from voxlite.pipelines.voxcpm import STEP_KV  # the step cache contract the pipe
 
 from . import ExportError
 from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, wavevae_model_parts, wavevae_parts, write_codec_component
-from .graphs import PRECISIONS, Bounds, check_precisions, graph_precision, write_graphs
+from .graphs import (Bounds, add_source_arguments, check_precisions, graph_precision, weights_provenance,
+                     write_graphs)
 
 # Quantized bounds (SNR dB against the fp32 reference on the verify inputs). Measured at the tiny random config:
 # int8 locdit velocity ~11.5 dB (dynamic int8 on 44-wide random layers; the codec int8 bound is 10 dB too), prefill /
@@ -332,21 +333,13 @@ def write_text_component(writer: BundleWriter, kind: str, source: str | Path | b
 
 def main(argv=None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="official checkpoint directory (config.json + weights + audiovae); "
-                        "the model's sizes come from its config.json")
-    parser.add_argument("--config", default="tiny", help="preset for --random-init (tiny)")
-    parser.add_argument("--random-init", action="store_true", help="random weights (tests / benchmarks only)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--precision", nargs="+", default=["fp32"], choices=PRECISIONS)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--name")
-    parser.add_argument("--overwrite", action="store_true")
+    add_source_arguments(parser, checkpoint_help="official checkpoint directory (config.json + weights + audiovae); "
+                         "the model's sizes come from its config.json", config_default="tiny",
+                         config_help="preset for --random-init (tiny)")
     args = parser.parse_args(argv)
-    if bool(args.checkpoint) == bool(args.random_init):
-        parser.error("give exactly one of --checkpoint and --random-init")
+    weights = weights_provenance(parser, args)
     model, vae_parts = build(args.checkpoint, args.config, args.seed)
-    provenance = {"family": "voxcpm", "config": "checkpoint" if args.checkpoint else args.config,
-                  "weights": f"random (seed {args.seed})" if args.random_init else Path(args.checkpoint).name}
+    provenance = {"family": "voxcpm", "config": "checkpoint" if args.checkpoint else args.config, "weights": weights}
     if args.checkpoint:
         tok_path = Path(args.checkpoint) / "tokenizer.json"
         tokenizer = tok_path if tok_path.is_file() else None

@@ -64,6 +64,15 @@ def _to_json(value):
     return value
 
 
+# JSON scalars: (accepts the decoded value, what the error says it must be); bool is not an int or a number here
+_SCALARS = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v), "a finite number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+}
+
+
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -100,20 +109,9 @@ def _coerce(value, tp, where: str):
         if not isinstance(value, Mapping):
             raise BundleError(f"{where} must be an object, got {type(value).__name__}")
         return dict(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise BundleError(f"{where} must be true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise BundleError(f"{where} must be an integer, got {value!r}")
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise BundleError(f"{where} must be a finite number, got {value!r}")
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise BundleError(f"{where} must be a string, got {value!r}")
-        return value
+    if tp in _SCALARS:
+        accepts, what = _SCALARS[tp]
+        if not accepts(value):
+            raise BundleError(f"{where} must be {what}, got {value!r}")
+        return float(value) if tp is float else value
     raise TypeError(f"{where}: HParams cannot read fields of type {tp!r}")  # a programming error, not input
