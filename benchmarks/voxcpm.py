@@ -166,7 +166,7 @@ def bundle_precisions(bundle: Path) -> set[str]:
     except BundleError as e:
         log(f"cached bundle {bundle} is not usable ({e}): exporting again")
         return set()
-    return set.intersection(*(set(g.files) for name, g in opened.manifest.graphs.items() if name in STREAM_GRAPHS))
+    return set.intersection(*(set(g.files) for g in opened.manifest.graphs.values() if g.short_name in STREAM_GRAPHS))
 
 
 def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = False) -> Path:

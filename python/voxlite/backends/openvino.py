@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -16,6 +17,29 @@ _OV_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "i64": "in
               "i16": "int16", "i8": "int8", "u8": "uint8", "boolean": "bool"}
 
 
+_CORE = None
+_CORE_LOCK = threading.Lock()
+
+
+def _shared_core():
+    """The one ``ov.Core`` every session uses, created on first use and kept until exit.
+
+    Each Core creates its own CPU plugin, and the plugin's constructor gives the calling thread a new alternate
+    signal stack (``sigaltstack``, for AMX register state), remembering the previous one; its destructor restores
+    the remembered one only if its own is still current, and unmaps its own either way. Two Cores destroyed in
+    creation order (two sessions garbage-collected first-in first-out) thus leave the thread with an alternate
+    stack in unmapped memory, and the next signal it handles (CPython's handlers use SA_ONSTACK: SIGTERM, Ctrl-C)
+    segfaults or overwrites whatever was mapped there since. One Core that is never destroyed early avoids it
+    (tests/test_openvino_signal_stack.py)."""
+    global _CORE
+    with _CORE_LOCK:
+        if _CORE is None:
+            import openvino as ov
+
+            _CORE = ov.Core()
+        return _CORE
+
+
 class OpenVinoSession(Session):
     backend = "openvino"
 
@@ -28,7 +52,7 @@ class OpenVinoSession(Session):
         except ImportError:
             raise BackendUnavailable("openvino is not installed: pip install 'voxlite[openvino]'") from None
         self.path = Path(path)
-        core = ov.Core()
+        core = _shared_core()
         if device not in core.available_devices:
             raise BackendUnavailable(f"OpenVINO device {device!r} is not available "
                                      f"(available: {core.available_devices})")

@@ -9,11 +9,12 @@ The bundle is an ordinary voxcpm bundle (``voxlite.export.voxcpm``), so ``pipeli
 - the vocoder as the "AudioVAE": its latents are the *normalised* log-mel the acoustic model generates, so the
   ``decoder`` graph is ``Vocos(mel * std + mean)`` and the ``encoder`` graph ``(log_mel(audio) - mean) / std``.
   Vocos is not causal, so there is no ``decoder_stream``: the pipeline streams by decoding overlapping windows
-  (``audio_vae.window``: left context and look-ahead frames);
-- the lexicon of the G2P front end (``voxlite.text.english_g2p``) as the tokenizer (``voxlite-g2p-en``).
+  (the codec component's ``window``: left context and look-ahead frames);
+- the text component: the lexicon of the G2P front end (``voxlite.text.english_g2p``, type ``voxlite-g2p-en``) and the
+  letter-to-sound graph for words it lacks.
 
-Voice prompts are off (``voice_prompt: false``): the default voice is one speaker and was never trained to continue
-another.
+Voice prompts are off (``voice_prompt: false``, no ``voice-cloning`` capability): the default voice is one speaker
+and was never trained to continue another.
 """
 from __future__ import annotations
 

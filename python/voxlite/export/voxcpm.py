@@ -31,13 +31,14 @@ every graph's weights in one ``graphs/weights.data`` holding each distinct tenso
 ``shared_data``): the LM layers common to prefill and step, and the convolutions common to decoder and decoder_stream,
 are stored once.
 
-hparams: ``patch_size``, ``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` /
-``residual``: ``KVCache.from_spec`` dicts), ``max_positions`` (cache capacity), ``step_kv`` (the step graph's cache
-contract: ``"buffer"``; a bundle without it has the older past-K/V step and is refused with a BundleError asking for a
-re-export), generation defaults (``cfg``: voxcpm's inference default, not the checkpoint's
-``cfm_config.inference_cfg_rate``, which its inference never reads; ``steps``, ``sway_coef``, ``zero_init_ratio``,
-``flow_start``, ``stop_threshold`` (argmax rule), ``min_len``, ``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``)),
-``audio_vae`` (the codec hparams).
+Components: ``lm`` (kind ``voxcpm-lm``: the three graphs above; ``voxlite.hparams.VoxCPMLMHParams``: ``patch_size``,
+``feat_dim``, ``dit_dim``, ``vocab_size``, ``audio_start_token``, ``kv`` (``base`` / ``residual`` KV groups),
+``max_positions`` (cache capacity), ``step_kv`` (the step graph's cache contract: ``"buffer"``; a bundle without it
+has the older past-K/V step and is refused with a BundleError asking for a re-export), generation defaults (``cfg``:
+voxcpm's inference default, not the checkpoint's ``cfm_config.inference_cfg_rate``, which its inference never reads;
+``steps``, ``sway_coef``, ``zero_init_ratio``, ``flow_start``, ``stop_threshold`` (argmax rule), ``min_len``,
+``max_len`` (``min(int(ratio * n_target_tokens + offset), cap)``))), ``codec`` (the AudioVAE: ``CodecHParams``) and,
+with a tokenizer, ``text``.
 """
 from __future__ import annotations
 
