@@ -97,6 +97,19 @@ def _random_model(family: str, config_cls, model_cls, config: str | None, seed: 
     return model, cfg, f"preset {name}"
 
 
+def _preset_model(family: str, presets: dict, config: str | None, checkpoint: str | None, seed: int, load_official,
+                  model_cls):
+    """A model of a preset config: a bare weights file (``checkpoint``, read by ``load_official(path, cfg)``) loaded
+    into it, or random weights. (model, config, provenance)."""
+    name, cfg = _preset(family, presets, config)
+    if checkpoint:
+        model = load_official(checkpoint, cfg)
+    else:
+        torch.manual_seed(seed)
+        model = model_cls(cfg)
+    return model, cfg, f"preset {name}"
+
+
 def _config_file(checkpoint: str | Path, name: str) -> Path | None:
     """``name`` in a checkpoint directory, or beside a checkpoint file (the official releases' layout)."""
     path = Path(checkpoint)
@@ -286,15 +299,10 @@ def vocos_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecP
         cfg = model.cfg
         source = "checkpoint config.yaml"
     else:
-        name, cfg = _preset("vocos", {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz}, config)
-        source = f"preset {name}"
-        if checkpoint:
-            from voxlite.convert.vocos import load_official
+        from voxlite.convert.vocos import load_official
 
-            model = load_official(checkpoint, cfg)
-        else:
-            torch.manual_seed(seed)
-            model = Vocos(cfg)
+        model, cfg, source = _preset_model("vocos", {"tiny": VocosConfig.tiny, "mel_24khz": VocosConfig.mel_24khz},
+                                           config, checkpoint, seed, load_official, Vocos)
     parts = _mel_parts("vocos", model, cfg.mel, jsonable(dataclasses.asdict(cfg)), source)
     # the head's magnitudes go through exp(): int8 there is audible. The input conv reads the mel itself: in int8
     # it cost the default voice's decoder 11 dB of SNR (38.9 -> 27.2 dB) and ran slower than in float (ConvInteger)
@@ -324,15 +332,9 @@ def hifigan_parts(checkpoint: str | None, config: str | None, seed: int) -> Code
         model = load_official(weights, cfg)
         source = "checkpoint config.json"
     else:
-        name, cfg = _preset("hifigan", presets, config)
-        source = f"preset {name}"
-        if checkpoint:
-            from voxlite.convert.hifigan import load_official
+        from voxlite.convert.hifigan import load_official
 
-            model = load_official(checkpoint, cfg)
-        else:
-            torch.manual_seed(seed)
-            model = HiFiGAN(cfg)
+        model, cfg, source = _preset_model("hifigan", presets, config, checkpoint, seed, load_official, HiFiGAN)
     mel = MelConfig.preset(cfg.mel) if cfg.mel is not None else \
         _tiny_mel(cfg.sample_rate, cfg.hop_length, cfg.n_mels)
     return _mel_parts("hifigan", model, mel, jsonable(dataclasses.asdict(cfg)), source)
