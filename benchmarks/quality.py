@@ -983,6 +983,7 @@ def build_report(args, systems: list[System], items: list[Item], results: list[d
             "cpu": cpu_model(),
             "logical_cores": os.cpu_count(), "threads": args.threads, "seed": args.seed, "steps": args.steps,
             "sentences": [str(p) for p in args.sentences], "sentence_count": len(items),
+            "limit_per_file": getattr(args, "limit", None),
             "versions": {k: v for k, v in versions.items() if v}, "scoring": scoring.get("scoring", {})}
     run = getattr(args, "run", None)
     if run is not None:  # benchmarks/report.py's block: machine (load average at the start), versions, git commit
@@ -1006,7 +1007,10 @@ def summary_figures(report: dict) -> dict:
         row["speed"] = r.get("speed", {})
         systems.append(row)
     meta = report["meta"]
-    return {"sentences": meta["sentence_count"], "sentence_files": meta["sentences"], "threads": meta["threads"],
+    from benchmarks.report import repo_path
+
+    return {"sentences": meta["sentence_count"], "sentence_files": [repo_path(f) for f in meta["sentences"]],
+            "limit_per_file": meta.get("limit_per_file"), "threads": meta["threads"],
             "seed": meta["seed"], "steps": meta.get("steps"), "absent": report.get("absent", {}),
             "scoring": meta.get("scoring", {}), "systems": systems}
 
@@ -1183,13 +1187,15 @@ def main(argv=None) -> int:
         print(f"{metric} absent: {why}", file=sys.stderr)
     md = write_report(scoring)
     if args.report is not None:
-        from benchmarks.report import write_report as write_shared
+        from benchmarks.report import repo_path, write_report as write_shared
 
         report = build_report(args, systems, items, results, scoring)
         write_shared(args.report, args.report.name, args.run.command, summary_figures(report),
                      summary_notes(report), run=args.run, markdown="\n".join(
                          [f"{report['meta']['sentence_count']} sentences from "
-                          f"{_sentence_files(report['meta']['sentences'])}; {args.threads} threads, seed {args.seed}",
+                          f"{_sentence_files([repo_path(f) for f in report['meta']['sentences']])}; "
+                          f"{args.threads} threads, seed {args.seed}" + (f", the first {args.limit} of each file"
+                                                                         if args.limit else ""),
                           ""] + table_lines(report)))
         print(f"report written to {args.report}", file=sys.stderr)
     print(md)

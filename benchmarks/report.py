@@ -150,6 +150,16 @@ def start_run(packages=(), *, argv=None, script: str | None = None) -> Run:
                machine=machine_info(), versions=versions(packages), git=git_state(), packages=tuple(packages))
 
 
+def repo_path(path) -> str:
+    """A path as the report names it: relative to the repository root when inside it (a report from another
+    checkout of the same commit reads the same)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), ROOT)).as_posix() if Path(path).resolve().is_relative_to(
+            ROOT) else str(path)
+    except (OSError, ValueError):
+        return str(path)
+
+
 def _clean(value):
     """JSON without NaN / infinity (strict readers refuse them): None in their place; numpy scalars as Python's."""
     if isinstance(value, dict):
@@ -172,6 +182,9 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make a committed report private
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -89,7 +89,9 @@ def main(argv=None) -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     if args.report:
-        files = [str(f) for f in (args.sentences or DEFAULT_SENTENCES)]
+        from benchmarks.report import repo_path
+
+        files = [repo_path(f) for f in (args.sentences or DEFAULT_SENTENCES)]
         first = report["systems"][0]["system"]
         write_report(args.report, args.report.name, started.command,
                      {**report, "sentence_files": files, "limit_per_file": args.limit}, [

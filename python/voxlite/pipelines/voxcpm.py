@@ -276,7 +276,7 @@ class VoxCPMModel(GraphModel):
             self._tokenizer = load_front_end(self.bundle, self.text_component, self.sessions)
         return self._tokenizer
 
-    def _prepare(self, text, prompt_audio, prompt_text, options: GenerationOptions):
+    def _prepare(self, text, prompt_audio, prompt_text):
         """Checks -> (chunks of text, prompt transcript or None, prompt patches or None)."""
         from ..text.sentences import chunk_text
 
@@ -331,7 +331,7 @@ class VoxCPMModel(GraphModel):
     def _sentences(self, text, prompt_audio, prompt_text, cfg, steps, seed, flow_start, progress):
         """(patches of each sentence chunk, its prompt context), the chunks in order; chunk i uses seed + i."""
         options = self.options(cfg=cfg, steps=steps, seed=seed, flow_start=flow_start)
-        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, options)
+        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text)
         for i, chunk in enumerate(chunks):
             if progress is not None:
                 progress(i, len(chunks), chunk)
