@@ -139,3 +139,16 @@ def test_voxcpm_report_and_step_times_at_the_tiny_config(tmp_path):
     md = (out / "report.md").read_text()
     assert "| cpu | fp32 | 1 | 12 |" in md and "| voxlite | cpu | fp32 | 1 |" in md
     assert bench.main(["--table", str(out / "report.json")]) == 0
+
+
+def test_reports_are_readable_as_the_umask_allows_and_paths_are_repo_relative(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        rep.write_report(tmp_path, "x", "python a.py", {"v": 1})
+    finally:
+        os.umask(old)
+    assert all((tmp_path / n).stat().st_mode & 0o777 == 0o644 for n in ("report.json", "report.md"))
+    assert rep.repo_path(ROOT / "benchmarks" / "speed.py") == "benchmarks/speed.py"
+    assert rep.repo_path(tmp_path / "s.txt") == str(tmp_path / "s.txt")

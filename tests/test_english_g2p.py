@@ -36,6 +36,8 @@ def test_inventory_is_fixed_and_unique():
     ("ABC", "ˈA bˈi sˈi"),                                           # acronym: letter names
     ("the cat, the apple", "ðə kˈæt, ði ˈæpᵊl"),                     # weak "the", "ði" before a vowel
     ("a cat", "ə kˈæt"),
+    ("A cat", "ə kˈæt"),                                             # the article, even capitalised
+    ("B A C", "bˈi ˈA sˈi"),                                         # a spelled acronym's "A" is the letter
     ("Bob's cat", "bˈɑbz kˈæt"),
 ])
 def test_phonemize(g2p, text, expected):

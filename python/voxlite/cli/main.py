@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "bundle": "voxlite.cli.bundle",
     "codec": "voxlite.cli.codec",
     "say": "voxlite.cli.say",
+    "voices": "voxlite.cli.voices",
     "export": "voxlite.cli.export",
 }
 

@@ -1,47 +1,155 @@
-"""``voxlite say "text" -o out.wav``: text to speech with any bundle that can speak (optionally cloning a voice)."""
+"""``voxlite say "text" -o out.wav``: text to speech with any bundle that can speak (optionally cloning a voice).
+
+Text: the argument, ``-`` (standard input) or ``-f FILE``; any length: text over the model's per-call limit is cut
+at sentence ends into pieces under it, each synthesized and written as it comes (memory stays bounded). Audio: a
+file (format by extension, written atomically), or ``-o -``: standard output, a streamed WAV or (``--raw``) bare
+16-bit PCM.
+"""
 from __future__ import annotations
 
+import argparse
+import math
 import os
 import sys
+from contextlib import contextmanager
 
-from ..voices import DEFAULT_BUNDLE_ENV, default_bundle
+from ..voices import DEFAULT_BUNDLE_ENV, VOICES_DIR_ENV, default_bundle
 
 HELP = "speak text into an audio file (the default voice, or any text-to-speech bundle)"
 
+EPILOG = f"""\
+text: exactly one of TEXT, "-" (read standard input) or -f FILE, as UTF-8. Any length: text longer than the
+  model takes in one call (5000 characters) is cut at sentence ends into pieces under that limit, spoken and
+  written one after another (the progress line counts them); sentence chunk k of the whole text uses seed + k.
+output: -o FILE writes .wav (16-bit PCM), .flac (16-bit) or .ogg (Vorbis), chosen by the extension, atomically
+  (an error leaves no file), with the permissions your umask gives. -o - writes to standard output: a WAV whose
+  header marks its length unknown (RIFF and data sizes 0xFFFFFFFF, as ffmpeg and sox stream it; fixed in place
+  when stdout is a regular file), or with --raw bare signed 16-bit little-endian mono PCM at the output rate
+  (--rate, else the voice's: see `voxlite voices`). Progress and notes go to standard error only.
+voices: --voice-name NAME picks a voice listed by `voxlite voices` / --list-voices: the embedded one or a bundle in
+  ${VOICES_DIR_ENV} (default ~/.local/share/voxlite/voices). --voice is something else: a recording to clone.
+"""
+
+
+# -- option types: refused by say's own parser (usage + exit 2) -----------------------------------------------------
+def _int_in(what: str, low: int, high: int | None = None, example: str = ""):
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number{example}, got {value!r}") from None
+        if n < low or (high is not None and n > high):
+            bound = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{what} must be {bound}, got {n}")
+        return n
+
+    parse.__name__ = what
+    return parse
+
+
+def _threads(value: str) -> int:
+    # at least 1 here; the upper bound (the usable CPUs) is the runtime's check, which names what this machine has
+    return _int_in("threads", 1)(value)
+
+
+def _finite(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {value!r}")
+    return x
+
+
+def _text_file(value: str) -> str:
+    """-f FILE: the file's text (UTF-8; ``-``: standard input)."""
+    if value == "-":
+        return sys.stdin.read()
+    try:
+        with open(value, encoding="utf-8") as f:
+            return f.read()
+    except UnicodeDecodeError as e:
+        raise argparse.ArgumentTypeError(f"{value} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot read {value}: {e.strerror or e}") from None
+
+
+_rate = _int_in("sample rate", 1000, 384000, " of Hz (e.g. 16000)")
+
 
 def add_arguments(parser) -> None:
-    parser.add_argument("text", help="text to speak")
-    parser.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, .ogg)")
+    from ..backends.registry import GRAPH_BACKENDS
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EPILOG
+    parser.add_argument("text", nargs="?", default=None, help='text to speak; "-" reads it from standard input')
+    parser.add_argument("-f", "--file", dest="text_file", metavar="FILE", type=_text_file, default=None,
+                        help="read the text to speak from FILE (UTF-8, any length)")
+    parser.add_argument("-o", "--output", default=None,
+                        help='output audio file (.wav, .flac, .ogg); "-": standard output (WAV, or --raw PCM)')
+    parser.add_argument("--raw", action="store_true",
+                        help="write bare PCM, no header: signed 16-bit little-endian mono at the output rate")
+    parser.add_argument("--rate", type=_rate, default=None, metavar="HZ",
+                        help="resample the output to HZ (soxr, very high quality; default: the voice's own rate)")
     parser.add_argument("--bundle", default=None,
                         help=f"text-to-speech bundle directory or archive (default: ${DEFAULT_BUNDLE_ENV}, else the "
                              "default voice embedded in the wheel)")
+    parser.add_argument("--voice-name", default=None, metavar="NAME",
+                        help=f"a voice by name, as `voxlite voices` lists them (the embedded one, or a bundle in "
+                             f"${VOICES_DIR_ENV})")
+    parser.add_argument("--list-voices", action="store_true", help="list the voices (as `voxlite voices`) and exit")
     parser.add_argument("--voice", default=None, help="voice prompt recording to clone (needs --voice-text)")
     parser.add_argument("--voice-text", default=None, help="transcript of the --voice recording")
-    parser.add_argument("--backend", default="auto",
-                        help="auto (TensorRT > CUDA > CPU, what is present), cpu, openvino, cuda, ort-tensorrt, tensorrt")
+    parser.add_argument("--backend", default="auto", choices=("auto", *GRAPH_BACKENDS), metavar="BACKEND",
+                        help="where the graphs run: auto (TensorRT > CUDA > CPU, what is present), "
+                             f"{', '.join(GRAPH_BACKENDS)} (see `voxlite info`)")
     parser.add_argument("--precision", default=None, help="graph precision (fp32, fp16, int8); default: the bundle's")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=_threads, default=None, metavar="N",
                         help="CPU threads, 1 to the number of CPUs (default: $VOXLITE_THREADS, else the backend's)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same audio)")
-    parser.add_argument("--cfg", type=float, default=None,
+    parser.add_argument("--seed", type=_int_in("seed", 0, 2 ** 63 - 1), default=0, metavar="N",
+                        help="random seed, 0 or more (same seed, same audio)")
+    parser.add_argument("--cfg", type=_finite, default=None,
                         help="classifier-free guidance scale (default: the bundle's)")
-    parser.add_argument("--steps", type=int, default=None,
-                        help="flow-matching solver steps per patch (default: the bundle's)")
+    parser.add_argument("--steps", type=_int_in("steps", 1), default=None, metavar="N",
+                        help="flow-matching solver steps per patch, 1 or more (default: the bundle's)")
     parser.add_argument("--flow-start", type=float, default=None,
                         help="where each patch's solve starts, 0..1: 1 from noise, below 1 from the prior head's "
                              "patch, 0 that patch itself (bundles with a prior head; default: the bundle's)")
     parser.add_argument("--stream", action="store_true",
                         help="decode patch by patch with the streaming decoder, writing as it goes")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    parser.set_defaults(_say_parser=parser)
+    _refuse_unknown(parser)
+
+
+def _refuse_unknown(parser) -> None:
+    """Unknown options are say's usage errors too (argparse leaves a subcommand's extras to the top parser, whose
+    usage says nothing about say's options)."""
+    parse_known = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        namespace, extras = parse_known(args, namespace)
+        if extras:
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
+
+    parser.parse_known_args = parse_known_args
 
 
 class _Progress:
-    """``sentence i/n, X.X s of audio`` on one stderr line; silent unless stderr is a TTY and not --quiet."""
+    """``sentence i/n, X.X s of audio`` on one stderr line (``piece j/m, `` first when long text was cut into
+    pieces); silent unless stderr is a TTY and not --quiet."""
 
     def __init__(self, enabled: bool, sample_rate: int):
         self.enabled = enabled
         self.sample_rate = sample_rate
         self.samples = 0
+        self.i = self.n = 0
+        self.j, self.m = 0, 1
+
+    def piece(self, j: int, m: int) -> None:
+        self.j, self.m = j, m
         self.i = self.n = 0
 
     def sentence(self, i: int, n: int, _text: str) -> None:
@@ -52,45 +160,138 @@ class _Progress:
         self.samples += n_samples
         self._show()
 
+    def _active(self) -> bool:
+        return self.enabled and (self.n > 1 or self.m > 1)
+
     def _show(self) -> None:
-        if self.enabled and self.n > 1:
-            sys.stderr.write(f"\rsentence {self.i + 1}/{self.n}, {self.samples / self.sample_rate:.1f} s of audio ")
+        if self._active():
+            where = f"piece {self.j + 1}/{self.m}, " if self.m > 1 else ""
+            sys.stderr.write(f"\r{where}sentence {self.i + 1}/{self.n}, "
+                             f"{self.samples / self.sample_rate:.1f} s of audio ")
             sys.stderr.flush()
 
     def done(self) -> None:
-        if self.enabled and self.n > 1:
+        if self._active():
             sys.stderr.write("\n")
 
 
+def text_limit(model) -> int:
+    """The most characters ``model`` takes in one call (its pipeline module's MAX_TEXT_CHARS; 5000 if none)."""
+    module = sys.modules.get(type(model).__module__)
+    return int(getattr(module, "MAX_TEXT_CHARS", 5000))
+
+
+def split_pieces(text: str, limit: int) -> list[str]:
+    """Text within ``limit`` characters as it is; longer text cut at sentence ends (the model's own splitter)
+    into pieces of at most ``limit`` characters (an over-long sentence at commas, then spaces)."""
+    if len(text) <= limit:
+        return [text]
+    from ..text.sentences import chunk_text
+
+    return chunk_text(text, limit)
+
+
+@contextmanager
+def _open_output(args, sample_rate: int):
+    from ..audio import PCMStreamWriter, open_audio_stream
+
+    if args.output == "-":
+        out = PCMStreamWriter(sys.stdout.buffer, sample_rate, wav=not args.raw)
+        try:
+            yield out
+        finally:
+            out.close()
+    elif args.raw:
+        from .._atomic import atomic_output
+
+        with atomic_output(args.output) as tmp, open(tmp, "wb") as f:
+            out = PCMStreamWriter(f, sample_rate, wav=False)
+            yield out
+            out.close()
+    else:
+        with open_audio_stream(args.output, sample_rate) as out:
+            yield out
+
+
+def _read_text(args) -> str:
+    parser = args._say_parser
+    given = [s for s in (args.text, args.text_file) if s is not None]
+    if not given:
+        parser.error('no text: give TEXT, "-" (standard input) or -f FILE')
+    if len(given) > 1:
+        parser.error('give the text one way: TEXT, "-" (standard input) or -f FILE, not several')
+    if args.text == "-":
+        return sys.stdin.read()
+    return given[0]
+
+
 def run(args) -> int:
+    parser = args._say_parser
+    if args.list_voices:
+        from .voices import print_voices
+
+        return print_voices()
+    if args.output is None:
+        parser.error("the following arguments are required: -o/--output")
+    if args.bundle is not None and args.voice_name is not None:
+        parser.error("--bundle and --voice-name both choose the voice: give one")
+    to_stdout = args.output == "-"
+    if to_stdout and sys.stdout.isatty() and not args.quiet:
+        print("voxlite say: writing audio to the terminal (-o -); pipe it somewhere", file=sys.stderr)
+    text = _read_text(args)
+
     import voxlite
-    from voxlite.audio import open_audio_stream
+    from voxlite.audio import StreamResampler, check_output_path, check_write_format
     from voxlite.errors import InvalidInput
 
-    bundle = args.bundle or default_bundle()
     if (args.voice is None) != (args.voice_text is None):
         raise InvalidInput("--voice and --voice-text go together (the recording and its transcript)")
+    if not to_stdout:  # refuse what cannot be written before any synthesis
+        check_output_path(args.output, create_parents=False)
+        if not args.raw:
+            check_write_format(args.output)
+    if not text.strip():
+        raise InvalidInput("text is empty")
+    if args.voice_name is not None:
+        from ..voices import find_voice
+
+        bundle = find_voice(args.voice_name)
+    else:
+        bundle = args.bundle or default_bundle()
     task = "voice-cloning" if args.voice is not None else "text-to-speech"
     model = voxlite.load(bundle, backend=args.backend, precision=args.precision, threads=args.threads, task=task)
+    pieces = split_pieces(text, text_limit(model))
+    rate = args.rate or model.sample_rate
+    resampler = StreamResampler(model.sample_rate, rate)
     progress = _Progress(not args.quiet and sys.stderr.isatty(), model.sample_rate)
-    options = dict(cfg=args.cfg, steps=args.steps, flow_start=args.flow_start, seed=args.seed,
-                   progress=progress.sentence)
+    options = dict(cfg=args.cfg, steps=args.steps, flow_start=args.flow_start, progress=progress.sentence)
     if args.voice is not None:
         options.update(prompt_audio=args.voice, prompt_text=args.voice_text)
+    chunks_before = 0  # sentence chunks of the pieces already spoken: chunk k of the whole text uses seed + k
     try:
-        if args.stream:
-            with open_audio_stream(args.output, model.sample_rate) as out:
-                for chunk in model.stream(args.text, **options):
-                    out.write(chunk)
+        with _open_output(args, rate) as out:
+            for j, piece in enumerate(pieces):
+                progress.piece(j, len(pieces))
+                call = dict(options, seed=args.seed + chunks_before)
+                produced = model.stream(piece, **call) if args.stream else \
+                    (model.synthesize(piece, **call).samples,)
+                for chunk in produced:
+                    out.write(resampler(chunk))
                     progress.add(len(chunk))
+                chunks_before += max(progress.n, 1)
+            out.write(resampler.flush())
             duration = out.duration
-        else:
-            audio = model.synthesize(args.text, **options)
-            progress.add(len(audio.samples))
-            audio.save(args.output)
-            duration = audio.duration
+    except BrokenPipeError:  # `voxlite say ... -o - | head -c 1000`: the reader has what it wanted
+        if to_stdout:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return 141
+        raise
     finally:
         progress.done()
     if not args.quiet:
-        print(f"{duration:.2f} s -> {args.output}", file=sys.stderr)
+        where = "<stdout>" if to_stdout else args.output
+        pieces_note = f" ({len(pieces)} pieces)" if len(pieces) > 1 else ""
+        print(f"{duration:.2f} s -> {where}{pieces_note}", file=sys.stderr)
     return 0

@@ -66,14 +66,18 @@ class EnglishG2P:
             raise InvalidInput(f"text must be a str, got {type(text).__name__}")
         out: list[str] = []
         article = None  # index in out of a "the" whose vowel depends on the next word
-        for tok in _WORD.findall(normalize_text(text)):
+        toks = _WORD.findall(normalize_text(text))
+        for i, tok in enumerate(toks):
             if tok in PUNCTUATION:
                 if out and out[-1][-1:] not in PUNCTUATION:
                     out[-1] += tok
                 article = None
                 continue
             low = tok.lower()
-            ps = WEAK_FORMS.get(low) or self.word(tok)
+            if tok == "A" and any(_is_letter(toks[j]) for j in (i - 1, i + 1) if 0 <= j < len(toks)):
+                ps = self.word(tok)  # a spelled letter ("A M", "U S A" from the normaliser), not the article
+            else:
+                ps = WEAK_FORMS.get(low) or self.word(tok)
             if not ps:
                 continue
             if article is not None and ps.lstrip("ˈˌ")[:1] in _VOWELS:
@@ -214,6 +218,11 @@ class EnglishG2P:
     def _spell(self, word: str) -> str:
         names = [self.lexicon.get(c.upper()) or self.lexicon.get(c.lower()) for c in word if c.isalpha()]
         return " ".join(n for n in names if n)
+
+
+def _is_letter(tok: str) -> bool:
+    """A single capital letter, as the normaliser writes a spelled acronym ("F B I"); "I'm" or "A's" are not."""
+    return len(tok) == 1 and tok.isupper() or len(tok) == 3 and tok[0].isupper() and tok[1:] == "'s"
 
 
 def _digit_names(digits: str) -> list[str]:
