@@ -182,8 +182,12 @@ class AudioStreamWriter:
             raise InvalidInput(f"expected mono chunks (N,), got shape {chunk.shape}")
         if not np.isfinite(chunk).all():
             raise InvalidInput("refusing to write audio with NaN or infinite samples")
-        self._handle.write(np.clip(chunk, -1.0, 1.0))
-        self.samples_written += len(chunk)
+        if chunk.size:
+            self._emit(np.clip(chunk, -1.0, 1.0))
+            self.samples_written += len(chunk)
+
+    def _emit(self, samples: np.ndarray) -> None:
+        self._handle.write(samples)
 
     @property
     def duration(self) -> float:
@@ -243,16 +247,14 @@ def pcm16(samples: np.ndarray) -> bytes:
     return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
 
-class PCMStreamWriter:
+class PCMStreamWriter(AudioStreamWriter):
     """Mono audio chunks to a binary file object (stdout) as 16-bit PCM, optionally after a streamed WAV header
     (sizes unknown: 0xFFFFFFFF). :meth:`close` fixes the sizes in place when the file can seek (stdout redirected
     to a regular file, not opened for appending) and flushes; a pipe keeps the unknown sizes."""
 
     def __init__(self, handle, sample_rate: int, *, wav: bool = True):
-        self._handle = handle
-        self.sample_rate = sample_rate
+        super().__init__(handle, sample_rate)
         self.wav = wav
-        self.samples_written = 0
         self._start = None
         if wav:
             self._start = self._position()
@@ -274,20 +276,9 @@ class PCMStreamWriter:
         except (AttributeError, OSError, ValueError):
             return None
 
-    def write(self, chunk: np.ndarray) -> None:
-        chunk = np.asarray(chunk, dtype=np.float32)
-        if chunk.ndim != 1:
-            raise InvalidInput(f"expected mono chunks (N,), got shape {chunk.shape}")
-        if not np.isfinite(chunk).all():
-            raise InvalidInput("refusing to write audio with NaN or infinite samples")
-        if chunk.size:
-            self._handle.write(pcm16(np.clip(chunk, -1.0, 1.0)))
-            self._handle.flush()
-            self.samples_written += len(chunk)
-
-    @property
-    def duration(self) -> float:
-        return self.samples_written / self.sample_rate
+    def _emit(self, samples: np.ndarray) -> None:
+        self._handle.write(pcm16(samples))
+        self._handle.flush()
 
     def close(self) -> None:
         if self.wav and self._start is not None:
