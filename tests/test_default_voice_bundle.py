@@ -59,7 +59,7 @@ def test_manifest(cpu_model):
     hp, b = cpu_model.hparams, cpu_model.bundle
     assert hp.audio_position_rate == pytest.approx(0.7) and hp.voice_prompt is False
     assert b.capabilities == ("text-to-speech",)  # one voice: no cloning
-    assert cpu_model.codec.hparams.window.to_json() == {"left": 16, "right": 8}
+    assert cpu_model.codec.hparams.window.to_json() == {"left": 28, "right": 29}  # export.default_voice.WINDOW
     assert b.component("text").hparams == {"type": "voxlite-g2p-en"}
     assert "codec/decoder_stream" not in b.manifest.graphs
     assert "position" in [i.name for i in b.graph("lm/step").inputs]
@@ -142,7 +142,7 @@ def test_windowed_stream_matches_offline(cpu_model):
     chunks = list(cpu_model.stream("hello cat", steps=2, seed=1))
     offline = cpu_model.synthesize("hello cat", steps=2, seed=1).samples
     streamed = np.concatenate(chunks)
-    assert len(chunks) > 2 and streamed.shape == offline.shape
+    assert len(chunks) > 1 and streamed.shape == offline.shape
     scale = np.abs(offline).max() + 1e-9
     assert np.abs(streamed - offline).max() / scale < 0.05
 

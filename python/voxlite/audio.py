@@ -290,3 +290,122 @@ class PCMStreamWriter(AudioStreamWriter):
             except (OSError, ValueError):
                 pass
         self._handle.flush()
+
+
+# -- user control: speed (frame time-stretch), pauses, volume ------------------------------------------------------
+SPEED_RANGE = (0.5, 2.0)
+MAX_PAUSE_SECONDS = 10.0
+MAX_VOLUME = 4.0  # linear gain (+12 dB)
+
+
+def check_speed(speed, what: str = "speed") -> float:
+    """A speaking-rate factor in SPEED_RANGE (1: as generated; 2: twice as fast)."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float, np.integer, np.floating)):
+        raise InvalidInput(f"{what} must be a number from {SPEED_RANGE[0]} to {SPEED_RANGE[1]}, got {speed!r}")
+    x = float(speed)
+    if not (SPEED_RANGE[0] <= x <= SPEED_RANGE[1]):
+        raise InvalidInput(f"{what} must be from {SPEED_RANGE[0]} to {SPEED_RANGE[1]} (1: normal), got {speed!r}")
+    return x
+
+
+def check_pause(pause, what: str = "pause") -> float:
+    """Seconds of silence, 0 to MAX_PAUSE_SECONDS (None: 0)."""
+    if pause is None:
+        return 0.0
+    if isinstance(pause, bool) or not isinstance(pause, (int, float, np.integer, np.floating)) \
+            or not (0.0 <= float(pause) <= MAX_PAUSE_SECONDS):
+        raise InvalidInput(f"{what} must be seconds of silence from 0 to {MAX_PAUSE_SECONDS:g}, got {pause!r}")
+    return float(pause)
+
+
+def volume_gain(volume, what: str = "volume") -> float:
+    """``volume`` -> a linear gain in [0, MAX_VOLUME]: a number is the gain itself (1: unchanged, 0.5: half the
+    amplitude); a string is a number or decibels ("-6dB", "+3 dB", "0.5")."""
+    if volume is None:
+        return 1.0
+    bad = InvalidInput(f"{what} must be a linear gain from 0 to {MAX_VOLUME:g} or decibels such as '-6dB' (at most "
+                       f"+{20 * np.log10(MAX_VOLUME):.1f} dB), got {volume!r}")
+    if isinstance(volume, str):
+        s = volume.strip().lower().replace(" ", "")
+        try:
+            gain = 10.0 ** (float(s[:-2]) / 20.0) if s.endswith("db") else float(s)
+        except ValueError:
+            raise bad from None
+    elif isinstance(volume, bool) or not isinstance(volume, (int, float, np.integer, np.floating)):
+        raise bad
+    else:
+        gain = float(volume)
+    if not (0.0 <= gain <= MAX_VOLUME * (1 + 1e-9)):  # "+12.04dB" rounds a hair over 4
+        raise bad
+    return min(gain, MAX_VOLUME)
+
+
+def apply_gain(samples: np.ndarray, gain: float) -> np.ndarray:
+    """``samples * gain`` clipped to [-1, 1] (float32); gain 1 returns ``samples`` untouched."""
+    if gain == 1.0:
+        return samples
+    return np.clip(np.asarray(samples, np.float32) * np.float32(gain), -1.0, 1.0).astype(np.float32)
+
+
+def silence(seconds: float, sample_rate: int) -> np.ndarray:
+    return np.zeros(int(round(seconds * sample_rate)), np.float32)
+
+
+class FrameStretcher:
+    """Time-stretch a sequence of feature frames (T, D) by linear interpolation along time, as they stream in.
+
+    Output frame j reads the input at position ``(j + 0.5) * speed - 0.5`` (clamped to the frames there are), and
+    there are ``round(T / speed)`` output frames (at least one): speed 2 halves the duration, 0.5 doubles it.
+    For a vocoder over (log-)mel frames this changes the tempo and keeps the pitch (each frame's spectrum is kept).
+    Pushing all frames at once then flushing gives exactly the frames of any other chunking."""
+
+    def __init__(self, speed: float):
+        self.speed = float(speed)
+        self._frames: list[np.ndarray] = []
+        self._total = 0
+        self._next = 0  # the next output frame
+        self._base = 0  # index of self._frames[0]'s first frame in the input
+
+    def _emit(self, upto: int, final: bool) -> np.ndarray:
+        """Output frames [self._next, upto)."""
+        if upto <= self._next:
+            return np.zeros((0, self._frames[0].shape[1] if self._frames else 0), np.float32)
+        frames = np.concatenate(self._frames) if len(self._frames) > 1 else self._frames[0]
+        self._frames = [frames]
+        j = np.arange(self._next, upto, dtype=np.float64)
+        pos = np.clip((j + 0.5) * self.speed - 0.5, 0.0, self._total - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, self._total - 1)
+        w = (pos - lo).astype(np.float32)[:, None]
+        out = frames[lo - self._base] * (1 - w) + frames[hi - self._base] * w
+        self._next = upto
+        if not final:  # drop the frames no later output frame reads
+            keep_from = int(np.floor(max((upto + 0.5) * self.speed - 0.5, 0.0)))
+            if keep_from > self._base:
+                self._frames = [frames[keep_from - self._base:]]
+                self._base = keep_from
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def push(self, frames: np.ndarray) -> np.ndarray:
+        """Frames (T, D) in -> the stretched frames (T', D) that are ready (T' may be 0)."""
+        frames = np.asarray(frames, np.float32)
+        self._frames.append(frames)
+        self._total += frames.shape[0]
+        # frame j is ready when the input frame after its position exists: (j + 0.5) * speed - 0.5 + 1 < total
+        upto = int(np.ceil((self._total - 0.5) / self.speed - 0.5))
+        while upto > self._next and (upto - 0.5) * self.speed - 0.5 + 1 >= self._total:
+            upto -= 1
+        return self._emit(upto, final=False)
+
+    def flush(self) -> np.ndarray:
+        """The remaining frames, ``round(T / speed)`` in all."""
+        n = max(1, int(np.floor(self._total / self.speed + 0.5))) if self._total else 0
+        if not self._total:
+            return np.zeros((0, 0), np.float32)
+        return self._emit(n, final=True)
+
+
+def stretch_frames(frames: np.ndarray, speed: float) -> np.ndarray:
+    """Frames (T, D) -> ``round(T / speed)`` frames (``FrameStretcher`` at once)."""
+    s = FrameStretcher(speed)
+    return np.concatenate([s.push(frames), s.flush()])

@@ -26,6 +26,11 @@ output: -o FILE writes .wav (16-bit PCM), .flac (16-bit) or .ogg (Vorbis), chose
   header marks its length unknown (RIFF and data sizes 0xFFFFFFFF, as ffmpeg and sox stream it; fixed in place
   when stdout is a regular file), or with --raw bare signed 16-bit little-endian mono PCM at the output rate
   (--rate, else the voice's: see `voxlite voices`). Progress and notes go to standard error only.
+control: --speed 0.5..2 (pitch kept), --pause SECONDS between sentences, --volume GAIN (linear 0..4 or '-6dB'),
+  --lexicon FILE (lines "word<TAB>phonemes", # comments; the phonemes in the voice's inventory or common IPA),
+  inline phonemes in the text as [[həlˈO]], and --ssml (or text starting with <speak): an SSML subset (speak,
+  break, prosody rate, say-as cardinal/ordinal/characters/date/telephone, phoneme, sub). Pieces: with --pause the
+  pause also goes between pieces; an SSML document is never cut (its limit is 20000 characters of markup).
 voices: --voice-name NAME picks a voice listed by `voxlite voices` / --list-voices: the embedded one or a bundle in
   ${VOICES_DIR_ENV} (default ~/.local/share/voxlite/voices). --voice is something else: a recording to clone.
 """
@@ -78,6 +83,38 @@ def _text_file(value: str) -> str:
 _rate = _int_in("sample rate", 1000, 384000, " of Hz (e.g. 16000)")
 
 
+def _checked(check, what: str):
+    """An argparse type from one of voxlite.audio's option checks (its InvalidInput -> a usage error)."""
+    def parse(value: str):
+        from ..errors import InvalidInput
+
+        try:
+            return check(value if what == "volume" else _finite(value), what)
+        except InvalidInput as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = what
+    return parse
+
+
+def _speed(value: str) -> float:
+    from ..audio import check_speed
+
+    return _checked(check_speed, "speed")(value)
+
+
+def _pause(value: str) -> float:
+    from ..audio import check_pause
+
+    return _checked(check_pause, "pause")(value)
+
+
+def _volume(value: str) -> str:
+    from ..audio import volume_gain
+
+    return _checked(volume_gain, "volume")(value)
+
+
 def add_arguments(parser) -> None:
     from ..backends.registry import GRAPH_BACKENDS
 
@@ -116,6 +153,20 @@ def add_arguments(parser) -> None:
     parser.add_argument("--flow-start", type=float, default=None,
                         help="where each patch's solve starts, 0..1: 1 from noise, below 1 from the prior head's "
                              "patch, 0 that patch itself (bundles with a prior head; default: the bundle's)")
+    parser.add_argument("--speed", type=_speed, default=1.0, metavar="X",
+                        help="speaking rate, 0.5 to 2 (2: twice as fast), pitch kept (mel-vocoder voices, such as "
+                             "the default one)")
+    parser.add_argument("--pause", type=_pause, default=None, metavar="SECONDS",
+                        help="silence between sentences, 0 to 10 s (default: none added)")
+    parser.add_argument("--volume", type=_volume, default=None, metavar="GAIN",
+                        help="output gain: linear 0 to 4 (0.5: half) or decibels (--volume=-6dB); clipped to full "
+                             "scale")
+    parser.add_argument("--lexicon", action="append", default=None, metavar="FILE",
+                        help="user pronunciations, one 'word<TAB>phonemes' a line (# comments), winning over the "
+                             "voice's lexicon; repeatable (G2P voices, such as the default one)")
+    parser.add_argument("--ssml", action="store_true",
+                        help="the text is SSML (speak, break, prosody rate, say-as, phoneme, sub); text starting "
+                             "with <speak is read as SSML anyway")
     parser.add_argument("--stream", action="store_true",
                         help="decode patch by patch with the streaming decoder, writing as it goes")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
@@ -260,11 +311,28 @@ def run(args) -> int:
         bundle = args.bundle or default_bundle()
     task = "voice-cloning" if args.voice is not None else "text-to-speech"
     model = voxlite.load(bundle, backend=args.backend, precision=args.precision, threads=args.threads, task=task)
-    pieces = split_pieces(text, text_limit(model))
+    for lexicon in args.lexicon or ():
+        if not hasattr(model, "add_lexicon"):
+            raise InvalidInput(f"--lexicon: a {type(model).__name__} takes no user lexicon")
+        model.add_lexicon(lexicon)
+    from voxlite.text.ssml import looks_like_ssml
+
+    ssml = args.ssml or looks_like_ssml(text)
+    # an SSML document is one piece (the model refuses one over its limit); plain text is cut at sentence ends
+    pieces = [text] if ssml else split_pieces(text, text_limit(model))
     rate = args.rate or model.sample_rate
     resampler = StreamResampler(model.sample_rate, rate)
     progress = _Progress(not args.quiet and sys.stderr.isatty(), model.sample_rate)
     options = dict(cfg=args.cfg, steps=args.steps, flow_start=args.flow_start, progress=progress.sentence)
+    # the user-control options go in only when given (bundles whose model takes none still speak plain text)
+    if args.speed != 1.0:
+        options["speed"] = args.speed
+    if args.pause is not None:
+        options["pause"] = args.pause
+    if args.volume is not None:
+        options["volume"] = args.volume
+    if ssml:
+        options["ssml"] = True
     if args.voice is not None:
         options.update(prompt_audio=args.voice, prompt_text=args.voice_text)
     chunks_before = 0  # sentence chunks of the pieces already spoken: chunk k of the whole text uses seed + k
@@ -272,6 +340,10 @@ def run(args) -> int:
         with _open_output(args, rate) as out:
             for j, piece in enumerate(pieces):
                 progress.piece(j, len(pieces))
+                if j and args.pause:  # the pause between sentences, also where the text was cut into pieces
+                    from voxlite.audio import silence
+
+                    out.write(resampler(silence(args.pause, model.sample_rate)))
                 call = dict(options, seed=args.seed + chunks_before)
                 produced = model.stream(piece, **call) if args.stream else \
                     (model.synthesize(piece, **call).samples,)

@@ -10,7 +10,9 @@ Component contract (written by ``voxlite.export.codec``; hparams: ``voxlite.hpar
   (``latents`` -> ``audio``), and for causal codecs ``decoder_stream`` (``latents`` chunk + ``state_*`` ->
   ``audio`` chunk + ``new_state_*``) with, when the initial state depends on the stream's start (reflect
   padding), ``decoder_stream_init`` (first ``latents`` chunk -> ``state_*``). Non-causal decoders with a
-  ``window`` stream in overlapping windows.
+  ``window`` stream in overlapping windows: the same samples as the offline decode, to float rounding, when the
+  window covers the decoder's receptive field and the decoder is local (dynamic int8 activation scales are not:
+  see ``streaming.WindowedStreamDecoder``).
 - tensors (RVQ): ``codebooks`` (n_q, K, D) in latent space (decode); ``search_codebooks`` (n_q, K, Dc) and, for
   factorized codes, ``in_proj_weight`` (n_q, Dc, D) / ``in_proj_bias`` (n_q, Dc) (encode).
 """
@@ -145,7 +147,13 @@ class Codec:
 
     def stream_decoder(self, first: np.ndarray | None = None) -> StatefulStreamDecoder | WindowedStreamDecoder:
         """A streaming decoder for this codec. ``first``: the first latent chunk (1, D, T), needed by decoders whose
-        initial state depends on the stream's start (``stream_init: graph``)."""
+        initial state depends on the stream's start (``stream_init: graph``).
+
+        Causal codecs (``decoder_stream``): the concatenated chunks are the offline decode. Non-causal ones
+        (``window``): each chunk is decoded from ``window.left`` frames before it and ``window.right`` after it;
+        with a window covering the receptive field (the default voice's: 28 / 29 frames) the chunks are the offline
+        decode to float rounding, except for what a non-local decoder adds: the default voice's int8 vocoder
+        quantizes activations with one scale per decoded span (stream vs offline 22-42 dB SNR)."""
         if not self.streams:
             raise InvalidInput(f"codec {self.component!r} of bundle {self.sessions.bundle.name!r} has no streaming "
                                "decoder (a non-causal codec exported without a window)")

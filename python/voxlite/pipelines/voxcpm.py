@@ -276,14 +276,63 @@ class VoxCPMModel(GraphModel):
             self._tokenizer = load_front_end(self.bundle, self.text_component, self.sessions)
         return self._tokenizer
 
-    def _prepare(self, text, prompt_audio, prompt_text):
-        """Checks -> (chunks of text, prompt transcript or None, prompt patches or None)."""
-        from ..text.sentences import chunk_text
+    def add_lexicon(self, lexicon) -> int:
+        """User pronunciations (a lexicon file's path or a mapping word -> phonemes) for the text front end; they win
+        over the bundle's lexicon for every later call. Front ends with a phoneme inventory only (the default
+        voice's G2P); see ``voxlite.text.phonemes``. Returns the number of entries added."""
+        tokenizer = self.tokenizer
+        if not getattr(tokenizer, "supports_phonemes", False):
+            raise InvalidInput(f"lexicon: bundle {self.bundle.name!r} reads text with a {type(tokenizer).__name__}, "
+                               "which has no phoneme inventory (user lexicons are for the G2P front end)")
+        return tokenizer.add_lexicon(lexicon)
+
+    def _check_speed(self, speed, what: str = "speed") -> float:
+        from ..audio import check_speed
+
+        speed = check_speed(speed, what)
+        if speed != 1.0 and self.codec.kind != "mel":
+            raise InvalidInput(f"{what} {speed:g}: bundle {self.bundle.name!r} decodes {self.codec.kind!r} codec "
+                               "latents, which cannot be time-stretched without changing the voice (speed works "
+                               "with mel-vocoder voices, such as the default voice, whose frames are spectra)")
+        return speed
+
+    def _prepare(self, text, prompt_audio, prompt_text, *, ssml=None, speed=1.0, pause=None):
+        """Checks -> (plan, prompt transcript or None, prompt patches or None). The plan: ``("speak", chunk text,
+        speed)`` and ``("pause", seconds)`` items in order; between two spoken chunks with no pause item between
+        them, ``pause`` seconds (if any) go in."""
+        from ..audio import check_pause
+        from ..text.sentences import chunk_text, split_sentences
 
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("text is empty")
-        if len(text) > MAX_TEXT_CHARS:
-            raise InvalidInput(f"text is too long: {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+        if ssml not in (None, True, False):
+            raise InvalidInput(f"ssml must be True, False or None (detect a leading <speak>), got {ssml!r}")
+        speed = self._check_speed(speed)
+        pause = check_pause(pause)
+        if ssml is None:
+            from ..text.ssml import looks_like_ssml
+
+            ssml = looks_like_ssml(text)
+        text_limit = 4 * MAX_TEXT_CHARS if ssml else MAX_TEXT_CHARS  # SSML: markup included
+        if len(text) > text_limit:
+            raise InvalidInput(f"text is too long: {len(text)} characters; the limit is {text_limit}"
+                               f"{' for an SSML document' if ssml else ''}")
+        if ssml:
+            from ..text import ssml as ssml_module
+
+            segments = ssml_module.parse(text)
+            spoken = sum(len(item.text) for item in segments if isinstance(item, ssml_module.Speech))
+            if spoken > MAX_TEXT_CHARS:
+                raise InvalidInput(f"text is too long: {spoken} characters to speak; the limit is {MAX_TEXT_CHARS}")
+            items = [("speak", item.text, self._check_speed(item.speed * speed, "speed (with <prosody rate>)"))
+                     if isinstance(item, ssml_module.Speech) else ("pause", item.seconds) for item in segments]
+        else:
+            items = [("speak", text, speed)]
+        if not any(item[0] == "speak" for item in items):
+            raise InvalidInput("text is empty")
+        if "[[" in text and not getattr(self.tokenizer, "supports_phonemes", False):
+            raise InvalidInput(f"phonemes ([[...]] or SSML <phoneme>): bundle {self.bundle.name!r}'s text front end "
+                               f"({type(self.tokenizer).__name__}) has no phoneme inventory")
         if not self.voice_prompt and (prompt_audio is not None or prompt_text is not None):
             raise InvalidInput(f"bundle {self.bundle.name!r} is a single voice and takes no voice prompt")
         if (prompt_audio is None) != (prompt_text is None):
@@ -306,10 +355,26 @@ class VoxCPMModel(GraphModel):
         limit = min(MAX_CHUNK_TOKENS, available // 3)
         if limit < 1:
             raise InvalidInput(f"the voice prompt fills this model's {self.max_positions} positions; use a shorter one")
-        chunks = chunk_text(text, limit, self.tokenizer.count)
-        if not chunks:
+        plan, spoken_before, paused = [], False, False
+        for item in items:
+            if item[0] == "pause":
+                if item[1] > 0:
+                    plan.append(item)
+                paused = True
+                continue
+            # with a pause, every sentence is its own chunk (the pause goes between sentences); without, sentences
+            # are merged into chunks of up to `limit` tokens (as they always were)
+            count = self.tokenizer.count
+            chunks = [c for sentence in split_sentences(item[1]) for c in chunk_text(sentence, limit, count)] \
+                if pause > 0 else chunk_text(item[1], limit, count)
+            for chunk in chunks:
+                if spoken_before and not paused and pause > 0:
+                    plan.append(("pause", pause))
+                plan.append(("speak", chunk, item[2]))
+                spoken_before, paused = True, False
+        if not any(item[0] == "speak" for item in plan):
             raise InvalidInput("text is empty")
-        return chunks, prompt_text, patches
+        return plan, prompt_text, patches
 
     def _chunk_patches(self, chunk, prompt_text, patches, options: GenerationOptions):
         ids, n_target = self.tokenizer.encode_pair(chunk, prompt_text)
@@ -328,18 +393,46 @@ class VoxCPMModel(GraphModel):
             return np.zeros((0, self.patch_size, self.feat_dim), np.float32)
         return patches[-self.PROMPT_CONTEXT_PATCHES:]
 
-    def _sentences(self, text, prompt_audio, prompt_text, cfg, steps, seed, flow_start, progress):
-        """(patches of each sentence chunk, its prompt context), the chunks in order; chunk i uses seed + i."""
+    def _sentences(self, text, prompt_audio, prompt_text, cfg, steps, seed, flow_start, progress, ssml=None,
+                   speed=1.0, pause=None):
+        """The plan in order: (patches of each sentence chunk, its prompt context, its speed) or (None, seconds of
+        silence, None); spoken chunk i uses seed + i."""
         options = self.options(cfg=cfg, steps=steps, seed=seed, flow_start=flow_start)
-        chunks, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text)
-        for i, chunk in enumerate(chunks):
+        plan, prompt_text, patches = self._prepare(text, prompt_audio, prompt_text, ssml=ssml, speed=speed,
+                                                   pause=pause)
+        n = sum(item[0] == "speak" for item in plan)
+        i = 0
+        for item in plan:
+            if item[0] == "pause":
+                yield None, item[1], None
+                continue
+            _, chunk, chunk_speed = item
             if progress is not None:
-                progress(i, len(chunks), chunk)
+                progress(i, n, chunk)
             chunk_options = dataclasses.replace(options, seed=options.seed + i)
-            yield self._chunk_patches(chunk, prompt_text, patches, chunk_options), self._context(patches)
+            yield self._chunk_patches(chunk, prompt_text, patches, chunk_options), self._context(patches), chunk_speed
+            i += 1
+
+    @staticmethod
+    def _stretched(patches, speed: float) -> Iterator[np.ndarray]:
+        """Patches (P, D) -> frame blocks (T, D) time-stretched by ``speed`` (as they come; speed 1: as they are)."""
+        if speed == 1.0:
+            yield from patches
+            return
+        from ..audio import FrameStretcher
+
+        stretcher = FrameStretcher(speed)
+        for patch in patches:
+            frames = stretcher.push(patch)
+            if len(frames):
+                yield frames
+        frames = stretcher.flush()
+        if len(frames):
+            yield frames
 
     def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
-               steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None
+               steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None,
+               speed: float = 1.0, pause: float | None = None, volume=1.0, ssml: bool | None = None
                ) -> Iterator[np.ndarray]:
         """Text -> audio chunks (float32 at ``sample_rate``) as soon as each is decoded (one per patch for causal
         codecs; growing windows for the default voice's vocoder).
@@ -350,19 +443,47 @@ class VoxCPMModel(GraphModel):
         ``progress(i, n, chunk_text)`` is called before chunk i (0-based) of n. With a prompt, each chunk's decoder
         starts from the prompt's last two patches (their audio is not output), as the official pipeline does (it
         always trims two patches' audio, even when a one-patch prompt gave one: there it drops a generated patch;
-        here it does not)."""
-        for patches, context in self._sentences(text, prompt_audio, prompt_text, cfg, steps, seed, flow_start,
-                                                progress):
-            yield from self._decode_stream(patches, context)
+        here it does not).
+
+        User control (defaults: the audio as generated): ``speed`` 0.5..2 (2: twice as fast), pitch kept: the
+        generated mel frames are time-stretched (linear interpolation) before the vocoder (mel-vocoder voices only;
+        other codecs refuse speed != 1). ``pause``: seconds of silence (0..10) between sentences (with a pause each
+        sentence is generated on its own; without one, short sentences share a chunk, as always).
+        ``volume``: a linear gain 0..4 or decibels ("-6dB"), the output clipped to [-1, 1]. ``ssml``: True: ``text``
+        is an SSML document (``voxlite.text.ssml``: speak, break, prosody rate, say-as, phoneme, sub); None (the
+        default): SSML when it starts with ``<speak``; False: plain text. Phonemes inline in text: ``[[həlˈO]]``
+        (``voxlite.text.phonemes``)."""
+        from ..audio import apply_gain, silence, volume_gain
+
+        gain = volume_gain(volume)
+        for patches, context, chunk_speed in self._sentences(text, prompt_audio, prompt_text, cfg, steps, seed,
+                                                             flow_start, progress, ssml, speed, pause):
+            if patches is None:
+                yield silence(context, self.sample_rate)
+                continue
+            for audio in self._decode_stream(self._stretched(patches, chunk_speed), context):
+                yield apply_gain(audio, gain)
 
     def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
-                   steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None) -> Audio:
+                   steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None,
+                   speed: float = 1.0, pause: float | None = None, volume=1.0, ssml: bool | None = None) -> Audio:
         """Text -> Audio: ``stream``'s sentence chunks, each decoded whole by the offline decoder (for causal
-        codecs the same samples as concatenating ``stream``'s output, up to float rounding)."""
+        codecs the same samples as concatenating ``stream``'s output, up to float rounding). ``speed``, ``pause``,
+        ``volume``, ``ssml``: as ``stream``."""
+        from ..audio import apply_gain, silence, stretch_frames, volume_gain
+
+        gain = volume_gain(volume)
         pieces = []
-        for patches, context in self._sentences(text, prompt_audio, prompt_text, cfg, steps, seed, flow_start,
-                                                progress):
-            latent = np.concatenate([context, *(p[None] for p in patches)])
-            audio = self.codec.decode_samples(np.ascontiguousarray(latent.reshape(-1, self.feat_dim).T[None]))
+        for patches, context, chunk_speed in self._sentences(text, prompt_audio, prompt_text, cfg, steps, seed,
+                                                             flow_start, progress, ssml, speed, pause):
+            if patches is None:
+                pieces.append(silence(context, self.sample_rate))
+                continue
+            frames = np.concatenate([p[None] for p in patches]).reshape(-1, self.feat_dim)
+            if chunk_speed != 1.0:
+                frames = stretch_frames(frames, chunk_speed)
+            latent = np.concatenate([context.reshape(-1, self.feat_dim), frames])
+            audio = self.codec.decode_samples(np.ascontiguousarray(latent.T[None]))
             pieces.append(audio[len(context) * self.patch_size * self.hop_length:])
-        return Audio(np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32), self.sample_rate)
+        samples = np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32)
+        return Audio(apply_gain(samples, gain), self.sample_rate)

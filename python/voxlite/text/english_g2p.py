@@ -49,10 +49,39 @@ class EnglishG2P:
     lexicon: dict[str, str]
     symbols: list[str] = field(default_factory=inventory)
     letter_to_sound: Callable[[str], str | None] | None = None
+    user_lexicon: dict[str, str] = field(default_factory=dict)  # add_lexicon's entries: they win over ``lexicon``
 
     def __post_init__(self):
         self.ids = {s: i for i, s in enumerate(self.symbols)}
         self._lookup = lru_cache(maxsize=65536)(self._lookup_uncached)
+
+    # ------------------------------------------------------------------ user pronunciations
+
+    supports_phonemes = True  # inline ``[[phonemes]]`` and add_lexicon (``voxlite.text.phonemes``)
+
+    def add_lexicon(self, lexicon) -> int:
+        """Add user pronunciations, which win over the built-in lexicon: a path to a lexicon file (lines
+        ``word<TAB>phonemes``, ``#`` comments; ``voxlite.text.phonemes``) or a mapping word -> phonemes. Phonemes are
+        checked against the inventory (InvalidInput naming the line / word). Returns the number of entries added."""
+        from .phonemes import parse_lexicon, read_lexicon, to_inventory
+
+        if isinstance(lexicon, dict):
+            lines = []
+            for word, ph in lexicon.items():
+                if not isinstance(word, str) or not isinstance(ph, str):
+                    raise InvalidInput(f"lexicon entries must map words to phoneme strings, got {word!r}: {ph!r}")
+                to_inventory(ph, f"lexicon entry {word!r}")
+                lines.append(f"{word}\t{ph}")
+            entries = parse_lexicon("\n".join(lines), "lexicon")
+        else:
+            entries = read_lexicon(lexicon)
+        for word, ph in entries.items():
+            self.user_lexicon[word] = ph
+            if word.islower():
+                continue
+            self.user_lexicon.setdefault(word.lower(), ph)
+        self._lookup.cache_clear()
+        return len(entries)
 
     @property
     def vocab_size(self) -> int:
@@ -66,15 +95,23 @@ class EnglishG2P:
             raise InvalidInput(f"text must be a str, got {type(text).__name__}")
         out: list[str] = []
         article = None  # index in out of a "the" whose vowel depends on the next word
-        toks = _WORD.findall(normalize_text(text))
+        toks = self._tokens(text)
         for i, tok in enumerate(toks):
+            if isinstance(tok, _Phonemes):  # inline [[phonemes]]: as given
+                if article is not None and tok.lstrip("ˈˌ")[:1] in _VOWELS:
+                    out[article] = "ði"
+                out.extend(tok.split())
+                article = None
+                continue
             if tok in PUNCTUATION:
                 if out and out[-1][-1:] not in PUNCTUATION:
                     out[-1] += tok
                 article = None
                 continue
             low = tok.lower()
-            if tok == "A" and any(_is_letter(toks[j]) for j in (i - 1, i + 1) if 0 <= j < len(toks)):
+            if low in self.user_lexicon or tok in self.user_lexicon:
+                ps = self.word(tok)
+            elif tok == "A" and any(_is_letter(toks[j]) for j in (i - 1, i + 1) if 0 <= j < len(toks)):
                 ps = self.word(tok)  # a spelled letter ("A M", "U S A" from the normaliser), not the article
             else:
                 ps = WEAK_FORMS.get(low) or self.word(tok)
@@ -85,6 +122,24 @@ class EnglishG2P:
             article = len(out) if low == "the" else None
             out.append(ps)
         return " ".join(out)
+
+    @staticmethod
+    def _tokens(text: str) -> list:
+        """Words, numbers and punctuation of the normalised text; ``[[...]]`` spans as ``_Phonemes``."""
+        if "[[" not in text:
+            return _WORD.findall(normalize_text(text))
+        from .phonemes import split_inline
+
+        toks: list = []
+        for is_ph, piece in split_inline(text):
+            if is_ph:
+                toks.append(_Phonemes(piece))
+                continue
+            lead = re.match(r"\s*([,.?!;:])", piece)  # punctuation right after a span (the normaliser drops it)
+            if lead and toks:
+                toks.append(lead.group(1))
+            toks.extend(_WORD.findall(normalize_text(piece)))
+        return toks
 
     def word(self, word: str) -> str:
         return self._lookup(word.replace("’", "'"))
@@ -135,6 +190,10 @@ class EnglishG2P:
     # ------------------------------------------------------------------ words
 
     def _entry(self, word: str) -> str | None:
+        if self.user_lexicon:
+            ps = self.user_lexicon.get(word) or self.user_lexicon.get(word.lower())
+            if ps:
+                return ps
         for w in (word, word.lower(), word.capitalize()):
             ps = self.lexicon.get(w)
             if ps:
@@ -220,8 +279,14 @@ class EnglishG2P:
         return " ".join(n for n in names if n)
 
 
+class _Phonemes(str):
+    """An inline ``[[...]]`` span's phonemes (inventory symbols, words separated by spaces)."""
+
+
 def _is_letter(tok: str) -> bool:
     """A single capital letter, as the normaliser writes a spelled acronym ("F B I"); "I'm" or "A's" are not."""
+    if isinstance(tok, _Phonemes):
+        return False
     return len(tok) == 1 and tok.isupper() or len(tok) == 3 and tok[0].isupper() and tok[1:] == "'s"
 
 
