@@ -56,10 +56,10 @@ def test_reads_its_text(voice):
 
 
 def test_streams_the_same_audio(voice):
-    """The stream is the offline audio, chunk by chunk: the same length, the same samples up to the vocoder's
-    windowed decoding (it is not causal: each streamed window sees 16 frames of left and 8 of right context, where
-    offline decoding sees the whole utterance). Measured: SNR 17.3-20.3 dB on these sentences; the same audio one
-    hop (256 samples) late scores below 0 dB."""
+    """The stream is the offline audio, chunk by chunk: the same length, the same samples up to the int8 vocoder's
+    rounding (each streamed window covers the vocoder's receptive field, 28 frames left and 29 right, but the int8
+    decoder scales each window's activations by itself). Measured: SNR 37.8 dB ("Good morning.") and 41.6 dB
+    ("Yes."); the same audio one hop (256 samples) late scores below 0 dB."""
     for text, seed in (("Good morning.", 1), ("Yes.", 3)):
         chunks = list(voice.stream(text, seed=seed))
         offline = voice.synthesize(text, seed=seed).samples
