@@ -246,7 +246,9 @@ class VoxCPMModel(GraphModel):
                       prompt_sample_rate: int | None = None, flow_start: float | None = None
                       ) -> Iterator[np.ndarray]:
         """Yield audio chunks as patches are generated (one per patch for causal codecs); they concatenate to
-        ``synthesize_tokens``'s samples (up to the window edges of a non-causal codec's windowed stream)."""
+        ``synthesize_tokens``'s samples: exactly for causal codecs; for a windowed (non-causal) codec to float rounding
+        when the window covers the decoder's receptive field and the decoder is local (the default voice's int8
+        vocoder scales each window's activations by itself: 22-42 dB SNR; see ``streaming.WindowedStreamDecoder``)."""
         patches = self.generate_patches(text_tokens, prompt_tokens, prompt_audio, cfg=cfg, steps=steps, seed=seed,
                                         max_patches=max_patches, prompt_sample_rate=prompt_sample_rate,
                                         flow_start=flow_start)
@@ -467,9 +469,10 @@ class VoxCPMModel(GraphModel):
     def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, cfg: float | None = None,
                    steps: int | None = None, seed: int = 0, progress=None, flow_start: float | None = None,
                    speed: float = 1.0, pause: float | None = None, volume=1.0, ssml: bool | None = None) -> Audio:
-        """Text -> Audio: ``stream``'s sentence chunks, each decoded whole by the offline decoder (for causal
-        codecs the same samples as concatenating ``stream``'s output, up to float rounding). ``speed``, ``pause``,
-        ``volume``, ``ssml``: as ``stream``."""
+        """Text -> Audio: ``stream``'s sentence chunks, each decoded whole by the offline decoder (the same samples as
+        concatenating ``stream``'s output, up to float rounding, for causal codecs and for windowed codecs whose
+        window covers a local decoder's receptive field; the default voice's int8 vocoder differs by int8 rounding,
+        22-42 dB SNR). ``speed``, ``pause``, ``volume``, ``ssml``: as ``stream``."""
         from ..audio import apply_gain, silence, stretch_frames, volume_gain
 
         gain = volume_gain(volume)
