@@ -1,23 +1,26 @@
 """The torch backend: a reference ``nn.Module`` behind the same Session interface as exported graphs.
 
-Used for parity checks (reference vs exported graph, same feeds) and never on the synthesis path.
+Used for parity checks (reference vs exported graph, same feeds) and never on the synthesis path. torch is imported
+when a session runs, not when this module is imported (the rest of the backends never need it).
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
-import torch
 
-from .base import BackendChoice, Session
-from ..graphio import TensorSpec
 from ..errors import InvalidInput
+from ..graphio import TensorSpec
+from .base import BackendChoice, Session
+
+if TYPE_CHECKING:
+    import torch
 
 
 class TorchSession(Session):
     backend = "torch"
 
-    def __init__(self, module: torch.nn.Module, inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec],
+    def __init__(self, module: "torch.nn.Module", inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec],
                  *, threads: int | None = None):
         """``module(*inputs in order)`` must return a tensor or a tuple of tensors in ``outputs`` order."""
         self.module = module.eval()
@@ -33,6 +36,8 @@ class TorchSession(Session):
         unknown = set(wanted) - set(names)
         if unknown:
             raise InvalidInput(f"unknown outputs {sorted(unknown)}; the module gives {names}")
+        import torch
+
         args = [torch.from_numpy(np.ascontiguousarray(feeds[s.name])) for s in self.inputs]
         previous = torch.get_num_threads()
         if self.threads:
