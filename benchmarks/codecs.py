@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from voxlite.export.codec import DEFAULT_CONFIGS, FAMILIES, export_codec
+from export.codec import DEFAULT_CONFIGS, FAMILIES, export_codec
 
 BENCH_CONFIGS = {"encodec": "encodec_24khz", "dac": "24khz", "wavevae": "voxcpm-0.5b", "vocos": "mel_24khz",
                  "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}

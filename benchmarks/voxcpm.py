@@ -16,7 +16,7 @@ What runs:
    are not available here; they change numerics only), a tiny BPE tokenizer (the 73k-vocabulary one is not available;
    ``"hello"`` is one token, so the text is ``"hello " * tokens``), and a zero stop head (logits (0, 0): argmax says
    "continue", so both implementations generate exactly ``6 * tokens + 10`` patches, the official max_len rule).
-2. ``python -m voxlite.export voxcpm --checkpoint`` of it into one bundle holding every requested precision.
+2. ``python -m export voxcpm --checkpoint`` of it into one bundle holding every requested precision.
 3. ``--rounds`` rounds; in each, every configuration (system, backend, precision, threads) runs in a fresh
    subprocess, so each reports its own peak RSS: load (official: ``VoxCPMModel.from_local``; voxlite:
    ``voxlite.load`` with sha256 verification + opening the graphs a generation uses), one short warm-up generation,
@@ -123,7 +123,7 @@ def make_checkpoint(out: Path, config: str, seed: int = 0) -> Path:
         return out
     import torch
 
-    from voxlite.export.voxcpm import tiny_tokenizer_json
+    from export.voxcpm import tiny_tokenizer_json
 
     official = _official_module()
     cfg, vae_cfg = model_config(config)
@@ -170,7 +170,7 @@ def bundle_precisions(bundle: Path) -> set[str]:
 
 
 def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = False) -> Path:
-    """``voxlite.export.voxcpm --checkpoint`` (skipped when the bundle has every precision), in a subprocess unless
+    """``export.voxcpm --checkpoint`` (skipped when the bundle has every precision), in a subprocess unless
     ``in_process`` (small configs: saves starting torch again)."""
     have = bundle_precisions(bundle)
     if have and set(precisions) <= have:
@@ -178,17 +178,17 @@ def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = Fa
     want = sorted(set(precisions) | have | {"fp32"}, key=["fp32", "fp16", "int8"].index)
     args = ["--checkpoint", str(ckpt), "--out", str(bundle), "--precision", *want,
             "--name", f"voxcpm-bench-{ckpt.parent.name}", "--overwrite"]
-    log(f"exporting {' '.join(want)}: python -m voxlite.export voxcpm {' '.join(args)}")
+    log(f"exporting {' '.join(want)}: python -m export voxcpm {' '.join(args)}")
     t0 = time.perf_counter()
     if in_process:
         from contextlib import redirect_stdout
 
-        from voxlite.export.voxcpm import main as export_main
+        from export.voxcpm import main as export_main
 
         with redirect_stdout(sys.stderr):
             export_main(args)
     else:
-        subprocess.run([sys.executable, "-m", "voxlite.export", "voxcpm", *args], check=True, stdout=sys.stderr)
+        subprocess.run([sys.executable, "-m", "export", "voxcpm", *args], check=True, stdout=sys.stderr, cwd=ROOT)
     log(f"exported in {time.perf_counter() - t0:.0f} s")
     return bundle
 

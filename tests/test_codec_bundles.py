@@ -10,8 +10,8 @@ pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
 from voxlite.hparams import CodecHParams  # noqa: E402
-from voxlite.export.codec import FAMILIES, MIN_SNR_DB, export_codec  # noqa: E402
-from voxlite.export.graphs import VerificationError  # noqa: E402
+from export.codec import FAMILIES, MIN_SNR_DB, export_codec  # noqa: E402
+from export.graphs import VerificationError  # noqa: E402
 from voxlite.cli.main import main  # noqa: E402
 from voxlite.errors import AudioError, InvalidInput  # noqa: E402
 
@@ -186,7 +186,7 @@ def test_bad_input_is_refused(exported, tmp_path, capsys):
 
 
 def test_export_failure_leaves_nothing(tmp_path, monkeypatch):
-    import voxlite.export.codec as ec
+    import export.codec as ec
 
     parts = FAMILIES["dac"](None, "tiny", 0)
     monkeypatch.setitem(ec.MIN_SNR_DB, "int8", 1000.0)  # an impossible bound: the verify step must refuse

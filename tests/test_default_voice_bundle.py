@@ -1,5 +1,5 @@
 """The default voice's bundle path at tiny size with random weights: a small VoxCPM over normalised log-mel (rate-scaled
-positions, phoneme text) + a Vocos, exported by ``voxlite.export.default_voice`` and run by ``pipelines/voxcpm.py``.
+positions, phoneme text) + a Vocos, exported by ``export.default_voice`` and run by ``pipelines/voxcpm.py``.
 
 Checks that the bundle reproduces the PyTorch reference generation with the same noise, that the step graph's
 position input is honoured, that windowed streaming of the non-causal vocoder matches offline decoding, that text goes
@@ -24,7 +24,7 @@ LEX = {"hello": "həlˈO", "world": "wˈɜɹld", "cat": "kˈæt", "the": "ði", 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    from voxlite.export.default_voice import export_default_voice
+    from export.default_voice import export_default_voice
     from recipes.default_voice import train_acoustic as ta
     from voxlite.convert.vocos import save_official
     from voxlite.models.vocos import Vocos, VocosConfig
@@ -214,7 +214,7 @@ def test_voice_prompt_refused(cpu_model):
 
 
 def test_int8_only_bundle(bundle):
-    from voxlite.export.default_voice import export_default_voice
+    from export.default_voice import export_default_voice
 
     tmp = bundle[3]
     out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "small", precisions=("int8",),
@@ -242,7 +242,7 @@ def test_int8_only_bundle(bundle):
 
 def test_mixed_precision_bundle(bundle):
     """int8 vocoder, float acoustic model (``float_only``): each graph runs the one variant it has."""
-    from voxlite.export.default_voice import export_default_voice
+    from export.default_voice import export_default_voice
 
     tmp = bundle[3]
     out = export_default_voice(tmp / "model.pt", tmp / "generator", tmp / "mixed", precisions=("int8",),

@@ -1,4 +1,4 @@
-"""``voxlite export ... --checkpoint`` builds the reference model from the checkpoint's own config, not a preset: per
+"""``python -m export ... --checkpoint`` builds the reference model from the checkpoint's own config, not a preset: per
 family, a tiny random checkpoint in the official layout with a config that is no preset is exported through the
 family's command line, and the bundle's graphs reproduce the OFFICIAL model. Also: the VoxCPM bundle's default CFG
 is voxcpm's inference default, whatever the checkpoint's ``cfm_config.inference_cfg_rate`` says."""
@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
-from voxlite.export.codec import main as export_codec_main  # noqa: E402
+from export.codec import main as export_codec_main  # noqa: E402
 
 
 def _export_codec(family, checkpoint, out, *extra):
@@ -133,10 +133,10 @@ def test_encodec_sizes_from_shapes(tmp_path):
 @pytest.fixture(scope="module")
 def voxcpm_export(tmp_path_factory):
     """An official voxcpm 2.0.3 checkpoint of no preset size (4 + 1 LM layers, a wider LocDiT), whose cfm_config
-    says inference_cfg_rate 0.5, exported with ``voxlite export voxcpm --checkpoint DIR``."""
+    says inference_cfg_rate 0.5, exported with ``python -m export voxcpm --checkpoint DIR``."""
     from tests.models.test_voxcpm_parity import TINY_VAE, _official_model
-    from voxlite.cli.main import main
-    from voxlite.export.voxcpm import tiny_tokenizer_json
+    from export import main
+    from export.voxcpm import tiny_tokenizer_json
     from voxlite.models.voxcpm import VoxCPMConfig
 
     torch.set_num_threads(1)
@@ -153,7 +153,7 @@ def voxcpm_export(tmp_path_factory):
     torch.save(official.audio_vae.state_dict(), ckpt / "audiovae.pth")
     (ckpt / "tokenizer.json").write_text(tiny_tokenizer_json(100))
     out = tmp_path_factory.mktemp("voxcpm") / "bundle"
-    assert main(["export", "voxcpm", "--checkpoint", str(ckpt), "--out", str(out)]) == 0
+    assert main(["voxcpm", "--checkpoint", str(ckpt), "--out", str(out)]) == 0  # python -m export voxcpm ...
     return official, config, voxlite.load(out, backend="cpu")
 
 

@@ -1,11 +1,11 @@
-"""voxlite.export.graphs.to_int8 on hand-built graphs: what it quantizes and what it must leave float."""
+"""export.graphs.to_int8 on hand-built graphs: what it quantizes and what it must leave float."""
 import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime.quantization")
 
-from voxlite.export.graphs import to_int8  # noqa: E402
+from export.graphs import to_int8  # noqa: E402
 
 
 def _two_gemms(path):
@@ -69,7 +69,7 @@ def _run(path, x):
 
 def test_blockwise_int8_quantizes_matmuls_and_keeps_named_ones_float(tmp_path):
     pytest.importorskip("onnx_ir")
-    from voxlite.export.graphs import to_int8_blockwise
+    from export.graphs import to_int8_blockwise
 
     src = _matmul_chain(tmp_path / "g.onnx")
     ops = lambda p: {n.name: (n.op_type, {a.name: a for a in n.attribute}) for n in onnx.load(str(p)).graph.node}  # noqa: E731,E501
@@ -88,7 +88,7 @@ def test_blockwise_int8_is_closer_to_fp32_than_dynamic(tmp_path, outlier):
     scale (a hidden channel 30x larger than the rest sets it and flattens the others); per-block scales follow the
     activations. Measured here: 26.8 / 25.5 dB dynamic, 39.8 / 37.3 dB blockwise."""
     pytest.importorskip("onnx_ir")
-    from voxlite.export.graphs import compare, to_int8_blockwise
+    from export.graphs import compare, to_int8_blockwise
 
     src = _matmul_chain(tmp_path / "g.onnx", outlier=outlier)
     x = np.random.default_rng(2).normal(size=(2, 40, 64)).astype(np.float32)

@@ -1,4 +1,4 @@
-"""Graphs past ONNX's 2 GiB protobuf limit keep their weights in an external-data file: voxlite.export.graphs writes it
+"""Graphs past ONNX's 2 GiB protobuf limit keep their weights in an external-data file: export.graphs writes it
 (fp32, fp16 and int8), BundleWriter stores it beside the graph under a bundle-owned name and hashes it, and the
 bundle loads and runs as an inline one. The threshold is lowered so a tiny codec takes that path."""
 import numpy as np
@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
-import voxlite.export.graphs as common  # noqa: E402
-from voxlite.export.codec import FAMILIES, export_codec  # noqa: E402
+import export.graphs as common  # noqa: E402
+from export.codec import FAMILIES, export_codec  # noqa: E402
 from voxlite.errors import BundleError  # noqa: E402
 
 

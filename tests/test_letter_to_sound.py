@@ -41,7 +41,7 @@ def tiny_model():
 def test_exported_graph_reads_words_as_the_torch_model(tiny_model, tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from voxlite.export.letter_to_sound import export_letter_to_sound
+    from export.letter_to_sound import export_letter_to_sound
     from voxlite.backends import open_session
     from voxlite.models.letter_to_sound import encode_letters
 
@@ -59,7 +59,7 @@ def test_exported_graph_reads_words_as_the_torch_model(tiny_model, tmp_path):
 
 def test_graph_without_its_alphabet_is_refused(tiny_model, tmp_path):
     pytest.importorskip("onnx")
-    from voxlite.export.graphs import export_onnx
+    from export.graphs import export_onnx
     from voxlite.backends import open_session
     from voxlite.models.letter_to_sound import encode_letters
 

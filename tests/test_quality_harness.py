@@ -240,7 +240,7 @@ def test_compare_reports(q, tmp_path, capsys):
 def tiny_bundle(tmp_path_factory):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from voxlite.export.voxcpm import build, export_voxcpm, tiny_tokenizer_json
+    from export.voxcpm import build, export_voxcpm, tiny_tokenizer_json
 
     torch.set_num_threads(1)
     model, vae_parts = build(None, "tiny", 0)

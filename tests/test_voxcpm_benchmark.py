@@ -1,5 +1,5 @@
 """``python -m benchmarks.voxcpm`` end to end at the tiny config, so the script cannot rot: official random-weight
-checkpoint -> ``voxlite export voxcpm --checkpoint`` -> one timing row per system (official torch, voxlite ONNX Runtime), each in its
+checkpoint -> ``python -m export voxcpm --checkpoint`` -> one timing row per system (official torch, voxlite ONNX Runtime), each in its
 own subprocess -> the table; a second run reuses the checkpoint and bundle. Times are not asserted: on a shared
 machine they vary too much for a bound (benchmarks report ratios measured in one run)."""
 import importlib.util

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
-from voxlite.export.voxcpm import build, export_voxcpm  # noqa: E402
+from export.voxcpm import build, export_voxcpm  # noqa: E402
 from voxlite.errors import InvalidInput  # noqa: E402
 
 STEPS = 4
@@ -257,7 +257,7 @@ def test_openvino(exported):
 def test_quantized_generation_within_bound(exported, precision):
     """Quantized graphs (per-graph bounds checked at export; int8: velocity >= 10 dB, mu >= 5 dB SNR, mu sitting
     behind the FSQ's rounding) on a whole generation."""
-    from voxlite.export.graphs import compare
+    from export.graphs import compare
 
     model, vae_parts, bundle = exported
     q = voxlite.load(bundle, backend="cpu", precision=precision)

@@ -1,4 +1,4 @@
-"""``python -m voxlite.export voxcpm --checkpoint DIR`` on an official-layout checkpoint directory written from voxcpm 2.0.3's own
+"""``python -m export voxcpm --checkpoint DIR`` on an official-layout checkpoint directory written from voxcpm 2.0.3's own
 model (tiny config, random weights): the exported bundle's pipeline reproduces the OFFICIAL ``inference`` (fed the
 pipeline's noise) and the official AudioVAE's decode."""
 import json
@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 from tests.models.test_voxcpm_parity import TINY_VAE, _official_model  # noqa: E402  (skips without voxcpm)
 
 import voxlite  # noqa: E402
-from voxlite.export.voxcpm import main as export_main  # noqa: E402
+from export.voxcpm import main as export_main  # noqa: E402
 from voxlite.models.voxcpm import VoxCPMConfig  # noqa: E402
 
 STEPS = 4
@@ -28,7 +28,7 @@ def exported(tmp_path_factory):
     state = official.state_dict()
     torch.save({k: v for k, v in state.items() if not k.startswith("audio_vae.")}, ckpt / "pytorch_model.bin")
     torch.save(official.audio_vae.state_dict(), ckpt / "audiovae.pth")
-    from voxlite.export.voxcpm import tiny_tokenizer_json
+    from export.voxcpm import tiny_tokenizer_json
 
     (ckpt / "tokenizer.json").write_text(tiny_tokenizer_json(100))
     out = tmp_path_factory.mktemp("voxcpm-ckpt") / "bundle"

@@ -19,7 +19,7 @@ TEXTS = ["hello world", "你好世界。", "Hello 你好 world!", "  x  y", "世
 @pytest.fixture(scope="module")
 def tiny_json():
     pytest.importorskip("torch")
-    from voxlite.export.voxcpm import tiny_tokenizer_json
+    from export.voxcpm import tiny_tokenizer_json
 
     return tiny_tokenizer_json(100)
 
@@ -96,7 +96,7 @@ def test_abbreviations_do_not_end_sentences(text, sentences):
 def bundle(tmp_path_factory, tiny_json):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from voxlite.export.voxcpm import build, export_voxcpm
+    from export.voxcpm import build, export_voxcpm
 
     torch.set_num_threads(1)
     model, vae_parts = build(None, "tiny", 0)

@@ -31,7 +31,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 
-from voxlite.export.default_voice import load_acoustic
+from export.default_voice import load_acoustic
 from recipes.default_voice.train_acoustic import (CORPUS, LETTER_TO_SOUND, MEL, PATCH, FeatureStore,
                                                   make_batch, read_rows, read_unknown_words, to_patches)
 from voxlite.dsp.mel import MEL_PRESETS

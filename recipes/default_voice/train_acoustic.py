@@ -13,7 +13,7 @@ corpus (``corpus.py``, Piper rows); the held-out sentences (``eval_manifest.json
 
 Resumable: ``--out`` holds ``state.pt`` (model, optimiser, step, RNG, data statistics) written atomically every
 ``--ckpt-minutes``; running the same command continues. ``model.pt`` (weights, config, mel statistics) is what
-``voxlite export default-voice`` reads. The dataset is re-read from the manifest at every epoch, so a corpus that is still
+``python -m export default-voice`` reads. The dataset is re-read from the manifest at every epoch, so a corpus that is still
 growing is picked up. Logs: ``train.jsonl`` (a row per ``--log-every`` steps) and ``valid.jsonl``.
 
     python -m recipes.default_voice.train_acoustic --max-minutes 120           # ~/.cache/voxlite/train/acoustic

@@ -2,7 +2,7 @@
 of the teacher voice, on CPU, resumably.
 
     python -m recipes.default_voice.train_vocoder --max-minutes 130          # resumes if --out has a state
-    python -m voxlite.export codec --family vocos --checkpoint ~/.cache/voxlite/train/vocoder/generator --out bundle
+    python -m export codec --family vocos --checkpoint ~/.cache/voxlite/train/vocoder/generator --out bundle
 
 Data: rows of ``<corpus>/manifest.jsonl`` with the chosen teacher and split "train" (re-read at every checkpoint, so
 rows a running corpus build adds are used); random fixed-length segments, a random gain, and their log-mel through
@@ -15,7 +15,7 @@ from a multi-period and a multi-resolution discriminator (vocoder_losses.py), wh
 generator-only step. AdamW (0.8, 0.9) as Vocos, linear warm-up then cosine decay to a floor.
 
 ``--out`` holds ``state.pt`` (everything needed to resume: models, optimizers, schedulers, step, RNG states),
-``generator/`` (config.yaml + pytorch_model.bin: the official Vocos layout ``voxlite export`` loads), ``train.jsonl``
+``generator/`` (config.yaml + pytorch_model.bin: the official Vocos layout ``python -m export codec`` loads), ``train.jsonl``
 and ``val.jsonl``. Both are written atomically every ``--ckpt-minutes`` and when ``--max-minutes`` /
 ``--max-steps`` / SIGTERM / SIGINT stop the run.
 """

@@ -108,9 +108,9 @@ def test_onnx_export_matches_torch(tmp_path):
 
 
 def test_export_from_official_checkpoint_file(tmp_path):
-    """``python -m voxlite.export codec --family hifigan --checkpoint FILE`` loads through the converter's own loader."""
+    """``python -m export codec --family hifigan --checkpoint FILE`` loads through the converter's own loader."""
     pytest.importorskip("onnx")
-    from voxlite.export.codec import FAMILIES
+    from export.codec import FAMILIES
 
     cfg = HiFiGANConfig.tiny()
     official = _official(cfg)

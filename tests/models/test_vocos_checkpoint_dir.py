@@ -1,5 +1,5 @@
 """Vocos checkpoint directories in the official layout (config.yaml + pytorch_model.bin): config round trip,
-the published mel-24khz config, save / load, and ``voxlite.export.codec`` taking the directory (its config.yaml wins)."""
+the published mel-24khz config, save / load, and ``export.codec`` taking the directory (its config.yaml wins)."""
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -53,7 +53,7 @@ def test_encodec_variant_is_refused():
 
 
 def test_save_load_dir_and_export(tmp_path):
-    from voxlite.export.codec import FAMILIES
+    from export.codec import FAMILIES
 
     torch.manual_seed(0)
     cfg = VocosConfig(dim=24, intermediate_dim=37, num_layers=2)

@@ -90,7 +90,7 @@ def test_prior_loss_trains_the_lm_and_the_head_is_exported(corpus):
 def test_gta_mels_are_the_prior_heads_teacher_forced_mels(corpus, tmp_path):
     """gta_mels.py: one (n_mels, F) log-mel per Piper utterance (train and eval), F the real mel's frames; the
     same as the prior head on each utterance alone (batching pads causally); resumable; refuses another model."""
-    from voxlite.export.default_voice import load_acoustic
+    from export.default_voice import load_acoustic
     from recipes.default_voice import gta_mels
 
     root, out_dir = corpus
@@ -191,7 +191,7 @@ def test_pack_and_init_from_committed_checkpoint(corpus, tmp_path):
     packed["state_dict"] = {k: v for k, v in packed["state_dict"].items() if not k.startswith("prior_proj.")}
     torch.save(packed, dest / "acoustic.pt")
     assert (dest / "lexicon.json").is_file() and (dest / "vocoder" / "config.yaml").is_file()
-    from voxlite.export.codec import vocos_parts
+    from export.codec import vocos_parts
 
     assert vocos_parts(str(dest / "vocoder"), None, 0).decoder is not None  # the float16 vocoder loads for export
     fresh = tmp_path / "fresh"

@@ -1,5 +1,5 @@
 """The default voice's vocoder recipe (recipes.default_voice.train_vocoder) on a tiny config and synthetic audio:
-checkpoints, exact resume, and the exported generator through voxlite.export.codec's vocos path and a bundle."""
+checkpoints, exact resume, and the exported generator through export.codec's vocos path and a bundle."""
 from __future__ import annotations
 
 import json
@@ -118,7 +118,7 @@ def test_input_features_are_the_presets_log_mel(corpus):
 def test_exported_generator_loads_through_export_codec(corpus, tmp_path):
     pytest.importorskip("onnx")
     import voxlite
-    from voxlite.export.codec import FAMILIES, export_codec
+    from export.codec import FAMILIES, export_codec
     from voxlite.convert.vocos import load_official_dir
 
     torch.set_num_threads(1)

@@ -1,4 +1,4 @@
-"""Writing bundles (used by the exporters in ``voxlite.export`` and by tests). Nothing here needs torch.
+"""Writing bundles (used by the exporters in ``export`` and by tests). Nothing here needs torch.
 
 The bundle is assembled in a temporary sibling directory and renamed into place by :meth:`finish`, so a
 failed export leaves nothing half-written at the destination.

@@ -19,7 +19,6 @@ COMMANDS: dict[str, str] = {
     "codec": "voxlite.cli.codec",
     "say": "voxlite.cli.say",
     "voices": "voxlite.cli.voices",
-    "export": "voxlite.cli.export",
 }
 
 

@@ -5,7 +5,7 @@ shared mel front end), with RVQ done by the native kernel and streaming decoders
 A ``Codec`` is one component of a bundle: a codec bundle's only one, and the audio part of a speech model's bundle
 (VoxCPM's AudioVAE, a vocoder) alike; ``voxlite codec`` and the language-model families use the same object.
 
-Component contract (written by ``voxlite.export.codec``; hparams: ``voxlite.hparams.CodecHParams``):
+Component contract (written by ``export.codec``; hparams: ``voxlite.hparams.CodecHParams``):
 - graphs ``encoder`` (``audio`` (B, C, S), S a multiple of the hop -> ``latents`` (B, D, S / hop)), ``decoder``
   (``latents`` -> ``audio``), and for causal codecs ``decoder_stream`` (``latents`` chunk + ``state_*`` ->
   ``audio`` chunk + ``new_state_*``) with, when the initial state depends on the stream's start (reflect

@@ -15,7 +15,7 @@ backend):
 
 Each patch is decoded by the codec's streaming decoder as soon as it is solved (``stream``).
 Noise: one ``np.random.default_rng(seed).standard_normal((1, P, D), float32)`` draw per patch, in order (the PyTorch
-reference ``VoxCPM.generate(noise=...)`` replays it). Graph contract: see ``voxlite.export.voxcpm``.
+reference ``VoxCPM.generate(noise=...)`` replays it). Graph contract: see ``export.voxcpm``.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class VoxCPMModel(GraphModel):
         if hp.step_kv != STEP_KV:
             raise BundleError(f"voxcpm bundle {bundle.name!r} has a step graph with the "
                               f"{hp.step_kv or 'past K/V (current length)'!r} cache contract; this voxlite runs "
-                              f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it (voxlite export voxcpm)")
+                              f"{STEP_KV!r} (fixed-size cache buffers + length): re-export it (python -m export voxcpm)")
         if self.codec.latent_dim != hp.feat_dim:
             raise BundleError(f"codec latent_dim {self.codec.latent_dim} != lm feat_dim {hp.feat_dim}")
         if "voice-cloning" in bundle.capabilities and not hp.voice_prompt:

@@ -1,7 +1,7 @@
 """Export VoxCPM (0.5B / 1.5) to a voxlite bundle (``model_type: "voxcpm"``).
 
-    python -m voxlite.export voxcpm --checkpoint ~/models/VoxCPM-0.5B --out bundles/voxcpm-0.5b --precision fp32 int8
-    python -m voxlite.export voxcpm --config tiny --random-init --seed 0 --out /tmp/tiny-voxcpm
+    python -m export voxcpm --checkpoint ~/models/VoxCPM-0.5B --out bundles/voxcpm-0.5b --precision fp32 int8
+    python -m export voxcpm --config tiny --random-init --seed 0 --out /tmp/tiny-voxcpm
 
 ``--checkpoint DIR`` builds the model from the directory's own config.json (``VoxCPMConfig.from_official``: sizes,
 LongRoPE factors, LocDiT / CFM settings) and its AudioVAE from ``audio_vae_config`` in the same file; no preset is
@@ -23,7 +23,7 @@ within the SNR bounds in ``MIN_SNR_DB``):
   (B, P, D), the patch estimate a shallow solve (hparams ``flow_start`` < 1) starts from.
 - ``locdit``: one velocity evaluation with CFG's two halves batched: ``x`` (B, P, D), ``t`` (B,), ``mu`` (B, H_dit),
   ``cond`` (B, P, D) -> ``velocity`` (2B, P, D), rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
-- the AudioVAE as a causal codec (``voxlite.export.codec``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
+- the AudioVAE as a causal codec (``export.codec``'s WaveVAE path): ``encoder``, ``decoder``, ``decoder_stream``.
 
 prefill and step each hold LocEnc and both LMs (prefill also the text embedding): VoxCPM-0.5B's fp32 prefill is
 ~2.2 GiB, past ONNX's 2 GiB protobuf limit, so graphs carry their weights in an external-data file. The bundle keeps

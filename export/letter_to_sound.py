@@ -1,6 +1,6 @@
 """Export the letter-to-sound model (``voxlite.models.letter_to_sound``) to one ONNX graph for a bundle's tokenizer.
 
-    python -m voxlite.export letter-to-sound --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt --out lts.onnx
+    python -m export letter-to-sound --checkpoint recipes/default_voice/checkpoints/letter_to_sound.pt --out lts.onnx
 
 Graph: ``letter_ids`` (1, L) int64, word marks included -> ``logits`` (1, L * upsample, 1 + n_symbols). Its metadata
 (``voxlite.letters``, ``voxlite.symbols``: JSON strings) says how to encode words and read the logits, so the run

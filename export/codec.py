@@ -2,8 +2,8 @@
 sigma-VAE; vocoders: Vocos, HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end) to a
 voxlite bundle.
 
-    python -m voxlite.export codec --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
-    python -m voxlite.export codec --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
+    python -m export codec --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
+    python -m export codec --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
 
 With ``--checkpoint`` the model's configuration comes from the checkpoint wherever the official release carries it:
 DAC: the ``metadata.kwargs`` saved in its .pth; WaveVAE (VoxCPM's AudioVAE): ``audio_vae_config`` of the checkpoint

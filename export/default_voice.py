@@ -1,9 +1,9 @@
 """Export the default voice (a small VoxCPM over log-mel + its Vocos) to a ``voxcpm`` bundle.
 
-    python -m voxlite.export default-voice --acoustic ~/.cache/voxlite/train/acoustic/model.pt \\
+    python -m export default-voice --acoustic ~/.cache/voxlite/train/acoustic/model.pt \\
         --vocoder ~/.cache/voxlite/train/vocoder/generator --out bundles/default --precision int8 fp32
 
-The bundle is an ordinary voxcpm bundle (``voxlite.export.voxcpm``), so ``pipelines/voxcpm.py`` runs it:
+The bundle is an ordinary voxcpm bundle (``export.voxcpm``), so ``pipelines/voxcpm.py`` runs it:
 
 - ``prefill`` / ``step`` (with its ``position`` input: the model uses rate-scaled audio positions) / ``locdit``;
 - the vocoder as the "AudioVAE": its latents are the *normalised* log-mel the acoustic model generates, so the

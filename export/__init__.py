@@ -1,8 +1,9 @@
-"""Exporters: reference model (or an official checkpoint) -> voxlite bundle. Needs torch (``pip install
-torch==2.13.0 "voxlite[torch]"``); the synthesis path never imports this package.
+"""Exporters: reference model (or an official checkpoint) -> voxlite bundle. A package at the repository root, not
+part of the wheel (the wheel's runtime never imports it); needs voxlite with its torch extra (``pip install
+torch==2.13.0 ".[torch]"``). Run from the repository root:
 
-    python -m voxlite.export FAMILY [options]      (the same as ``voxlite export FAMILY [options]``)
-    python -m voxlite.export FAMILY --help         (the family's options)
+    python -m export FAMILY [options]
+    python -m export FAMILY --help         (the family's options)
 
 Modules: ``graphs`` (the shared library: ONNX export, fp16 / int8 / OpenVINO variants, the verifier and its bound
 tables' type, ``write_graphs``), then one per family: ``codec``, ``voxcpm``, ``default_voice``, ``letter_to_sound``.
@@ -16,19 +17,19 @@ import importlib
 import importlib.util
 import sys
 
-from ..errors import VoxliteError
+from voxlite.errors import VoxliteError
 
 INSTALL_HINT = 'pip install torch==2.13.0 "voxlite[torch]"'
 
 # family -> (module, one-line help)
 EXPORTERS: dict[str, tuple[str, str]] = {
-    "codec": ("voxlite.export.codec", "a codec or vocoder (encodec, dac, wavevae, vibevoice, vocos, hifigan, "
+    "codec": ("export.codec", "a codec or vocoder (encodec, dac, wavevae, vibevoice, vocos, hifigan, "
               "bigvgan) -> codec bundle"),
-    "voxcpm": ("voxlite.export.voxcpm", "VoxCPM (0.5B / 1.5 checkpoint directory, or a random tiny model) -> "
+    "voxcpm": ("export.voxcpm", "VoxCPM (0.5B / 1.5 checkpoint directory, or a random tiny model) -> "
                "voxcpm bundle"),
-    "default-voice": ("voxlite.export.default_voice", "the default voice (trained acoustic model + vocoder) -> "
+    "default-voice": ("export.default_voice", "the default voice (trained acoustic model + vocoder) -> "
                       "voxcpm bundle"),
-    "letter-to-sound": ("voxlite.export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
+    "letter-to-sound": ("export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
 }
 
 
@@ -49,7 +50,7 @@ def families_help() -> str:
     return "families:\n" + "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in EXPORTERS.items())
 
 
-def run(family: str, argv: list[str], prog: str = "python -m voxlite.export") -> int:
+def run(family: str, argv: list[str], prog: str = "python -m export") -> int:
     """Run one family's command line (``argv``: its options)."""
     if family not in EXPORTERS:
         raise ExportError(f"unknown family {family!r}; choose from {', '.join(EXPORTERS)}")
@@ -59,7 +60,7 @@ def run(family: str, argv: list[str], prog: str = "python -m voxlite.export") ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voxlite.export",
+    parser = argparse.ArgumentParser(prog="python -m export",
                                      description="Export a model to a voxlite bundle.", epilog=families_help(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("family", metavar="FAMILY", choices=list(EXPORTERS), help="what to export (below)")

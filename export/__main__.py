@@ -1,0 +1,6 @@
+"""``python -m export FAMILY ...``: see ``export``."""
+import sys
+
+from . import main
+
+sys.exit(main())
