@@ -167,6 +167,18 @@ def test_hparams_refused_naming_the_field(edit, match):
         CodecHParams.from_json(raw, "codec")
 
 
+def test_a_malformed_component_is_refused_at_load(tmp_path):
+    """Every component's hparams are checked when the bundle loads, even one the model would only use later."""
+    bad = tmp_path / "voice"
+    shutil.copytree(EMBEDDED, bad)
+    raw = json.loads((bad / "manifest.json").read_text())
+    raw["components"]["text"]["hparams"] = {"type": 3}
+    (bad / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(BundleError, match=r"components\.text\.hparams\.type must be a string"):
+        voxlite.load(bad)
+    assert main(["bundle", "inspect", str(bad)]) == 1
+
+
 def test_hparams_round_trip():
     hp = CodecHParams.from_json({**CODEC, "stream_states": [{"name": "s0", "shape": ["batch", 4, 2]}],
                                  "stream_init": "graph"})

@@ -5,6 +5,7 @@ import os
 
 from .bundle import open_bundle
 from .capabilities import check_declared, require
+from .hparams import check_components
 from .pipelines import family_class
 
 
@@ -26,6 +27,7 @@ def load(path: str | os.PathLike | None = None, *, backend: str = "auto", precis
     bundle = open_bundle(path, verify=verify)
     cls = family_class(bundle.model_type)
     check_declared(cls, bundle)
+    check_components(bundle)
     if task is not None and task not in bundle.capabilities:
         from .errors import CapabilityError
 

@@ -36,6 +36,9 @@ def run(args) -> int:
         print(f"wrote {out} (format_version 2)")
         return 0
     bundle = open_bundle(args.path, verify=args.action == "verify")
+    from ..hparams import check_components
+
+    check_components(bundle)
     m = bundle.manifest
     if args.action == "inspect" and args.json:
         print(json.dumps(m.raw, indent=2))

@@ -16,5 +16,16 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "voxcpm-lm": VoxCPMLMHParams,
 }
 
-__all__ = ["COMPONENT_HPARAMS", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams",
+
+
+def check_components(bundle) -> None:
+    """Validate the hparams of every component whose kind has a class here (BundleError naming the field), so a
+    bundle with a malformed component is refused at load, not when that component is first used."""
+    for component in bundle.manifest.components.values():
+        cls = COMPONENT_HPARAMS.get(component.kind)
+        if cls is not None:
+            cls.from_json(component.hparams, f"bundle {bundle.name!r}: components.{component.name}.hparams")
+
+
+__all__ = ["COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams",
            "VoxCPMLMHParams"]

@@ -65,13 +65,6 @@ class GraphSessions:
         """The intra-op threads ``graph`` runs with: the model's, capped by the graph's ``max_threads``."""
         return self._graph_threads(self.bundle.graph(graph))
 
-    def has(self, graph: str) -> bool:
-        try:
-            self.bundle.graph(graph)
-        except BundleError:
-            return False
-        return True
-
     def _graph_threads(self, spec) -> int | None:
         cap = spec.metadata.get("max_threads")
         if cap is None:
