@@ -219,7 +219,9 @@ class VoxCPMModel(GraphModel):
             feeds = {**kv.feeds(), "patch": patch, "length": np.array([kv.length], np.int64)}
             if hp.audio_position_rate:  # rate-scaled RoPE position of this patch: audio patches before it + 0.5
                 feeds["position"] = np.array([(prompt.shape[0] + i + 0.5) * hp.audio_position_rate], np.float32)
-            state["out"] = self._run("step", feeds)
+            if "step" not in state:  # looked up once per generation, not per patch
+                state["step"] = self.sessions.get(f"{self.lm}/step")
+            state["out"] = state["step"].run(feeds)
             kv.append(state["out"])
             return state
 
