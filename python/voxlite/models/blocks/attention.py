@@ -95,7 +95,10 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(n_heads * head_dim, dim, bias=bias)
 
     def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,
-                past_v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                past_v: torch.Tensor | None = None, mask: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``mask``: boolean (T, L + T), True where a query may attend a key; it replaces the causal / bidirectional
+        pattern (a prefix LM: VALL-E's text attends only text, its audio the text and earlier audio)."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, Dh)
@@ -108,13 +111,13 @@ class Attention(nn.Module):
         if groups > 1:  # query head h reads KV head h // groups
             keys = keys.repeat_interleave(groups, dim=1)  # (B, H, L + T, Dh)
             values = values.repeat_interleave(groups, dim=1)
-        mask = None
-        if self.causal and past_k is None and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+        if (mask is None and self.causal and past_k is None
+                and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())):
             # training / eager prefill: SDPA's own causal path (its flash kernel on CPU) instead of a boolean mask,
             # which takes the slow math path; exported graphs keep the explicit mask below
             y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
             return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)), k, v
-        if self.causal:
+        if mask is None and self.causal:
             n_keys = keys.shape[2]
             q_idx = torch.arange(T, device=x.device) + (n_keys - T)  # absolute cache index of each query
             mask = torch.arange(n_keys, device=x.device)[None, :] <= q_idx[:, None]  # (T, L + T)

@@ -1,7 +1,9 @@
-"""MiniCPM-style pre-norm transformer: RMSNorm, grouped-query attention with (Long)RoPE, SwiGLU MLP, and muP scaling.
+"""Pre-norm transformer: MiniCPM style (RMSNorm, grouped-query attention with (Long)RoPE, SwiGLU MLP, muP scaling)
+or GPT style (LayerNorm, biases, ReLU MLP, no RoPE: VALL-E), optionally with adaptive norms.
 
-    x -> x + s * Attn(RMSNorm(x)) -> x + s * MLP(RMSNorm(x))   (x N layers) -> RMSNorm
+    x -> x + s * Attn(Norm(x)) -> x + s * MLP(Norm(x))   (x N layers) -> Norm
     s = scale_depth / sqrt(n_layers) with muP (MiniCPM), else 1; token embeddings are multiplied by scale_emb with muP.
+    Adaptive norm (VALL-E's NAR): Norm(x) = w * LayerNorm(x) + b, (w, b) = project(cond), cond one vector per item.
 
 The same stack serves a causal LM with a KV cache (``forward(x, pos, past) -> (h, present)``, the cache a flat tuple
 ``(k_0, v_0, k_1, v_1, ...)`` of ``(B, Hkv, L, Dh)`` tensors; ``present`` holds the new positions only, see
@@ -41,8 +43,16 @@ class TransformerConfig:
     use_mup: bool = False  # MiniCPM muP: residual branches * scale_depth / sqrt(n_layers), embeddings * scale_emb
     scale_depth: float = 1.0
     scale_emb: float = 1.0
+    norm: str = "rms"  # "rms" (MiniCPM) | "layer" (LayerNorm with bias, VALL-E)
+    mlp: str = "swiglu"  # "swiglu" (gate/up/down, MiniCPM) | "relu" (up/down, VALL-E)
+    bias: bool = False  # biases on the attention and MLP projections
+    adaptive_norm: bool = False  # every norm modulated by a conditioning vector (``cond``)
 
     def __post_init__(self):
+        if self.norm not in ("rms", "layer"):
+            raise ValueError(f"norm must be 'rms' or 'layer', got {self.norm!r}")
+        if self.mlp not in ("swiglu", "relu"):
+            raise ValueError(f"mlp must be 'swiglu' or 'relu', got {self.mlp!r}")
         if self.rope_factors is not None:
             self.rope_factors = tuple(float(f) for f in self.rope_factors)
 
@@ -81,28 +91,66 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
+class ReluMLP(nn.Module):
+    def __init__(self, dim: int, hidden: int, bias: bool = True):
+        super().__init__()
+        self.up_proj = nn.Linear(dim, hidden, bias=bias)
+        self.down_proj = nn.Linear(hidden, dim, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.relu(self.up_proj(x)))
+
+
+class AdaptiveNorm(nn.Module):
+    """``w * norm(x) + b`` with ``(w, b) = project(cond)``: a norm whose scale and shift come from a condition."""
+
+    def __init__(self, dim: int, norm: nn.Module):
+        super().__init__()
+        self.norm = norm
+        self.project = nn.Linear(dim, 2 * dim)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:  # x (B, T, C), cond (B, C)
+        w, b = self.project(cond)[:, None].chunk(2, dim=-1)
+        return w * self.norm(x) + b
+
+
+def make_norm(cfg: TransformerConfig) -> nn.Module:
+    norm = RMSNorm(cfg.dim, cfg.norm_eps) if cfg.norm == "rms" else nn.LayerNorm(cfg.dim, eps=cfg.norm_eps)
+    return AdaptiveNorm(cfg.dim, norm) if cfg.adaptive_norm else norm
+
+
+def _normed(norm: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    if isinstance(norm, AdaptiveNorm):
+        if cond is None:
+            raise ValueError("this transformer has adaptive norms: pass cond")
+        return norm(x, cond)
+    return norm(x)
+
+
 class DecoderLayer(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
-        self.input_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
-        self.self_attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.kv_head_dim, causal=cfg.causal)
-        self.post_attention_layernorm = RMSNorm(cfg.dim, cfg.norm_eps)
-        self.mlp = SwiGLU(cfg.dim, cfg.ffn_dim)
+        self.input_layernorm = make_norm(cfg)
+        self.self_attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.kv_head_dim, causal=cfg.causal,
+                                   bias=cfg.bias)
+        self.post_attention_layernorm = make_norm(cfg)
+        self.mlp = SwiGLU(cfg.dim, cfg.ffn_dim) if cfg.mlp == "swiglu" else ReluMLP(cfg.dim, cfg.ffn_dim, cfg.bias)
         self.residual_scale = cfg.residual_scale
 
     def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,
-                past_v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h, k, v = self.self_attn(self.input_layernorm(x), rope, past_k, past_v)
+                past_v: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+                cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        h, k, v = self.self_attn(_normed(self.input_layernorm, x, cond), rope, past_k, past_v, mask)
         x = x + h * self.residual_scale
-        x = x + self.mlp(self.post_attention_layernorm(x)) * self.residual_scale
+        x = x + self.mlp(_normed(self.post_attention_layernorm, x, cond)) * self.residual_scale
         return x, k, v
 
-    def forward_buffer(self, x: torch.Tensor, rope: Rope | None, cache: torch.Tensor,
-                       length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward_buffer(self, x: torch.Tensor, rope: Rope | None, cache: torch.Tensor, length: torch.Tensor,
+                       cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``forward`` with the past in a fixed-size buffer (``Attention.forward_buffer``)."""
-        h, k, v = self.self_attn.forward_buffer(self.input_layernorm(x), rope, cache, length)
+        h, k, v = self.self_attn.forward_buffer(_normed(self.input_layernorm, x, cond), rope, cache, length)
         x = x + h * self.residual_scale
-        x = x + self.mlp(self.post_attention_layernorm(x)) * self.residual_scale
+        x = x + self.mlp(_normed(self.post_attention_layernorm, x, cond)) * self.residual_scale
         return x, k, v
 
 
@@ -115,17 +163,18 @@ class Transformer(nn.Module):
         if cfg.vocab_size > 0:
             self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_layers))
-        self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
+        self.norm = make_norm(cfg)
         self.rope = (RotaryEmbedding(cfg.kv_head_dim, cfg.rope_theta, cfg.rope_factors, cfg.rope_mscale)
                      if cfg.use_rope else None)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, T) int -> (B, T, C), times scale_emb with muP
         return self.embed_tokens(tokens) * self.config.embed_scale
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None,
-                past: KV | None = None) -> tuple[torch.Tensor, KV]:
+    def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None, past: KV | None = None,
+                mask: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
         """x (B, T, C) embeddings; pos (T,) or (B, T) positions, fractional allowed (default: cache length +
-        arange(T)); past: flat KV or None.
+        arange(T)); past: flat KV or None; mask: boolean (T, L + T) attention pattern replacing the causal /
+        bidirectional one (``Attention.forward``); cond: (B, C) condition of adaptive norms.
 
         Returns the normed hidden states (B, T, C) and the new positions' keys / values (flat, per layer)."""
         T = x.shape[1]
@@ -136,12 +185,12 @@ class Transformer(nn.Module):
         present: list[torch.Tensor] = []
         for i, layer in enumerate(self.layers):
             past_k, past_v = (None, None) if past is None else (past[2 * i], past[2 * i + 1])
-            x, k, v = layer(x, rope, past_k, past_v)
+            x, k, v = layer(x, rope, past_k, past_v, mask, cond)
             present += [k, v]
-        return self.norm(x), tuple(present)
+        return _normed(self.norm, x, cond), tuple(present)
 
     def forward_buffer(self, x: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...],
-                       pos: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
+                       pos: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
         """``forward`` with the past in fixed-size buffers: ``cache`` one (2, B, Hkv, capacity, Dh) per layer (keys,
         values; ``KVCache.buffer``) of which the first ``length`` (int64, shape (1,)) slots count. x sits at positions
         length .. length+T-1. Returns the normed hidden states and the new positions' keys / values (flat), as
@@ -153,9 +202,9 @@ class Transformer(nn.Module):
         rope = self.rope(pos) if self.rope is not None else None
         present: list[torch.Tensor] = []
         for layer, buf in zip(self.layers, cache):
-            x, k, v = layer.forward_buffer(x, rope, buf, length)
+            x, k, v = layer.forward_buffer(x, rope, buf, length, cond)
             present += [k, v]
-        return self.norm(x), tuple(present)
+        return _normed(self.norm, x, cond), tuple(present)
 
 
 def append_kv(past: KV | None, new: KV) -> KV:
