@@ -6,7 +6,8 @@ torch==2.13.0 ".[torch]"``). Run from the repository root:
     python -m export FAMILY --help         (the family's options)
 
 Modules: ``graphs`` (the shared library: ONNX export, fp16 / int8 / OpenVINO variants, the verifier and its bound
-tables' type, ``write_graphs``), then one per family: ``codec``, ``voxcpm``, ``default_voice``, ``letter_to_sound``.
+tables' type, ``write_graphs``), then one per family: ``codec``, ``voxcpm``, ``default_voice``, ``valle`` (with
+``vallex_text``), ``letter_to_sound``.
 Each family module has ``main(argv, prog)`` with its own options. This file imports neither torch nor a family
 module: the registry below is what ``--help`` lists.
 """
@@ -29,6 +30,8 @@ EXPORTERS: dict[str, tuple[str, str]] = {
                "voxcpm bundle"),
     "default-voice": ("export.default_voice", "the default voice (trained acoustic model + vocoder) -> "
                       "voxcpm bundle"),
+    "valle": ("export.valle", "VALL-E / VALL-E X (checkpoint + EnCodec + phoneme table, or a random tiny model; "
+              "--speechx adds task prompting) -> valle bundle"),
     "letter-to-sound": ("export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
 }
 

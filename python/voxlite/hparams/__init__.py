@@ -7,6 +7,7 @@ field. Nothing else reads a manifest's hparams by hand.
 from .base import HParams
 from .codec import CodecHParams, StreamState, StreamWindow
 from .text import TextHParams
+from .valle import SPEECHX_TASKS, VallELMHParams
 from .voxcpm import KVGroup, VoxCPMLMHParams
 
 # component kind -> its hparams class (the manifest's "kind" names which applies)
@@ -14,6 +15,7 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "codec": CodecHParams,
     "text": TextHParams,
     "voxcpm-lm": VoxCPMLMHParams,
+    "valle-lm": VallELMHParams,
 }
 
 
@@ -27,5 +29,5 @@ def check_components(bundle) -> None:
             cls.from_json(component.hparams, f"bundle {bundle.name!r}: components.{component.name}.hparams")
 
 
-__all__ = ["COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams",
+__all__ = ["COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams", "SPEECHX_TASKS", "VallELMHParams",
            "VoxCPMLMHParams"]

@@ -14,6 +14,7 @@ FAMILIES: dict[str, str] = {
     "graph": "voxlite.pipelines.graph:GraphModel",
     "codec": "voxlite.pipelines.codec:CodecModel",
     "voxcpm": "voxlite.pipelines.voxcpm:VoxCPMModel",
+    "valle": "voxlite.pipelines.valle:VallEModel",
 }
 
 

@@ -11,7 +11,17 @@ import numpy as np
 
 from ..backends import Session
 from ..bundle import Bundle
+from ..errors import BundleError
 from .sessions import GraphSessions
+
+
+def one_component(bundle: Bundle, kind: str, required: bool = True) -> str | None:
+    """The name of ``bundle``'s one component of ``kind`` (None if absent and not ``required``); BundleError when
+    there are several, or none and one is required."""
+    found = bundle.manifest.components_of_kind(kind)
+    if len(found) > 1 or (required and not found):
+        raise BundleError(f"a {bundle.model_type} bundle has one {kind!r} component; {bundle.name!r} has {len(found)}")
+    return found[0].name if found else None
 
 
 class GraphModel:

@@ -30,7 +30,7 @@ from ..errors import BundleError, InvalidInput
 from ..hparams import VoxCPMLMHParams
 from .codec import Codec
 from .generation import GenerationOptions, KVGroups, autoregress
-from .graph import GraphModel
+from .graph import GraphModel, one_component
 
 STEP_KV = "buffer"  # the step graph's cache contract this pipeline runs (fixed-size buffers + length)
 MAX_TEXT_CHARS = 5000  # synthesize / stream: longer input is refused (split it yourself)
@@ -43,23 +43,16 @@ def _logit(p: float) -> float:
     return math.log(p / (1.0 - p))
 
 
-def _one_of_kind(bundle, kind: str, required: bool = True):
-    found = bundle.manifest.components_of_kind(kind)
-    if len(found) > 1 or (required and not found):
-        raise BundleError(f"a voxcpm bundle has one {kind!r} component; {bundle.name!r} has {len(found)}")
-    return found[0].name if found else None
-
-
 class VoxCPMModel(GraphModel):
     capabilities = ("text-to-speech", "voice-cloning")
 
     def __init__(self, bundle, **kwargs):
         super().__init__(bundle, **kwargs)
-        self.lm = _one_of_kind(bundle, "voxcpm-lm")
+        self.lm = one_component(bundle, "voxcpm-lm")
         hp = self.hparams = VoxCPMLMHParams.from_json(bundle.component(self.lm).hparams,
                                                       f"bundle {bundle.name!r}: components.{self.lm}.hparams")
-        self.codec = Codec(self.sessions, _one_of_kind(bundle, "codec"))
-        self.text_component = _one_of_kind(bundle, "text", required=False)
+        self.codec = Codec(self.sessions, one_component(bundle, "codec"))
+        self.text_component = one_component(bundle, "text", required=False)
         if hp.step_kv != STEP_KV:
             raise BundleError(f"voxcpm bundle {bundle.name!r} has a step graph with the "
                               f"{hp.step_kv or 'past K/V (current length)'!r} cache contract; this voxlite runs "
