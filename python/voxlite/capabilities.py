@@ -79,7 +79,10 @@ def require(model, capability: str):
     if capability not in PROTOCOLS:
         raise CapabilityError(f"unknown capability {capability!r} (known: {', '.join(CAPABILITIES)})")
     can = model.bundle.capabilities
-    if capability not in can or not isinstance(model, PROTOCOLS[capability]):
+    if capability in can and not isinstance(model, PROTOCOLS[capability]):
+        raise CapabilityError(f"bundle {model.bundle.name!r} declares {capability}, but its family class "
+                              f"{type(model).__name__} does not implement {PROTOCOLS[capability].__name__}")
+    if capability not in can:
         raise CapabilityError(f"bundle {model.bundle.name!r} ({model.bundle.model_type}) cannot do {capability}; "
                               f"it can do: {', '.join(can) or 'nothing but run its graphs'}")
     return model

@@ -19,6 +19,9 @@ COMMANDS: dict[str, str] = {
     "codec": "voxlite.cli.codec",
     "say": "voxlite.cli.say",
     "voices": "voxlite.cli.voices",
+    "enhance": "voxlite.cli.enhance",
+    "extract": "voxlite.cli.extract",
+    "edit": "voxlite.cli.edit",
 }
 
 

@@ -125,14 +125,16 @@ class VallEModel(GraphModel):
         return feeds
 
     def first_codebook(self, text: np.ndarray, prompt: np.ndarray, options: GenerationOptions,
-                       forced: np.ndarray | None = None) -> Iterator[int]:
+                       forced: np.ndarray | None = None, max_frames: int | None = None) -> Iterator[int]:
         """The AR loop: codebook-1 tokens of the frames after ``prompt`` (P, n_q) for phoneme ids ``text`` (S,)
-        (prompt transcript first). Ends at end-of-speech (not yielded), at ``frames_per_text_token * S`` frames, at
-        ``options.max_length``, or where the cache would pass ``max_positions``. ``forced`` (F, n_q): the first F
-        tokens are given (SpeechX editing), not sampled."""
+        (prompt transcript first). Ends at end-of-speech (not yielded), at ``max_frames`` (default
+        ``frames_per_text_token * S``), at ``options.max_length``, or where the cache would pass ``max_positions``.
+        ``forced`` (F, n_q): the first F tokens are given (SpeechX editing), not sampled."""
         hp = self.hparams
         S, P = text.size, prompt.shape[0]
-        cap = hp.frames_per_text_token * S
+        cap = hp.frames_per_text_token * S if max_frames is None else int(max_frames)
+        if cap < 1:
+            raise InvalidInput("nothing to generate: no text and no frame budget")
         if options.max_length is not None:
             cap = min(cap, options.max_length)
         room = hp.max_positions - (S + 1 + P)
@@ -182,40 +184,49 @@ class VallEModel(GraphModel):
             history.append(token)
             yield token
 
-    def remaining_codebooks(self, text: np.ndarray, prompt: np.ndarray, first: np.ndarray) -> np.ndarray:
-        """The NAR stages, greedy: codebook 1 (T,) -> codes (T, n_q)."""
+    def remaining_codebooks(self, text: np.ndarray, prompt: np.ndarray, first: np.ndarray,
+                            forced: np.ndarray | None = None) -> np.ndarray:
+        """The NAR stages, greedy: codebook 1 (T,) -> codes (T, n_q). ``forced`` frames keep all their codes."""
         hp = self.hparams
         codes = np.zeros((1, first.size, hp.n_quantizers), np.int64)
         codes[0, :, 0] = first
+        n_forced = 0 if forced is None else min(forced.shape[0], first.size)
         nar = self.sessions.get(f"{self.lm}/nar")
         base = {**self._text_feeds(text), "prompt": np.ascontiguousarray(prompt[None])}
         for stage in range(1, hp.n_quantizers):
             logits = nar.run({**base, "codes": codes, "stage": np.array([stage], np.int64)})["logits"]
             codes[0, :, stage] = logits[0].argmax(-1)
+            if n_forced:
+                codes[0, :n_forced, stage] = forced[:n_forced, stage]
         return codes[0]
 
-    def generate_codes(self, text_ids, prompt_text_ids=None, prompt_codes=None, *, forced=None,
-                       options: GenerationOptions | None = None) -> np.ndarray:
-        """Phoneme ids (and a prompt: its transcript's ids and its codes (P, n_q)) -> generated codes (T, n_q)
-        int64. ``forced``: output frames known in advance (their codebook 1 is not sampled)."""
-        hp = self.hparams
-        options = options or self.options()
-        text = np.concatenate((self._ids(prompt_text_ids, "prompt transcript ids", allow_empty=True),
-                               self._ids(text_ids, "text ids", allow_empty=prompt_codes is not None)))
-        if text.size == 0:
-            raise InvalidInput("text ids are empty")
-        prompt = (np.zeros((0, hp.n_quantizers), np.int64) if prompt_codes is None
-                  else self._codes(prompt_codes, "prompt codes"))
-        forced = None if forced is None else self._codes(forced, "forced frames")
-        first = np.fromiter(self.first_codebook(text, prompt, options, forced), np.int64)
+    def _generate(self, text: np.ndarray, prompt: np.ndarray, options: GenerationOptions,
+                  forced: np.ndarray | None = None, max_frames: int | None = None) -> np.ndarray:
+        first = np.fromiter(self.first_codebook(text, prompt, options, forced, max_frames), np.int64)
         if first.size == 0:
             raise InvalidInput("the model ended the speech before its first frame (it produced no audio); try "
                                "another seed or a longer text")
-        return self.remaining_codebooks(text, prompt, first)
+        return self.remaining_codebooks(text, prompt, first, forced)
+
+    def generate_codes(self, text_ids, prompt_text_ids=None, prompt_codes=None, *,
+                       options: GenerationOptions | None = None) -> np.ndarray:
+        """Phoneme ids (and a prompt: its transcript's ids and its codes (P, n_q)) -> generated codes (T, n_q)
+        int64."""
+        hp = self.hparams
+        text = np.concatenate((self._ids(prompt_text_ids, "prompt transcript ids", allow_empty=True),
+                               self._ids(text_ids, "text ids")))
+        prompt = (np.zeros((0, hp.n_quantizers), np.int64) if prompt_codes is None
+                  else self._codes(prompt_codes, "prompt codes"))
+        return self._generate(text, prompt, options or self.options())
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Codes (T, n_q) -> float32 samples at ``sample_rate``."""
-        return self.codec.decode(np.ascontiguousarray(codes.T[None]), n_q=self.hparams.n_quantizers).samples
+        """Codes (T, n_q) -> float32 samples at ``sample_rate`` (T hops long). Fewer frames than the codec's decoder
+        takes are padded with the last frame and the padding's samples cut off."""
+        T = codes.shape[0]
+        if T < self.codec.min_frames:
+            codes = np.concatenate((codes, np.repeat(codes[-1:], self.codec.min_frames - T, axis=0)))
+        samples = self.codec.decode(np.ascontiguousarray(codes.T[None]), n_q=self.hparams.n_quantizers).samples
+        return samples[:T * self.codec.hop_length] if T < self.codec.min_frames else samples
 
     # -- text to speech -----------------------------------------------------------------------------
     def _refuse(self, **unsupported) -> None:
@@ -261,3 +272,134 @@ class VallEModel(GraphModel):
         """Text -> Audio: ``stream``'s sentences joined."""
         pieces = list(self.stream(text, prompt_audio, prompt_text, **options))
         return Audio(np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32), self.sample_rate)
+
+    # -- SpeechX tasks --------------------------------------------------------------------------------
+    def _require_task(self, task: str) -> None:
+        from ..errors import CapabilityError
+
+        if task not in self.hparams.tasks:
+            raise CapabilityError(f"bundle {self.bundle.name!r} was not trained for {task} (its tasks: "
+                                  f"{', '.join(self.hparams.tasks) or 'none: it is a text-to-speech model'})")
+
+    def _transcript_ids(self, transcript: str | None) -> np.ndarray | None:
+        if transcript is None or not str(transcript).strip():
+            return None
+        return np.asarray(self.tokenizer.encode_pair(str(transcript))[0], np.int64)
+
+    def run_task(self, sequence, *, max_frames: int, options: GenerationOptions | None = None) -> np.ndarray:
+        """A SpeechX ``TaskSequence`` (``voxlite.pipelines.speechx``) -> output codes (T, n_q): the AR after
+        [text ; task prompt] (forced frames first), then the NAR stages."""
+        if sequence.n_q != self.hparams.n_quantizers:
+            raise InvalidInput(f"the task sequence has {sequence.n_q} codebooks; the model {self.hparams.n_quantizers}")
+        text = self._ids(sequence.text_ids, "task text ids", allow_empty=True)
+        prompt = self._codes(sequence.prompt, "task prompt")
+        forced = self._codes(sequence.forced, "forced frames") if sequence.forced.shape[0] else None
+        return self._generate(text, prompt, options or self.options(), forced, max_frames)
+
+    def _audio_task(self, task: str, build, inputs: dict, transcript, sampling: dict, budget) -> Audio:
+        self._require_task(task)
+        codes = {k: self.encode_audio(v, what=k) for k, v in inputs.items()}
+        sequence = build(codes, self._transcript_ids(transcript))
+        out = self.run_task(sequence, max_frames=budget(codes, sequence), options=self.options(**sampling))
+        return Audio(self.decode(out), self.sample_rate)
+
+    def transform(self, audio, *, task: str, **options) -> Audio:
+        """The speech-to-speech capability: ``task`` one of the bundle's SpeechX tasks; ``options`` those of
+        ``enhance`` / ``extract`` (``enrolment=``) / ``edit`` (``transcript=``, ``replace=``, ``with_=``)."""
+        if task in ("noise-suppression", "speech-removal"):
+            return self.enhance(audio, keep="speech" if task == "noise-suppression" else "noise", **options)
+        if task == "target-speaker-extraction":
+            if "enrolment" not in options:
+                raise InvalidInput("target-speaker-extraction needs enrolment= (a recording of the target speaker)")
+            return self.extract(audio, options.pop("enrolment"), **options)
+        if task == "speech-editing":
+            return self.edit(audio, options.pop("transcript", None), **options)
+        self._require_task(task)  # names the bundle's tasks
+        raise InvalidInput(f"unknown task {task!r}")
+
+    def enhance(self, audio, *, transcript: str | None = None, keep: str = "speech", seed: int = 0,
+                **sampling) -> Audio:
+        """Noise suppression (``keep="speech"``) or speech removal (``keep="noise"``) of a noisy recording; a
+        transcript, if known, helps (SpeechX: WER 2.5 with it, 6.8 without)."""
+        from . import speechx
+
+        if keep not in ("speech", "noise"):
+            raise InvalidInput(f"keep must be 'speech' or 'noise', got {keep!r}")
+        task, build = (("noise-suppression", speechx.noise_suppression) if keep == "speech"
+                       else ("speech-removal", speechx.speech_removal))
+        hp = self.hparams
+        return self._audio_task(
+            task, lambda c, t: build(c["audio"], t, n_q=hp.n_quantizers, n_audio_tokens=hp.n_audio_tokens),
+            {"audio": audio}, transcript, dict(seed=seed, **sampling),
+            lambda c, s: _same_length_budget(c["audio"].shape[0], self.frame_rate))
+
+    def extract(self, mixture, enrolment, *, transcript: str | None = None, seed: int = 0, **sampling) -> Audio:
+        """Target speaker extraction: the speech of the speaker of ``enrolment`` (a clean recording of them) out of
+        ``mixture``."""
+        from . import speechx
+
+        hp = self.hparams
+        return self._audio_task(
+            "target-speaker-extraction",
+            lambda c, t: speechx.target_speaker_extraction(c["enrolment"], c["mixture"], t, n_q=hp.n_quantizers,
+                                                           n_audio_tokens=hp.n_audio_tokens),
+            {"mixture": mixture, "enrolment": enrolment}, transcript, dict(seed=seed, **sampling),
+            lambda c, s: _same_length_budget(c["mixture"].shape[0], self.frame_rate))
+
+    def edit(self, audio, transcript: str, *, replace: str, with_: str, span: tuple[float, float] | None = None,
+             occurrence: int | None = None, seed: int = 0, **sampling) -> Audio:
+        """Speech editing: ``audio`` says ``transcript``; the words ``replace`` become ``with_``. ``span`` (start,
+        end) in seconds says where the old words are; without it the span is estimated from the words' share of
+        the transcript's phonemes (``speechx.edit_span_from_words``: an estimate; give the span when it matters)."""
+        from . import speechx
+
+        hp = self.hparams
+        if not isinstance(transcript, str) or not transcript.strip():
+            raise InvalidInput("edit needs the recording's transcript")
+        if not isinstance(with_, str):
+            raise InvalidInput("with_ must be a string (the new words; empty deletes the old ones)")
+        new_transcript = _replace_words(transcript, replace, with_, occurrence)
+
+        def build(codes, text_ids):
+            frames = codes["audio"].shape[0]
+            if span is not None:
+                start, end = speechx.edit_span_from_seconds(*span, frames, frame_rate=self.frame_rate)
+            else:
+                start, end = speechx.edit_span_from_words(transcript, replace, frames, occurrence=occurrence,
+                                                          count_units=self.tokenizer.count)
+            return speechx.speech_editing(codes["audio"], start, end, text_ids, n_q=hp.n_quantizers,
+                                          n_audio_tokens=hp.n_audio_tokens)
+
+        def budget(codes, sequence):  # the kept frames, plus the cap's frames per phoneme of the new words
+            new = self.tokenizer.count(with_) if with_.strip() else 0
+            return codes["audio"].shape[0] + hp.frames_per_text_token * max(new, 1)
+
+        return self._audio_task("speech-editing", build, {"audio": audio}, new_transcript,
+                                dict(seed=seed, **sampling), budget)
+
+
+def _same_length_budget(frames: int, frame_rate: float) -> int:
+    """Frames an enhancement may produce: its input's length, plus a tenth and one second of slack for an end token
+    that comes late."""
+    return int(frames * 1.1 + frame_rate)
+
+
+def _replace_words(transcript: str, old: str, new: str, occurrence: int | None) -> str:
+    """``transcript`` with the whole words ``old`` (case-insensitive) replaced by ``new``; InvalidInput if absent,
+    or present several times without ``occurrence`` (0 for the first, as ``speechx.edit_span_from_words``)."""
+    import re
+
+    if not isinstance(old, str) or not old.strip():
+        raise InvalidInput("replace: give the words to replace")
+    pattern = re.compile(r"(?<!\w)" + r"\s+".join(re.escape(w) for w in old.split()) + r"(?!\w)", re.IGNORECASE)
+    matches = list(pattern.finditer(transcript))
+    if not matches:
+        raise InvalidInput(f"replace: {old!r} is not in the transcript {transcript!r}")
+    if len(matches) > 1 and occurrence is None:
+        raise InvalidInput(f"replace: {old!r} occurs {len(matches)} times in the transcript; say which "
+                           "(occurrence, 0 for the first)")
+    index = 0 if occurrence is None else occurrence
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(matches):
+        raise InvalidInput(f"occurrence {occurrence}: {old!r} occurs {len(matches)} times")
+    m = matches[index]
+    return " ".join((transcript[:m.start()] + new + transcript[m.end():]).split())
