@@ -370,19 +370,21 @@ def child_main(job_json: str) -> int:
     return 0
 
 
-def run_child(job: dict, cache_dir: Path, timeout: float | None = None) -> dict:
+def run_child(job: dict, cache_dir: Path, timeout: float | None = None, module: str = "benchmarks.voxcpm",
+              tag: str = RESULT_TAG) -> dict:
+    """Run ``job`` in a fresh ``python -m module --child JOB`` (its threads pinned) and return its result line."""
     env = dict(os.environ)
     env["VOXLITE_CACHE_DIR"] = str(cache_dir)  # OpenVINO's compiled models for these bundles live with them
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[var] = str(job["threads"])
     env.setdefault("TQDM_DISABLE", "1")  # the official loop draws a progress bar per generation
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.voxcpm", "--child", json.dumps(job)], cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-m", module, "--child", json.dumps(job)], cwd=ROOT,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(tag)]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"benchmark child {job['system']} {job.get('backend', '')} {job.get('precision', '')} "
                            f"x{job['threads']} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1][len(RESULT_TAG):])
+    return json.loads(lines[-1][len(tag):])
 
 
 # ------------------------------------------------------------------------------------------------ driver

@@ -153,6 +153,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--flow-start", type=float, default=None,
                         help="where each patch's solve starts, 0..1: 1 from noise, below 1 from the prior head's "
                              "patch, 0 that patch itself (bundles with a prior head; default: the bundle's)")
+    parser.add_argument("--temperature", type=_finite, default=None,
+                        help="sampling temperature of token models (VALL-E); default: the bundle's")
+    parser.add_argument("--top-k", type=_int_in("top-k", 0), default=None, metavar="K",
+                        help="sample among the K likeliest tokens (token models; 0: all)")
+    parser.add_argument("--top-p", type=_finite, default=None, metavar="P",
+                        help="nucleus sampling: the likeliest tokens holding probability P (token models)")
     parser.add_argument("--speed", type=_speed, default=1.0, metavar="X",
                         help="speaking rate, 0.5 to 2 (2: twice as fast), pitch kept (mel-vocoder voices, such as "
                              "the default one)")
@@ -335,6 +341,17 @@ def run(args) -> int:
         options["ssml"] = True
     if args.voice is not None:
         options.update(prompt_audio=args.voice, prompt_text=args.voice_text)
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p))
+                if v is not None}
+    if sampling:
+        import inspect
+
+        takes = inspect.signature(model.stream).parameters
+        for name in sampling:
+            if name not in takes:
+                raise InvalidInput(f"--{name.replace('_', '-')}: bundle {model.bundle.name!r} does not sample tokens "
+                                   f"({type(model).__name__})")
+        options.update(sampling)
     chunks_before = 0  # sentence chunks of the pieces already spoken: chunk k of the whole text uses seed + k
     try:
         with _open_output(args, rate) as out:
