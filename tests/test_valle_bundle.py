@@ -16,14 +16,15 @@ from voxlite.pipelines import speechx  # noqa: E402
 
 def _export(out, *, speechx_tasks: bool, seed: int = 0, precisions=("fp32", "int8")):
     from export.codec import encodec_parts
-    from export.valle import build, export_valle
+    from export.valle import LM_GRAPHS, build, export_valle
     from export.vallex_text import tiny_vocab_json
     from voxlite.hparams import SPEECHX_TASKS
 
     model = build(None, "tiny", seed, speechx=speechx_tasks)
     codec = encodec_parts(None, "tiny", seed)
     export_valle(model, codec, out, precisions=precisions, vocab=tiny_vocab_json().encode(),
-                 tasks=SPEECHX_TASKS if speechx_tasks else (), log=lambda *_: None)
+                 tasks=SPEECHX_TASKS if speechx_tasks else (), log=lambda *_: None,
+                 int8_blockwise=LM_GRAPHS)  # dynamic int8 is too coarse at width 32 (see export.valle)
     return model
 
 

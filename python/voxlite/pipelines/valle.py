@@ -15,6 +15,7 @@ than VoxCPM's per-patch streaming: the NAR needs the whole sentence's first code
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Iterator
 
 import numpy as np
@@ -249,7 +250,7 @@ class VallEModel(GraphModel):
         """Text -> audio (float32 at ``sample_rate``), one chunk per sentence (sentence k samples with seed + k).
         ``prompt_audio`` (3-10 s is best; at most ``max_prompt_seconds``) with its transcript ``prompt_text``
         clones a voice; without them the model speaks in a voice of its own choosing."""
-        from ..text.sentences import split_sentences
+        from ..text.sentences import chunk_text, split_sentences
 
         self._refuse(cfg=cfg, steps=steps, flow_start=flow_start)
         if not isinstance(text, str) or not text.strip():
@@ -259,12 +260,22 @@ class VallEModel(GraphModel):
         base = self.options(seed=seed, temperature=temperature, top_k=top_k, top_p=top_p,
                             repetition_penalty=repetition_penalty, max_length=max_length)
         prompt_ids, prompt_codes = self._prompt(prompt_audio, prompt_text)
-        sentences = [s for s in split_sentences(text) if s.strip()]
+        hp = self.hparams
+        # a sentence's phonemes S need S + 16 S cache positions after the prompt: longer sentences are cut
+        used = 1 + (0 if prompt_codes is None else prompt_codes.shape[0]) + len(prompt_ids or ())
+        max_tokens = (hp.max_positions - used) // (1 + hp.frames_per_text_token)
+        if max_tokens < 4:
+            raise InvalidInput(f"the voice prompt fills the model's {hp.max_positions} positions: use a shorter one")
+        count = self.tokenizer.count
+        sentences = [piece for sentence in split_sentences(text) if sentence.strip()
+                     for piece in chunk_text(sentence, max_tokens, count) if count(piece)]
+        if not sentences:
+            raise InvalidInput("text has nothing to say (no words)")
         for k, sentence in enumerate(sentences):
             if progress is not None:
                 progress(k, len(sentences), sentence)
             ids = self.tokenizer.encode_pair(sentence)[0]
-            options = base if k == 0 else GenerationOptions(**{**base.__dict__, "seed": base.seed + k})
+            options = dataclasses.replace(base, seed=base.seed + k)
             codes = self.generate_codes(ids, prompt_ids, prompt_codes, options=options)
             yield self.decode(codes)
 

@@ -145,9 +145,11 @@ class Attention(nn.Module):
             q, k = apply_rope(q, rope), apply_rope(k, rope)
         groups = H // Hkv
         qg = q.reshape(B, Hkv, groups * T, Dh) * (Dh ** -0.5)  # query head h = kv * groups + j -> row j * T + i
-        cache_k, cache_v = cache[0], cache[1]  # (B, Hkv, capacity, Dh)
-        scores_cache = torch.matmul(qg, cache_k.transpose(-1, -2))  # (B, Hkv, groups * T, capacity)
-        filled = torch.arange(cache_k.shape[2], device=x.device) < length.reshape(-1)[:1]  # (capacity,)
+        # scores against keys and values at once: (2, B, Hkv, groups * T, capacity), then the keys' half. Selecting
+        # cache[0] first would copy the whole key buffer every step (ONNX has no views); the values' half of the
+        # product is a few thousand MACs per head
+        scores_cache = torch.matmul(qg.unsqueeze(0), cache.transpose(-1, -2))[0]  # (B, Hkv, groups * T, capacity)
+        filled = torch.arange(cache.shape[3], device=x.device) < length.reshape(-1)[:1]  # (capacity,)
         scores_cache = scores_cache.masked_fill(~filled, float("-inf"))
         scores_new = torch.matmul(qg, k.transpose(-1, -2))  # (B, Hkv, groups * T, T)
         if self.causal and T > 1:
@@ -155,7 +157,8 @@ class Attention(nn.Module):
             scores_new = scores_new.masked_fill(torch.arange(T, device=x.device)[None, :] > row[:, None],
                                                 float("-inf"))
         p = torch.cat((scores_cache, scores_new), dim=-1).softmax(dim=-1)
-        n = cache_k.shape[2]
-        y = torch.matmul(p[..., :n], cache_v) + torch.matmul(p[..., n:], v)  # (B, Hkv, groups * T, Dh)
+        n = cache.shape[3]
+        # likewise the weighted sum against both halves, then the values' half
+        y = torch.matmul(p[..., :n].unsqueeze(0), cache)[1] + torch.matmul(p[..., n:], v)  # (B, Hkv, G * T, Dh)
         y = y.reshape(B, H, T, Dh).transpose(1, 2).reshape(B, T, H * Dh)
         return self.o_proj(y), k, v
