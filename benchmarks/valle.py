@@ -44,16 +44,9 @@ N_AUDIO, BOS = 1024, 1025
 
 
 def _official_module():
-    import types
+    from tests.models.official import import_vallex_model
 
-    from tests.models.official import import_model_module
-
-    data = types.ModuleType("vallex.data")
-    strategies = types.ModuleType("vallex.data.input_strategies")
-    strategies.PromptedFeatures = type("PromptedFeatures", (), {})
-    data.input_strategies = strategies
-    return import_model_module("vallex.models.vallex",
-                               stubs={"vallex.data": data, "vallex.data.input_strategies": strategies})
+    return import_vallex_model()
 
 
 def make_checkpoint(path: Path, seed: int = 0) -> Path:

@@ -207,3 +207,46 @@ def test_cli_commands_leave_no_partial_output(speechx_bundle, tmp_path):
     assert main(["edit", str(noisy), "--transcript", "the cat sat on the mat", "--replace", "cat", "--with", "dog",
                  "-o", str(edited), "--bundle", str(path)]) == 0
     assert edited.exists()
+
+
+def test_export_from_official_checkpoint_files(tmp_path):
+    """``python -m export valle --checkpoint``: a VALL-E X checkpoint file (tiny, random) and an EnCodec 24 kHz .th
+    (the official package's architecture, random weights) -> a bundle whose lm equals the official model's."""
+    pytest.importorskip("vallex")
+    pytest.importorskip("encodec")
+    from encodec import EncodecModel
+
+    from export.vallex_text import tiny_vocab_json
+    from tests.models.official import import_vallex_model
+    from voxlite.models.valle import VallE  # noqa: F401
+
+    official = import_vallex_model()
+    torch.manual_seed(0)
+    vallex = official.VALLE(32, 2, 1, norm_first=True, add_prenet=False, prefix_mode=1, num_quantizers=8)
+    with torch.no_grad():
+        for p in vallex.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    torch.save({"model": vallex.state_dict()}, tmp_path / "vallex-checkpoint.pt")
+    torch.save(EncodecModel.encodec_model_24khz(pretrained=False).state_dict(), tmp_path / "encodec_24khz.th")
+    (tmp_path / "bpe_69.json").write_text(tiny_vocab_json(), encoding="utf-8")
+    from export import main
+
+    out = tmp_path / "bundle"
+    assert main(["valle", "--checkpoint", str(tmp_path / "vallex-checkpoint.pt"), "--heads", "2",
+                 "--codec-checkpoint", str(tmp_path / "encodec_24khz.th"), "--vocab", str(tmp_path / "bpe_69.json"),
+                 "--out", str(out)]) == 0
+    model = voxlite.load(out, task="text-to-speech")
+    assert model.sample_rate == 24000 and model.hparams.n_quantizers == 8 and model.hparams.languages == ("en", "zh", "ja")
+    text = np.array([3, 9, 27, 4])
+    vallex.eval()
+    logits = model.sessions.get("lm/ar_prefill").run({"text": text[None], "language": np.zeros((1, 4), np.int64),
+                                                       "audio": np.array([[1025]])})["logits"]
+    with torch.no_grad():
+        x = vallex.ar_text_position(vallex.ar_text_embedding(torch.tensor(text)[None])
+                                    + vallex.ar_language_embedding(torch.zeros(1, 4, dtype=torch.long)))
+        y = vallex.ar_audio_position(vallex.ar_audio_embedding(torch.tensor([[1025]])))
+        mask = torch.zeros(5, 5, dtype=torch.bool)
+        mask[:4, 4] = True
+        h, _ = vallex.ar_decoder.infer(torch.cat((x, y), 1), mask=mask, past_kv=None, use_cache=True)
+        want = vallex.ar_predict_layer(h[:, -1]).numpy()
+    np.testing.assert_allclose(logits, want, atol=1e-4)

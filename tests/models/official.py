@@ -41,3 +41,14 @@ def import_model_module(name: str, stubs: dict[str, types.ModuleType] | None = N
         for key in list(stubs or {}):
             sys.modules.pop(key, None)
         sys.modules.update(saved)
+
+
+def import_vallex_model() -> types.ModuleType:
+    """``vallex.models.vallex`` (VALL-E-X 0.0.2a1) alone: its ``vallex.data`` package pulls lhotse (training data
+    loading), of which the model module needs only the name ``PromptedFeatures``."""
+    data = types.ModuleType("vallex.data")
+    strategies = types.ModuleType("vallex.data.input_strategies")
+    strategies.PromptedFeatures = type("PromptedFeatures", (), {})
+    data.input_strategies = strategies
+    return import_model_module("vallex.models.vallex",
+                               stubs={"vallex.data": data, "vallex.data.input_strategies": strategies})

@@ -7,7 +7,6 @@ tokens through one deterministic sampler (Gumbel-max with a numpy generator seed
 the official ``topk_sampling``; the test first proves that the official loop consumes exactly one draw per frame.
 """
 import importlib.util
-import types
 
 import numpy as np
 import pytest
@@ -20,20 +19,10 @@ from voxlite.convert.valle import config_of, convert_state_dict, load_official  
 from voxlite.convert.common import load_strict  # noqa: E402
 from voxlite.models.valle import VallE  # noqa: E402
 
-from tests.models.official import import_model_module  # noqa: E402
+from tests.models.official import import_vallex_model  # noqa: E402
 
 
-def _official_module():
-    # vallex.data pulls lhotse (training data loading); the model module only needs PromptedFeatures' name
-    data = types.ModuleType("vallex.data")
-    strategies = types.ModuleType("vallex.data.input_strategies")
-    strategies.PromptedFeatures = type("PromptedFeatures", (), {})
-    data.input_strategies = strategies
-    return import_model_module("vallex.models.vallex",
-                               stubs={"vallex.data": data, "vallex.data.input_strategies": strategies})
-
-
-OFFICIAL = _official_module()
+OFFICIAL = import_vallex_model()
 N_TEXT, N_AUDIO = OFFICIAL.NUM_TEXT_TOKENS, OFFICIAL.NUM_AUDIO_TOKENS  # fixed by the package: 2048, 1024
 
 

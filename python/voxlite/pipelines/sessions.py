@@ -11,6 +11,8 @@ and opens each graph on first use. Two per-graph facts from the manifest shape i
 """
 from __future__ import annotations
 
+import threading
+
 from ..backends import Session, open_session, select_backend
 from ..backends.base import check_threads
 from ..bundle import Bundle
@@ -40,6 +42,7 @@ class GraphSessions:
             self._graph_threads(spec)
             self._placement(spec)
         self._sessions: dict[str, Session] = {}
+        self._opening = threading.Lock()  # one model serves many threads: a graph is opened once
         self.graph_precisions: dict[str, str] = {}  # what each opened graph really runs (qualified names)
 
     @property
@@ -51,7 +54,12 @@ class GraphSessions:
         A graph exported without the requested precision (e.g. a mel front end kept in float for int8 bundles) runs
         a more precise variant, never a less precise one; ``graph_precisions`` says what each runs."""
         spec = self.bundle.graph(graph)
-        if spec.name not in self._sessions:
+        session = self._sessions.get(spec.name)
+        if session is not None:
+            return session
+        with self._opening:
+            if spec.name in self._sessions:
+                return self._sessions[spec.name]
             chosen = self._variants[spec.name]
             backend = self._placement(spec) or self.backend_choice.name
             self._sessions[spec.name] = open_session(
