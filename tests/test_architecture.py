@@ -22,7 +22,7 @@ from voxlite.voices import EMBEDDED
 PKG = Path(voxlite.__file__).parent
 FIXTURES = Path(__file__).parent / "fixtures"
 RUNTIME = ("api.py", "capabilities.py", "audio.py", "graphio.py", "errors.py", "pipelines", "backends", "bundle",
-           "text", "cli", "hparams", "kernels", "dsp", "voices")
+           "text", "cli", "hparams", "kernels", "dsp", "voices", "serve")
 
 
 def _imports(path: Path) -> list[tuple[str, bool]]:

@@ -221,3 +221,45 @@ def test_one_model_many_threads_same_audio():
         t.join()
     for r in results[1:]:
         np.testing.assert_array_equal(r, results[0])
+
+
+def test_ray_serve_two_replicas_answer_the_same_api(tmp_path):
+    """The Ray Serve deployment on a local Ray cluster (this machine, loopback only) with two replicas."""
+    ray = pytest.importorskip("ray")
+    serve = pytest.importorskip("ray.serve")
+    from voxlite.serve.ray_app import build
+
+    import tempfile
+
+    short = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's AF_UNIX socket paths must stay under 108 bytes
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=short,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1"}})
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": _free_port()})
+        port = serve.context._get_global_client().http_config.port
+        serve.run(build(ServeConfig(api_key_env=None, queue=2), replicas=2), route_prefix="/")
+        url = f"http://127.0.0.1:{port}"
+        seen = set()
+        for _ in range(6):
+            r = httpx.post(url + "/v1/audio/speech", timeout=120, json={"model": "tts-1", "voice": "default",
+                                                                     "input": "Hello.", "response_format": "wav"})
+            assert r.status_code == 200
+            assert _wav(r.content)[0].size > 0
+            seen.add(httpx.get(url + "/health").json()["replica"])
+        assert len(seen) == 2  # both replicas answered
+        bad = httpx.post(url + "/v1/audio/speech", json={"model": "tts-1", "voice": "nobody", "input": "hi"})
+        assert bad.status_code == 400 and "unknown voice" in bad.json()["error"]["message"]
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        import shutil
+
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

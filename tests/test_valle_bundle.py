@@ -212,7 +212,10 @@ def test_cli_commands_leave_no_partial_output(speechx_bundle, tmp_path):
 def test_export_from_official_checkpoint_files(tmp_path):
     """``python -m export valle --checkpoint``: a VALL-E X checkpoint file (tiny, random) and an EnCodec 24 kHz .th
     (the official package's architecture, random weights) -> a bundle whose lm equals the official model's."""
-    pytest.importorskip("vallex")
+    import importlib.util
+
+    if importlib.util.find_spec("vallex") is None:  # importing the package itself pulls lhotse
+        pytest.skip("VALL-E-X not installed")
     pytest.importorskip("encodec")
     from encodec import EncodecModel
 

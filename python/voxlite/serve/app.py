@@ -19,6 +19,8 @@ import contextlib
 import hmac
 import json
 import math
+import os
+import socket
 import time
 from importlib import resources
 
@@ -118,6 +120,7 @@ def create_app(config: ServeConfig | None = None, *, engine: Engine | None = Non
     engine = engine or Engine(config)
     metrics = _Metrics()
     api_key = config.api_key()
+    replica_id = f"{socket.gethostname()}:{os.getpid()}"  # which process answered (several behind Ray Serve)
 
     def authorized(request) -> bool:
         if api_key is None:
@@ -228,7 +231,7 @@ def create_app(config: ServeConfig | None = None, *, engine: Engine | None = Non
 
     async def health(request):
         return JSONResponse({"status": "ok", "in_flight": engine.in_flight, "capacity": engine.capacity,
-                             "workers": engine.workers})
+                             "workers": engine.workers, "replica": replica_id})
 
     async def prometheus(request):
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
