@@ -218,9 +218,10 @@ def create_app(config: ServeConfig | None = None, *, engine: Engine | None = Non
                     "usage": {"input_tokens": len(req["text"]), "output_tokens": 0, "total_tokens": len(req["text"])}}
             yield f"data: {json.dumps(done)}\n\n".encode()
 
+        headers = {"X-Voxlite-Replica": replica_id}
         if req["stream_format"] == "sse":
-            return StreamingResponse(sse_events(), media_type="text/event-stream")
-        return StreamingResponse(audio_bytes(), media_type=FORMATS[req["format"]])
+            return StreamingResponse(sse_events(), media_type="text/event-stream", headers=headers)
+        return StreamingResponse(audio_bytes(), media_type=FORMATS[req["format"]], headers=headers)
 
     async def models(request):
         if not authorized(request):
