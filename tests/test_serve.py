@@ -249,7 +249,7 @@ def test_a_failing_worker_ends_its_request_and_the_server_keeps_serving(monkeypa
     leaves the server serving; one that fails before any audio is a clean 500."""
     from voxlite.errors import BackendError
 
-    app = create_app(ServeConfig(workers=1, queue=1, api_key_env=None))
+    app = create_app(ServeConfig(workers=1, queue=1, api_key_env=None, isolation="thread"))
     with Server(app) as s:
         engine = app.state.engine
         model = engine.model(engine.config.voices["default"])
@@ -278,6 +278,36 @@ def test_a_failing_worker_ends_its_request_and_the_server_keeps_serving(monkeypa
         r = httpx.post(s.url + "/v1/audio/speech", timeout=120,
                        json={"model": "tts-1", "voice": "default", "input": "Back again.", "response_format": "wav"})
         assert r.status_code == 200 and engine.in_flight == 0
+        assert 'voxlite_requests_total{status="200-truncated"} 1.0' in httpx.get(s.url + "/metrics").text
+
+
+def test_killing_a_worker_process_mid_request():
+    """Process isolation (the default): SIGKILL the worker while it streams; that response ends early, the engine
+    starts a new worker, and the server goes on serving."""
+    import os
+    import signal
+
+    app = create_app(ServeConfig(workers=1, queue=1, api_key_env=None))
+    with Server(app) as s:
+        pids = httpx.get(s.url + "/health").json()["worker_pids"]
+        assert len(pids) == 1 and pids[0] != os.getpid()
+        text = " ".join(f"This is sentence number {i}." for i in range(20))
+        with httpx.stream("POST", s.url + "/v1/audio/speech", timeout=120,
+                          json={"model": "tts-1", "voice": "default", "input": text, "response_format": "pcm"}) as r:
+            chunks = r.iter_bytes()
+            first = next(chunks)
+            os.kill(pids[0], signal.SIGKILL)
+            rest = b"".join(chunks)
+        assert r.status_code == 200 and len(first) + len(rest) < 24000 * 2 * 20  # ended early
+        for _ in range(200):
+            health = httpx.get(s.url + "/health").json()
+            if health["in_flight"] == 0 and health["worker_pids"] and health["worker_pids"][0] != pids[0]:
+                break
+            time.sleep(0.05)
+        assert health["worker_pids"][0] != pids[0]
+        r = httpx.post(s.url + "/v1/audio/speech", timeout=120, json={"model": "tts-1", "voice": "default",
+                                                                   "input": "Still here.", "response_format": "wav"})
+        assert r.status_code == 200 and _wav(r.content)[0].size > 0
         assert 'voxlite_requests_total{status="200-truncated"} 1.0' in httpx.get(s.url + "/metrics").text
 
 

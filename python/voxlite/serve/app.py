@@ -232,7 +232,8 @@ def create_app(config: ServeConfig | None = None, *, engine: Engine | None = Non
 
     async def health(request):
         return JSONResponse({"status": "ok", "in_flight": engine.in_flight, "capacity": engine.capacity,
-                             "workers": engine.workers, "replica": replica_id})
+                             "workers": engine.workers, "isolation": engine.isolation,
+                             "worker_pids": engine.worker_pids, "replica": replica_id})
 
     async def prometheus(request):
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -245,6 +246,7 @@ def create_app(config: ServeConfig | None = None, *, engine: Engine | None = Non
     async def lifespan(app):
         if preload:  # a bad bundle fails at start, not at the first request
             await asyncio.get_running_loop().run_in_executor(None, engine.preload)
+        engine.start_workers()  # process isolation: the worker processes (each loads the voices)
         try:
             yield
         finally:

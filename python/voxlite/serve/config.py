@@ -5,6 +5,7 @@ limits, and authentication. Read from TOML or JSON; with no file, one voice: the
     host = "127.0.0.1"            # loopback unless told otherwise
     port = 8000
     workers = 2                   # generations at once (default: usable CPUs)
+    isolation = "process"         # each worker a process (a crash ends one request) or "thread" (one shared model)
     threads_per_worker = 1        # ONNX Runtime threads of each generation
     queue = 8                     # requests waiting for a worker before 429
     timeout = 120                 # seconds a request may take
@@ -61,8 +62,11 @@ class ServeConfig:
     api_key_env: str | None = "VOXLITE_API_KEY"
     backend: str = "auto"
     precision: str | None = None
+    isolation: str = "process"  # "process": each worker a process; "thread": one process, one model per voice
 
     def __post_init__(self):
+        if self.isolation not in ("process", "thread"):
+            raise InvalidInput(f"config: server.isolation must be 'process' or 'thread', got {self.isolation!r}")
         if not self.voices:
             raise InvalidInput("config: at least one voice is needed")
         checks = [("port", 1 <= self.port <= 65535), ("threads_per_worker", self.threads_per_worker >= 1),
@@ -91,7 +95,7 @@ class ServeConfig:
 
 _SERVER_KEYS = {"host": str, "port": int, "workers": int, "threads_per_worker": int, "queue": int,
                 "timeout": (int, float), "max_input_chars": int, "sample_rate": int, "api_key_env": str,
-                "backend": str, "precision": str}
+                "backend": str, "precision": str, "isolation": str}
 
 
 def parse_config(data: dict, where: str = "config") -> ServeConfig:
