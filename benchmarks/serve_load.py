@@ -7,7 +7,7 @@ Starts the server in-process (uvicorn on an ephemeral 127.0.0.1 port, the embedd
 threads each post streaming requests back to back (sentences from the default voice's held-out set, two per
 request) until ``--seconds`` pass. Reports audio seconds served per wall second, time to first byte p50 / p95,
 requests by status (429s are counted, then retried after Retry-After), and the server process's RSS sampled every
-second: before the load, after its first 10 s (warm: every worker has run), its maximum and at the end (warm to end
+second (the server process and its worker processes): before the load, after its first 10 s (warm: every worker has run), its maximum and at the end (warm to end
 flat: nothing leaks under load).
 """
 from __future__ import annotations
@@ -71,14 +71,24 @@ def run(clients: int, seconds: float, workers: int, queue: int, fmt: str) -> dic
                 i += clients
 
     proc = psutil.Process()
-    rss = [proc.memory_info().rss / 1e6]
+
+    def total_rss() -> float:  # the server and its worker processes
+        total = proc.memory_info().rss
+        for child in proc.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:  # a worker being replaced
+                pass
+        return total / 1e6
+
+    rss = [total_rss()]
     begin = time.monotonic()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
         time.sleep(1.0)
-        rss.append(proc.memory_info().rss / 1e6)
+        rss.append(total_rss())
     wall = time.monotonic() - begin
     server.should_exit = True
     thread.join(timeout=30)
@@ -93,7 +103,7 @@ def run(clients: int, seconds: float, workers: int, queue: int, fmt: str) -> dic
 def table(r: dict) -> str:
     return "\n".join([
         f"voxlite serve under load: {r['clients']} streaming clients for {r['seconds']:g} s, {r['workers']} workers, "
-        f"queue {r['queue']}, {r['format']}, the embedded voice, loopback.", "",
+        f"queue {r['queue']}, {r['format']}, the embedded voice, loopback; RSS of the server and its workers.", "",
         "| audio s / wall s | TTFB p50 ms | TTFB p95 ms | requests by status | RSS before / at 10 s / max / end MB |",
         "|---|---|---|---|---|",
         f"| {r['audio_per_wall']:.2f} | {r['ttfb_p50_ms']:.0f} | {r['ttfb_p95_ms']:.0f} | "
