@@ -44,15 +44,15 @@ class TransformerConfig:
     scale_depth: float = 1.0
     scale_emb: float = 1.0
     norm: str = "rms"  # "rms" (MiniCPM) | "layer" (LayerNorm with bias, VALL-E)
-    mlp: str = "swiglu"  # "swiglu" (gate/up/down, MiniCPM) | "relu" (up/down, VALL-E)
+    mlp: str = "swiglu"  # "swiglu" (gate/up/down, MiniCPM) | "relu" (up/down, VALL-E) | "gelu_tanh" (GPT-2)
     bias: bool = False  # biases on the attention and MLP projections
     adaptive_norm: bool = False  # every norm modulated by a conditioning vector (``cond``)
 
     def __post_init__(self):
         if self.norm not in ("rms", "layer"):
             raise ValueError(f"norm must be 'rms' or 'layer', got {self.norm!r}")
-        if self.mlp not in ("swiglu", "relu"):
-            raise ValueError(f"mlp must be 'swiglu' or 'relu', got {self.mlp!r}")
+        if self.mlp not in ("swiglu", "relu", "gelu_tanh"):
+            raise ValueError(f"mlp must be 'swiglu', 'relu' or 'gelu_tanh', got {self.mlp!r}")
         if self.rope_factors is not None:
             self.rope_factors = tuple(float(f) for f in self.rope_factors)
 
@@ -91,14 +91,19 @@ class SwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
-class ReluMLP(nn.Module):
-    def __init__(self, dim: int, hidden: int, bias: bool = True):
+class PlainMLP(nn.Module):
+    """up -> activation -> down: ReLU (VALL-E) or GELU with the tanh approximation (GPT-2's ``gelu_new``)."""
+
+    def __init__(self, dim: int, hidden: int, bias: bool = True, activation: str = "relu"):
         super().__init__()
         self.up_proj = nn.Linear(dim, hidden, bias=bias)
         self.down_proj = nn.Linear(hidden, dim, bias=bias)
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.relu(self.up_proj(x)))
+        h = self.up_proj(x)
+        h = F.relu(h) if self.activation == "relu" else F.gelu(h, approximate="tanh")
+        return self.down_proj(h)
 
 
 class AdaptiveNorm(nn.Module):
@@ -134,7 +139,8 @@ class DecoderLayer(nn.Module):
         self.self_attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.kv_head_dim, causal=cfg.causal,
                                    bias=cfg.bias)
         self.post_attention_layernorm = make_norm(cfg)
-        self.mlp = SwiGLU(cfg.dim, cfg.ffn_dim) if cfg.mlp == "swiglu" else ReluMLP(cfg.dim, cfg.ffn_dim, cfg.bias)
+        self.mlp = (SwiGLU(cfg.dim, cfg.ffn_dim) if cfg.mlp == "swiglu"
+                    else PlainMLP(cfg.dim, cfg.ffn_dim, cfg.bias, "relu" if cfg.mlp == "relu" else "gelu_tanh"))
         self.residual_scale = cfg.residual_scale
 
     def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,
