@@ -531,16 +531,13 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
     """Write the bundle: one codec component, capability "codec". ``openvino_ir`` adds an ``ov-<precision>``
     OpenVINO IR variant of each fp32/fp16 graph (faster to load on the openvino backend; verified like the rest)."""
     precisions = check_precisions(precisions)
-    writer = BundleWriter(out, model_type="codec", name=name or f"{parts.family}-{parts.sample_rate // 1000}khz",
-                          sample_rate=parts.sample_rate, default_precision="fp32", capabilities=["codec"],
-                          provenance=provenance or {}, overwrite=overwrite)
-    try:
+    # the writer aborts (nothing half-written stays) if anything in the block raises
+    with BundleWriter(out, model_type="codec", name=name or f"{parts.family}-{parts.sample_rate // 1000}khz",
+                      sample_rate=parts.sample_rate, default_precision="fp32", capabilities=["codec"],
+                      provenance=provenance or {}, overwrite=overwrite) as writer:
         with tempfile.TemporaryDirectory() as tmp:
             write_codec_component(writer, parts, tmp, precisions=precisions, openvino_ir=openvino_ir, log=log)
         return writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
 
 
 def main(argv=None, prog: str | None = None) -> int:

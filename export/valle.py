@@ -194,10 +194,10 @@ def export_valle(model, codec: CodecParts, out: str | Path, *, precisions=("fp32
         (["speech-to-speech"] if tasks else [])
     if not capabilities:
         raise ExportError("the bundle would do nothing: give a phoneme vocab (text input) or SpeechX tasks")
-    writer = BundleWriter(out, model_type="valle", name=name or "valle", sample_rate=codec.sample_rate,
-                          default_precision="fp32", capabilities=capabilities, provenance=provenance or {},
-                          overwrite=overwrite)
-    try:
+    # the writer aborts (nothing half-written stays) if anything in the block raises
+    with BundleWriter(out, model_type="valle", name=name or "valle", sample_rate=codec.sample_rate,
+                      default_precision="fp32", capabilities=capabilities, provenance=provenance or {},
+                      overwrite=overwrite) as writer:
         if vocab is not None:
             from .vallex_text import write_vallex_text_component
 
@@ -210,9 +210,6 @@ def export_valle(model, codec: CodecParts, out: str | Path, *, precisions=("fp32
                          int8_blockwise=tuple(int8_blockwise))
             write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata)
         return writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
 
 
 def main(argv=None, prog: str | None = None) -> int:

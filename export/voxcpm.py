@@ -288,10 +288,10 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
         raise ExportError("voice_cloning needs an lm that takes a voice prompt (lm_hparams voice_prompt: true)")
     capabilities = ["text-to-speech"] + (["voice-cloning"] if voice_cloning else [])
     # without fp32 variants each graph runs the one it has (pick_precision's fallback), so no default is named
-    writer = BundleWriter(out, model_type="voxcpm", name=name or "voxcpm", sample_rate=vae_parts.sample_rate,
-                          default_precision="fp32" if keep_fp32 else None, capabilities=capabilities,
-                          provenance=provenance or {}, overwrite=overwrite)
-    try:
+    # the writer aborts (nothing half-written stays) if anything in the block raises
+    with BundleWriter(out, model_type="voxcpm", name=name or "voxcpm", sample_rate=vae_parts.sample_rate,
+                      default_precision="fp32" if keep_fp32 else None, capabilities=capabilities,
+                      provenance=provenance or {}, overwrite=overwrite) as writer:
         if tokenizer is not None:
             write_text_component(writer, tokenizer_kind, tokenizer, letter_to_sound=letter_to_sound)
         writer.component("lm", kind="voxcpm-lm", hparams=hparams.to_json())
@@ -307,9 +307,6 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
                                   bounds=VOXCPM_BOUNDS, log=log, shared_data="weights", metadata=metadata,
                                   keep_fp32=keep_fp32)
         return writer.finish()
-    except BaseException:
-        writer.abort()
-        raise
 
 
 def write_text_component(writer: BundleWriter, kind: str, source: str | Path | bytes, *,
