@@ -193,10 +193,10 @@ def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = Fa
     return bundle
 
 
-def bundle_mb(bundle: Path, precision: str) -> float:
-    """MB a bundle holding only ``precision`` would need for a streaming generation: the graph files plus every
-    distinct external-data range they reference (the bundle stores all precisions' weights in one shared file),
-    tokenizer and manifest."""
+def bundle_mb(bundle: Path, precision: str, graphs=STREAM_GRAPHS) -> float:
+    """MB a bundle holding only ``precision`` would need for a streaming generation: the graph files (``graphs``:
+    short names, None for every graph) plus every distinct external-data range they reference (the bundle stores
+    all precisions' weights in one shared file), text files and manifest."""
     import onnx
 
     from voxlite.bundle import open_bundle
@@ -204,7 +204,7 @@ def bundle_mb(bundle: Path, precision: str) -> float:
     b = open_bundle(bundle, verify=False)
     total, ranges = 0, set()
     for graph in b.manifest.graphs.values():
-        if graph.short_name not in STREAM_GRAPHS:
+        if graphs is not None and graph.short_name not in graphs:
             continue
         path = b.graph_path(graph.name, precision if precision in graph.files else None)
         total += path.stat().st_size
@@ -214,7 +214,8 @@ def bundle_mb(bundle: Path, precision: str) -> float:
                 info = {e.key: e.value for e in t.external_data}
                 ranges.add((info["location"], int(info.get("offset", 0)), int(info.get("length", 0))))
     total += sum(length for _, _, length in ranges)
-    text_files = [p for c in b.manifest.components.values() if c.kind == "text" for p in c.files.values()]
+    text_files = [p for c in b.manifest.components.values() if c.kind in ("text", "audioldm2-prompt")
+                  for p in c.files.values()]
     for extra in ("manifest.json", *text_files):
         total += (bundle / extra).stat().st_size
     return total / 1e6

@@ -32,6 +32,8 @@ EXPORTERS: dict[str, tuple[str, str]] = {
                       "voxcpm bundle"),
     "valle": ("export.valle", "VALL-E / VALL-E X (checkpoint + EnCodec + phoneme table, or a random tiny model; "
               "--speechx adds task prompting) -> valle bundle"),
+    "audioldm2": ("export.audioldm2", "AudioLDM 2 (a checkpoint directory in diffusers' layout) -> audioldm2 "
+                  "bundle (text to sound / music, or speech)"),
     "letter-to-sound": ("export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
 }
 

@@ -32,8 +32,10 @@ class Audio:
         return write_audio(path, self.samples, self.sample_rate)
 
 
-def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """High-quality resampling (soxr VHQ) of (N,) or (N, C) float audio."""
+def resample(samples: np.ndarray, rate_in: int, rate_out: int, quality: str = "VHQ") -> np.ndarray:
+    """High-quality resampling (soxr, VHQ unless told) of (N,) or (N, C) float audio. ``quality="HQ"`` is
+    librosa.resample's default (``res_type="soxr_hq"``), bit for bit, for features that must match a pipeline
+    which resamples with librosa."""
     for r in (rate_in, rate_out):
         if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r <= 0:
             raise InvalidInput(f"sample rates must be positive integers, got {rate_in!r} -> {rate_out!r}")
@@ -41,7 +43,7 @@ def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
         return np.asarray(samples, dtype=np.float32)
     import soxr
 
-    return soxr.resample(np.asarray(samples, dtype=np.float32), rate_in, rate_out, quality="VHQ").astype(np.float32)
+    return soxr.resample(np.asarray(samples, dtype=np.float32), rate_in, rate_out, quality=quality).astype(np.float32)
 
 
 class StreamResampler:

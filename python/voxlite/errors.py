@@ -27,3 +27,8 @@ class BackendError(VoxliteError):
 
 class CapabilityError(InvalidInput):
     """A model was asked for something it cannot do (the message names what it can do)."""
+
+
+class FrontendUnavailable(BackendUnavailable):
+    """A text front end needs an optional tool that is not installed here (e.g. ``phonemizer`` with espeak-ng, or
+    ``uroman``); the message names the tool and how to install it."""

@@ -76,3 +76,43 @@ def test_unexpected_keys_are_refused():
     with pytest.raises(ValueError, match="unexpected GPT-2 key"):
         convert_state_dict(state)
     assert config_of(_official().state_dict(), n_heads=4).dim == 32
+
+
+@torch.no_grad()
+def test_loa_with_a_padding_mask_matches_diffusers():
+    """The published pipeline pads the negative prompt's T5 part: the language model sees masked positions in the
+    middle of its prompt (diffusers' own generate_language_model, with transformers' cache and mask updates)."""
+    import types
+
+    diffusers = pytest.importorskip("diffusers")
+    official = _official(seed=6, head=True)
+    ours = load_official(official.state_dict(), n_heads=4)
+    x = torch.randn(2, 9, 32, generator=torch.Generator().manual_seed(7))
+    mask = torch.ones(2, 9, dtype=torch.long)
+    mask[0, 4:7] = 0  # item 0: three padded positions before the end token
+    owner = types.SimpleNamespace(language_model=official, device=torch.device("cpu"))
+    want = diffusers.AudioLDM2Pipeline.generate_language_model(owner, x, max_new_tokens=8, attention_mask=mask)
+    torch.testing.assert_close(ours.generate_loa(x, 8, attention_mask=mask), want, atol=1e-5, rtol=1e-5)
+
+
+@torch.no_grad()
+def test_compacted_cache_step_equals_the_masked_step():
+    """The runtime drops masked keys from the cache after the prefill (they are never attended) and steps with the
+    position counted past them: the same hidden state as the masked, uncompacted step."""
+    official = _official(seed=8)
+    ours = load_official(official.state_dict(), n_heads=4)
+    g = torch.Generator().manual_seed(9)
+    x, nxt = torch.randn(1, 9, 32, generator=g), torch.randn(1, 1, 32, generator=g)
+    mask = torch.ones(1, 9, dtype=torch.long)
+    mask[0, 3:6] = 0
+    _, kv = ours(x, attention_mask=mask)
+    want, _ = ours(nxt, past=kv, attention_mask=torch.cat((mask, torch.ones(1, 1, dtype=torch.long)), 1))
+    keep = mask[0].bool()
+    cache = []
+    for k, v in zip(kv[0::2], kv[1::2]):
+        buf = 10 * torch.randn(2, 1, k.shape[1], 12, k.shape[3], generator=g)
+        n = int(keep.sum())
+        buf[0, :, :, :n], buf[1, :, :, :n] = k[:, :, keep], v[:, :, keep]
+        cache.append(buf)
+    got, _ = ours.forward_buffer(nxt, torch.tensor([int(keep.sum())]), tuple(cache), position=torch.tensor([9]))
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "enhance": "voxlite.cli.enhance",
     "extract": "voxlite.cli.extract",
     "edit": "voxlite.cli.edit",
+    "generate": "voxlite.cli.generate",
     "serve": "voxlite.cli.serve",
 }
 

@@ -64,3 +64,30 @@ def read_state_dict(path: str | os.PathLike, nested_key: str | None = None) -> d
     if nested_key is not None and nested_key in state:
         state = state[nested_key]
     return state
+
+
+WEIGHT_FILES = ("model.safetensors", "diffusion_pytorch_model.safetensors", "pytorch_model.bin",
+                "diffusion_pytorch_model.bin")
+
+
+def read_component_dir(directory: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor]]:
+    """A local transformers / diffusers component folder (one folder of a checkpoint such as cvssp/audioldm2):
+    its parsed ``config.json`` and its weights (the first of ``WEIGHT_FILES`` present). Nothing is downloaded."""
+    import json
+    from pathlib import Path
+
+    directory = Path(directory)
+    config_path = directory / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{directory}: no config.json (not a transformers / diffusers component folder)")
+    config = json.loads(config_path.read_text())
+    for name in WEIGHT_FILES:
+        if (directory / name).is_file():
+            return config, read_state_dict(directory / name)
+        index = directory / f"{name}.index.json"
+        if index.is_file():  # sharded: {"weight_map": {key: shard file}}
+            state: dict[str, torch.Tensor] = {}
+            for shard in sorted(set(json.loads(index.read_text())["weight_map"].values())):
+                state.update(read_state_dict(directory / shard))
+            return config, state
+    raise FileNotFoundError(f"{directory}: no weights ({', '.join(WEIGHT_FILES)}, or their .index.json shards)")

@@ -1,24 +1,23 @@
 """diffusers ``AutoencoderKL`` state dict (AudioLDM 2's ``vae/``) -> ours (models/mel_vae.py).
 
-Renames only: ``downsamplers.0.conv`` -> ``downsample``, ``upsamplers.0.conv`` -> ``upsample``,
+Renames only: ``downsamplers.0`` -> ``downsample``, ``upsamplers.0`` -> ``upsample``,
 ``mid_block.attentions.0`` -> ``mid_block.attention``, ``to_out.0`` -> ``to_out``. The attention's older diffusers
 spelling (``query`` / ``key`` / ``value`` / ``proj_attn``, which diffusers itself renames at load) is accepted too,
 as are 1x1-conv attention weights (B, C, 1, 1) from LDM-era checkpoints.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
 from ..models.mel_vae import MelVAE, MelVAEConfig
-from .common import load_strict
+from .common import load_strict, read_component_dir
 
 _RENAMES = (
-    (".downsamplers.0.conv.", ".downsample."),
-    (".upsamplers.0.conv.", ".upsample."),
+    (".downsamplers.0.", ".downsample."),
+    (".upsamplers.0.", ".upsample."),
     ("mid_block.attentions.0.", "mid_block.attention."),
     (".to_out.0.", ".to_out."),
     (".attention.query.", ".attention.to_q."),
@@ -48,15 +47,6 @@ def load_official(state: Mapping[str, torch.Tensor], config: Mapping[str, Any] |
 
 
 def load_official_dir(directory: str | Path) -> MelVAE:
-    """A local diffusers component folder (e.g. a copy of cvssp/audioldm2's ``vae/``): config.json plus
-    diffusion_pytorch_model.safetensors (or .bin). Nothing is downloaded."""
-    directory = Path(directory)
-    config = json.loads((directory / "config.json").read_text())
-    weights = directory / "diffusion_pytorch_model.safetensors"
-    if weights.exists():
-        from safetensors.torch import load_file
-
-        state = load_file(str(weights))
-    else:
-        state = torch.load(directory / "diffusion_pytorch_model.bin", map_location="cpu", weights_only=True)
+    """A local diffusers component folder (e.g. a copy of cvssp/audioldm2's ``vae/``). Nothing is downloaded."""
+    config, state = read_component_dir(directory)
     return load_official(state, config)

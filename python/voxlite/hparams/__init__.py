@@ -4,6 +4,8 @@ The exporter builds them and writes ``to_json()`` into the manifest; the pipelin
 ``from_json``, which validates every field once (type, range, unknown keys) and raises ``BundleError`` naming the
 field. Nothing else reads a manifest's hparams by hand.
 """
+from .audioldm2 import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioLDM2PromptHParams,
+                        AudioLDM2UNetHParams, ClapAudioHParams)
 from .base import HParams
 from .codec import CodecHParams, StreamState, StreamWindow
 from .text import TextHParams
@@ -16,6 +18,11 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "text": TextHParams,
     "voxcpm-lm": VoxCPMLMHParams,
     "valle-lm": VallELMHParams,
+    "audioldm2-prompt": AudioLDM2PromptHParams,
+    "audioldm2-lm": AudioLDM2LMHParams,
+    "audioldm2-unet": AudioLDM2UNetHParams,
+    "audioldm2-decoder": AudioLDM2DecoderHParams,
+    "clap-audio": ClapAudioHParams,
 }
 
 
@@ -29,5 +36,6 @@ def check_components(bundle) -> None:
             cls.from_json(component.hparams, f"bundle {bundle.name!r}: components.{component.name}.hparams")
 
 
-__all__ = ["COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams", "SPEECHX_TASKS", "VallELMHParams",
+__all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
+           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams", "SPEECHX_TASKS", "VallELMHParams",
            "VoxCPMLMHParams"]

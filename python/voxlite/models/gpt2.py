@@ -51,27 +51,44 @@ class GPT2(nn.Module):
         self.wpe = nn.Embedding(config.n_positions, config.dim)
         self.decoder = Transformer(config.stack())
 
-    def forward(self, inputs_embeds: torch.Tensor, past: KV | None = None) -> tuple[torch.Tensor, KV]:
+    def forward(self, inputs_embeds: torch.Tensor, past: KV | None = None,
+                attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
         """inputs_embeds (B, T, C) at positions L .. L+T-1 after ``past`` (L cached) -> (ln_f'd hidden states,
-        the new positions' keys / values)."""
+        the new positions' keys / values). ``attention_mask`` (B, L + T) 1 / 0: keys at 0 are never attended
+        (AudioLDM 2's padded T5 part); positions still count them, as transformers' GPT-2 does (its positions
+        come from the cache position, not the mask)."""
+        T = inputs_embeds.shape[1]
         start = 0 if past is None else past[0].shape[2]
-        positions = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + start
-        return self.decoder(inputs_embeds + self.wpe(positions), past=past)
+        positions = torch.arange(T, device=inputs_embeds.device) + start
+        mask = None
+        if attention_mask is not None:
+            n_keys = start + T
+            causal = torch.arange(n_keys, device=inputs_embeds.device)[None, :] <= positions[:, None]  # (T, L + T)
+            mask = causal[None, None] & attention_mask[:, None, None, :].bool()  # (B, 1, T, L + T)
+        return self.decoder(inputs_embeds + self.wpe(positions), past=past, mask=mask)
 
-    def forward_buffer(self, inputs_embeds: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...]
-                       ) -> tuple[torch.Tensor, KV]:
-        """``forward`` with the past in fixed-size buffers (the exported step's contract)."""
-        positions = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + length.reshape(-1)[:1]
+    def forward_buffer(self, inputs_embeds: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...],
+                       position: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
+        """``forward`` with the past in fixed-size buffers (the exported step's contract). ``position`` (1,) int64:
+        the first new position when it differs from ``length`` (a cache compacted by dropping masked keys, whose
+        positions still count)."""
+        first = (length if position is None else position).reshape(-1)[:1]
+        positions = torch.arange(inputs_embeds.shape[1], device=inputs_embeds.device) + first
         return self.decoder.forward_buffer(inputs_embeds + self.wpe(positions), length, cache)
 
     @torch.no_grad()
-    def generate_loa(self, inputs_embeds: torch.Tensor, n: int = 8) -> torch.Tensor:
+    def generate_loa(self, inputs_embeds: torch.Tensor, n: int = 8,
+                     attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """AudioLDM 2's ``generate_language_model``: ``n`` new vectors, each the last hidden state fed back as the
-        next input. Returns (B, n, C)."""
-        hidden, kv = self(inputs_embeds)
+        next input; ``attention_mask`` (B, T) masks prompt positions (new ones are always attended). Returns
+        (B, n, C)."""
+        hidden, kv = self(inputs_embeds, attention_mask=attention_mask)
         out = [hidden[:, -1:]]
+        mask = attention_mask
         for _ in range(n - 1):
-            hidden, new = self(out[-1], past=kv)
+            if mask is not None:
+                mask = torch.cat((mask, mask.new_ones(mask.shape[0], 1)), dim=1)
+            hidden, new = self(out[-1], past=kv, attention_mask=mask)
             kv = append_kv(kv, new)
             out.append(hidden[:, -1:])
         return torch.cat(out, dim=1)

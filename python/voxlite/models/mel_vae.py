@@ -10,7 +10,8 @@ single-head self-attention over all H*W positions, ResNet) -> GroupNorm, SiLU, c
 -> quant_conv (1x1) -> mean, logvar. Decoder: post_quant_conv (1x1) -> conv_in -> mid block -> up blocks
 (layers_per_block + 1 ResNet blocks, then nearest x2 + conv except in the last) -> GroupNorm, SiLU, conv_out.
 
-Names follow diffusers except ``downsamplers.0.conv`` -> ``downsample``, ``upsamplers.0.conv`` -> ``upsample``,
+The ResNet blocks, down / upsamplers (blocks/unet2d.py) and the attention (blocks/cross_attention.py) are shared
+with the UNet. Names follow diffusers except ``downsamplers.0`` -> ``downsample``, ``upsamplers.0`` -> ``upsample``,
 ``mid_block.attentions.0`` -> ``mid_block.attention``, ``to_out.0`` -> ``to_out`` (convert/mel_vae.py).
 """
 from __future__ import annotations
@@ -21,6 +22,9 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .blocks.cross_attention import MultiHeadAttention
+from .blocks.unet2d import Downsample2D, ResnetBlock2D, Upsample2D
 
 
 @dataclass
@@ -94,47 +98,26 @@ class MelVAEConfig:
                    layers_per_block=2, norm_num_groups=3, scaling_factor=0.7)
 
 
-class ResnetBlock2D(nn.Module):
-    """x -> conv2(SiLU(norm2(conv1(SiLU(norm1(x)))))) + shortcut(x); a 1x1 conv shortcut when widths differ."""
-
-    def __init__(self, cfg: MelVAEConfig, in_channels: int, out_channels: int):
-        super().__init__()
-        self.norm1 = nn.GroupNorm(cfg.norm_num_groups, in_channels, eps=cfg.norm_eps)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.norm2 = nn.GroupNorm(cfg.norm_num_groups, out_channels, eps=cfg.norm_eps)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
-        self.conv_shortcut = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C_out, H, W)
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return (x if self.conv_shortcut is None else self.conv_shortcut(x)) + h
-
-
-class SelfAttention2D(nn.Module):
+class SelfAttention2D(MultiHeadAttention):
     """Single-head self-attention over the H*W positions, GroupNorm in front, residual around."""
 
     def __init__(self, cfg: MelVAEConfig, channels: int):
-        super().__init__()
+        super().__init__(channels, heads=1, qkv_bias=True)
         self.group_norm = nn.GroupNorm(cfg.norm_num_groups, channels, eps=cfg.norm_eps)
-        self.to_q = nn.Linear(channels, channels)
-        self.to_k = nn.Linear(channels, channels)
-        self.to_v = nn.Linear(channels, channels)
-        self.to_out = nn.Linear(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W)
-        b, c, h, w = x.shape
         seq = self.group_norm(x).flatten(2).transpose(1, 2)  # (B, H*W, C)
-        q, k, v = self.to_q(seq), self.to_k(seq), self.to_v(seq)
-        weights = torch.softmax(q @ k.transpose(1, 2) * c**-0.5, dim=-1)  # (B, H*W, H*W)
-        out = self.to_out(weights @ v)  # (B, H*W, C)
-        return x + out.transpose(1, 2).reshape(b, c, h, w)
+        return x + super().forward(seq).transpose(1, 2).reshape(x.shape)
+
+
+def _resnet(cfg: MelVAEConfig, in_channels: int, out_channels: int) -> ResnetBlock2D:
+    return ResnetBlock2D(in_channels, out_channels, cfg.norm_num_groups, cfg.norm_eps)  # no time embedding
 
 
 class MidBlock2D(nn.Module):
     def __init__(self, cfg: MelVAEConfig, channels: int):
         super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(cfg, channels, channels), ResnetBlock2D(cfg, channels, channels)])
+        self.resnets = nn.ModuleList([_resnet(cfg, channels, channels), _resnet(cfg, channels, channels)])
         self.attention = SelfAttention2D(cfg, channels) if cfg.mid_block_add_attention else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W)
@@ -148,16 +131,15 @@ class DownEncoderBlock2D(nn.Module):
     def __init__(self, cfg: MelVAEConfig, in_channels: int, out_channels: int, downsample: bool):
         super().__init__()
         self.resnets = nn.ModuleList(
-            ResnetBlock2D(cfg, in_channels if i == 0 else out_channels, out_channels)
+            _resnet(cfg, in_channels if i == 0 else out_channels, out_channels)
             for i in range(cfg.layers_per_block))
-        # stride-2 3x3 conv after zero-padding one row / column at the bottom / right only (as LDM)
-        self.downsample = nn.Conv2d(out_channels, out_channels, 3, stride=2) if downsample else None
+        self.downsample = Downsample2D(out_channels, padding=0) if downsample else None  # LDM's bottom / right pad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C_out, ceil(H/2), ceil(W/2))
         for resnet in self.resnets:
             x = resnet(x)
         if self.downsample is not None:
-            x = self.downsample(F.pad(x, (0, 1, 0, 1)))
+            x = self.downsample(x)
         return x
 
 
@@ -165,15 +147,15 @@ class UpDecoderBlock2D(nn.Module):
     def __init__(self, cfg: MelVAEConfig, in_channels: int, out_channels: int, upsample: bool):
         super().__init__()
         self.resnets = nn.ModuleList(
-            ResnetBlock2D(cfg, in_channels if i == 0 else out_channels, out_channels)
+            _resnet(cfg, in_channels if i == 0 else out_channels, out_channels)
             for i in range(cfg.layers_per_block + 1))
-        self.upsample = nn.Conv2d(out_channels, out_channels, 3, padding=1) if upsample else None  # after nearest x2
+        self.upsample = Upsample2D(out_channels) if upsample else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, H, W) -> (B, C_out, 2H, 2W)
         for resnet in self.resnets:
             x = resnet(x)
         if self.upsample is not None:
-            x = self.upsample(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+            x = self.upsample(x)
         return x
 
 

@@ -15,6 +15,7 @@ FAMILIES: dict[str, str] = {
     "codec": "voxlite.pipelines.codec:CodecModel",
     "voxcpm": "voxlite.pipelines.voxcpm:VoxCPMModel",
     "valle": "voxlite.pipelines.valle:VallEModel",
+    "audioldm2": "voxlite.pipelines.audioldm2:AudioLDM2Model",
 }
 
 

@@ -14,6 +14,10 @@ RoPE uses the rotate-half convention (pairs (i, i + Dh/2)), as Llama / MiniCPM. 
 each frequency by a per-frequency factor and multiplies cos and sin by a magnitude scale; the factor set (short or long)
 is chosen once from the configured context length, exactly as MiniCPM-4 does. The tables are computed from the
 positions on the fly (no cached table), so an exported graph takes integer positions and has no length limit.
+
+Scores are ``q . k * scale`` with ``scale`` 1/sqrt(Dh) unless configured (T5 folds it into its weights: 1.0). The
+pattern is causal / bidirectional, or a caller's ``mask``: boolean (True = may attend) or an additive float bias
+(T5's relative position bias with padding as a large negative), broadcastable to (B, H, T, L + T).
 """
 from __future__ import annotations
 
@@ -80,15 +84,17 @@ def apply_rope(x: torch.Tensor, rope: Rope) -> torch.Tensor:  # x: (B, H, T, Dh)
 
 
 class Attention(nn.Module):
-    """Grouped-query self-attention (``n_heads`` query heads share ``n_kv_heads`` key/value heads), no biases."""
+    """Grouped-query self-attention (``n_heads`` query heads share ``n_kv_heads`` key/value heads), optional biases;
+    ``scale`` None: 1/sqrt(head_dim)."""
 
     def __init__(self, dim: int, n_heads: int, n_kv_heads: int, head_dim: int | None = None, causal: bool = True,
-                 bias: bool = False):
+                 bias: bool = False, scale: float | None = None):
         super().__init__()
         head_dim = head_dim or dim // n_heads
         if n_heads % n_kv_heads:
             raise ValueError(f"n_heads {n_heads} is not a multiple of n_kv_heads {n_kv_heads}")
         self.n_heads, self.n_kv_heads, self.head_dim, self.causal = n_heads, n_kv_heads, head_dim, causal
+        self.scale = scale  # None stays None for SDPA, so default graphs are unchanged
         self.q_proj = nn.Linear(dim, n_heads * head_dim, bias=bias)
         self.k_proj = nn.Linear(dim, n_kv_heads * head_dim, bias=bias)
         self.v_proj = nn.Linear(dim, n_kv_heads * head_dim, bias=bias)
@@ -97,8 +103,9 @@ class Attention(nn.Module):
     def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,
                 past_v: torch.Tensor | None = None, mask: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``mask``: boolean (T, L + T), True where a query may attend a key; it replaces the causal / bidirectional
-        pattern (a prefix LM: VALL-E's text attends only text, its audio the text and earlier audio)."""
+        """``mask`` replaces the causal / bidirectional pattern: boolean (T, L + T), True where a query may attend a
+        key (a prefix LM: VALL-E's text attends only text, its audio the text and earlier audio), or a float bias
+        added to the scores (T5); either broadcastable to (B, H, T, L + T)."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, Dh)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, Hkv, T, Dh)
@@ -115,13 +122,13 @@ class Attention(nn.Module):
                 and not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export())):
             # training / eager prefill: SDPA's own causal path (its flash kernel on CPU) instead of a boolean mask,
             # which takes the slow math path; exported graphs keep the explicit mask below
-            y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
+            y = F.scaled_dot_product_attention(q, keys, values, is_causal=True, scale=self.scale)
             return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)), k, v
         if mask is None and self.causal:
             n_keys = keys.shape[2]
             q_idx = torch.arange(T, device=x.device) + (n_keys - T)  # absolute cache index of each query
             mask = torch.arange(n_keys, device=x.device)[None, :] <= q_idx[:, None]  # (T, L + T)
-        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, H, T, Dh)
+        y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, scale=self.scale)  # (B, H, T, Dh)
         y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim)
         return self.o_proj(y), k, v
 
@@ -144,7 +151,8 @@ class Attention(nn.Module):
         if rope is not None:
             q, k = apply_rope(q, rope), apply_rope(k, rope)
         groups = H // Hkv
-        qg = q.reshape(B, Hkv, groups * T, Dh) * (Dh ** -0.5)  # query head h = kv * groups + j -> row j * T + i
+        scale = Dh ** -0.5 if self.scale is None else self.scale
+        qg = q.reshape(B, Hkv, groups * T, Dh) * scale  # query head h = kv * groups + j -> row j * T + i
         # scores against keys and values at once: (2, B, Hkv, groups * T, capacity), then the keys' half. Selecting
         # cache[0] first would copy the whole key buffer every step (ONNX has no views); the values' half of the
         # product is a few thousand MACs per head

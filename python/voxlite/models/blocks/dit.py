@@ -20,11 +20,24 @@ from torch import nn
 from .transformer import Transformer, TransformerConfig
 
 
-def timestep_embedding(t: torch.Tensor, dim: int, scale: float = 1000.0) -> torch.Tensor:  # (B,) -> (B, dim)
+def timestep_embedding(t: torch.Tensor, dim: int, scale: float = 1000.0, *, flip_sin_to_cos: bool = False,
+                       freq_shift: float = 1.0, diffusers_order: bool = False) -> torch.Tensor:
+    """(B,) -> (B, dim): [sin, cos] ([cos, sin] with ``flip_sin_to_cos``) of ``scale * t * 10000^(-i / (half -
+    freq_shift))`` for i < half = dim // 2, zero-padded when dim is odd.
+
+    Checkpoints were trained with two float32 roundings of that formula, ~1e-4 apart at t ~ 1000 (more than parity
+    allows): VoxCPM's (default: the exponent step -ln(10000) / (half - shift) taken in double, times i; scale
+    applied to t first) and diffusers' / LDM's (``diffusers_order``: -ln(10000) * i in float32, then divided;
+    scale applied after t * freq)."""
     half = dim // 2
-    freqs = torch.exp(torch.arange(half, dtype=t.dtype, device=t.device) * -(math.log(10000) / (half - 1)))
-    arg = (scale * t)[:, None] * freqs[None, :]  # (B, half), VoxCPM's operation order
-    return torch.cat((arg.sin(), arg.cos()), dim=-1)
+    if diffusers_order:
+        exponent = -math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / (half - freq_shift)
+        arg = scale * (t.float()[:, None] * torch.exp(exponent)[None, :])
+    else:
+        freqs = torch.exp(torch.arange(half, dtype=t.dtype, device=t.device) * -(math.log(10000) / (half - freq_shift)))
+        arg = (scale * t)[:, None] * freqs[None, :]  # (B, half)
+    emb = torch.cat((arg.cos(), arg.sin()) if flip_sin_to_cos else (arg.sin(), arg.cos()), dim=-1)
+    return F.pad(emb, (0, 1)) if dim % 2 else emb
 
 
 class TimestepMLP(nn.Module):

@@ -1,15 +1,21 @@
-"""Pre-norm transformer: MiniCPM style (RMSNorm, grouped-query attention with (Long)RoPE, SwiGLU MLP, muP scaling)
-or GPT style (LayerNorm, biases, ReLU MLP, no RoPE: VALL-E), optionally with adaptive norms.
+"""Transformer stack: MiniCPM style (RMSNorm, grouped-query attention with (Long)RoPE, SwiGLU MLP, muP scaling),
+GPT style (LayerNorm, biases, ReLU / GELU MLP, no RoPE: VALL-E, GPT-2), T5 encoder style (RMSNorm, gated-GELU or ReLU
+MLP, unscaled scores plus a caller's relative position bias) or BERT / RoBERTa style (post-norm, erf GELU), optionally
+with adaptive norms.
 
-    x -> x + s * Attn(Norm(x)) -> x + s * MLP(Norm(x))   (x N layers) -> Norm
+    pre-norm:  x -> x + s * Attn(Norm(x)) -> x + s * MLP(Norm(x))   (x N layers) -> Norm
+    post-norm: x -> Norm(x + Attn(x)) -> Norm(x + MLP(x))           (x N layers), no final norm
     s = scale_depth / sqrt(n_layers) with muP (MiniCPM), else 1; token embeddings are multiplied by scale_emb with muP.
     Adaptive norm (VALL-E's NAR): Norm(x) = w * LayerNorm(x) + b, (w, b) = project(cond), cond one vector per item.
+    MLP: gated down(act(gate x) * up x) (SwiGLU, T5's gated-gelu) or plain down(act(up x)).
 
 The same stack serves a causal LM with a KV cache (``forward(x, pos, past) -> (h, present)``, the cache a flat tuple
 ``(k_0, v_0, k_1, v_1, ...)`` of ``(B, Hkv, L, Dh)`` tensors; ``present`` holds the new positions only, see
 ``blocks/attention.py``) and a bidirectional encoder over a short sequence (``causal=False``, no cache: VoxCPM's LocEnc
-and LocDiT). Parameter names follow the Llama / MiniCPM layout (``layers.N.self_attn.q_proj``, ``mlp.gate_proj``,
-``input_layernorm``, ``post_attention_layernorm``, ``norm``, ``embed_tokens``).
+and LocDiT; T5's and CLAP's text encoders, whose attention ``mask`` is a float bias / padding pattern). Parameter names
+follow the Llama / MiniCPM layout (``layers.N.self_attn.q_proj``, ``mlp.gate_proj``, ``input_layernorm``,
+``post_attention_layernorm``, ``norm``, ``embed_tokens``); post-norm layers name their norms by what they follow
+(``post_attention_layernorm``, ``post_feedforward_layernorm``).
 """
 from __future__ import annotations
 
@@ -43,16 +49,20 @@ class TransformerConfig:
     use_mup: bool = False  # MiniCPM muP: residual branches * scale_depth / sqrt(n_layers), embeddings * scale_emb
     scale_depth: float = 1.0
     scale_emb: float = 1.0
-    norm: str = "rms"  # "rms" (MiniCPM) | "layer" (LayerNorm with bias, VALL-E)
-    mlp: str = "swiglu"  # "swiglu" (gate/up/down, MiniCPM) | "relu" (up/down, VALL-E) | "gelu_tanh" (GPT-2)
+    norm: str = "rms"  # "rms" (MiniCPM, T5) | "layer" (LayerNorm with bias, VALL-E, GPT-2, RoBERTa)
+    mlp: str = "swiglu"  # a key of MLP_KINDS
     bias: bool = False  # biases on the attention and MLP projections
     adaptive_norm: bool = False  # every norm modulated by a conditioning vector (``cond``)
+    norm_position: str = "pre"  # "pre" (norm before each block, final norm) | "post" (after each residual, BERT)
+    attn_scale: float | None = None  # score scale; None: 1/sqrt(head_dim). T5: 1.0 (folded into its weights)
 
     def __post_init__(self):
         if self.norm not in ("rms", "layer"):
             raise ValueError(f"norm must be 'rms' or 'layer', got {self.norm!r}")
-        if self.mlp not in ("swiglu", "relu", "gelu_tanh"):
-            raise ValueError(f"mlp must be 'swiglu', 'relu' or 'gelu_tanh', got {self.mlp!r}")
+        if self.mlp not in MLP_KINDS:
+            raise ValueError(f"mlp must be one of {sorted(MLP_KINDS)}, got {self.mlp!r}")
+        if self.norm_position not in ("pre", "post"):
+            raise ValueError(f"norm_position must be 'pre' or 'post', got {self.norm_position!r}")
         if self.rope_factors is not None:
             self.rope_factors = tuple(float(f) for f in self.rope_factors)
 
@@ -80,19 +90,46 @@ class RMSNorm(nn.Module):
         return (x * torch.rsqrt(var + self.eps)).to(x.dtype) * self.weight
 
 
-class SwiGLU(nn.Module):
-    def __init__(self, dim: int, hidden: int):
+def activate(name: str, x: torch.Tensor) -> torch.Tensor:
+    """``name`` "gelu" is the exact (erf) GELU (BERT / RoBERTa), "gelu_tanh" its tanh approximation (transformers'
+    ``gelu_new``: GPT-2, T5's gated-gelu)."""
+    if name == "silu":
+        return F.silu(x)
+    if name == "relu":
+        return F.relu(x)
+    if name == "gelu":
+        return F.gelu(x)
+    if name == "gelu_tanh":
+        return F.gelu(x, approximate="tanh")
+    raise ValueError(f"unknown activation {name!r}")
+
+
+# TransformerConfig.mlp -> (gated, activation)
+MLP_KINDS = {
+    "swiglu": (True, "silu"),  # MiniCPM
+    "gated_gelu_tanh": (True, "gelu_tanh"),  # T5 v1.1 / flan-T5 "gated-gelu": wo(gelu_new(wi_0 x) * wi_1 x)
+    "relu": (False, "relu"),  # VALL-E, T5 v1.0
+    "gelu": (False, "gelu"),  # BERT / RoBERTa
+    "gelu_tanh": (False, "gelu_tanh"),  # GPT-2
+}
+
+
+class GatedMLP(nn.Module):
+    """down(act(gate x) * up x): SwiGLU with SiLU, T5's gated-gelu with tanh GELU."""
+
+    def __init__(self, dim: int, hidden: int, bias: bool = False, activation: str = "silu"):
         super().__init__()
-        self.gate_proj = nn.Linear(dim, hidden, bias=False)
-        self.up_proj = nn.Linear(dim, hidden, bias=False)
-        self.down_proj = nn.Linear(hidden, dim, bias=False)
+        self.gate_proj = nn.Linear(dim, hidden, bias=bias)
+        self.up_proj = nn.Linear(dim, hidden, bias=bias)
+        self.down_proj = nn.Linear(hidden, dim, bias=bias)
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(activate(self.activation, self.gate_proj(x)) * self.up_proj(x))
 
 
 class PlainMLP(nn.Module):
-    """up -> activation -> down: ReLU (VALL-E) or GELU with the tanh approximation (GPT-2's ``gelu_new``)."""
+    """up -> activation -> down: ReLU (VALL-E, T5 v1.0), GELU (RoBERTa) or tanh GELU (GPT-2's ``gelu_new``)."""
 
     def __init__(self, dim: int, hidden: int, bias: bool = True, activation: str = "relu"):
         super().__init__()
@@ -101,9 +138,12 @@ class PlainMLP(nn.Module):
         self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.up_proj(x)
-        h = F.relu(h) if self.activation == "relu" else F.gelu(h, approximate="tanh")
-        return self.down_proj(h)
+        return self.down_proj(activate(self.activation, self.up_proj(x)))
+
+
+def make_mlp(cfg: TransformerConfig) -> nn.Module:
+    gated, activation = MLP_KINDS[cfg.mlp]
+    return (GatedMLP if gated else PlainMLP)(cfg.dim, cfg.ffn_dim, cfg.bias, activation)
 
 
 class AdaptiveNorm(nn.Module):
@@ -135,33 +175,42 @@ def _normed(norm: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torc
 class DecoderLayer(nn.Module):
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
-        self.input_layernorm = make_norm(cfg)
+        self.post_norm = cfg.norm_position == "post"
+        if not self.post_norm:
+            self.input_layernorm = make_norm(cfg)
         self.self_attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.kv_head_dim, causal=cfg.causal,
-                                   bias=cfg.bias)
+                                   bias=cfg.bias, scale=cfg.attn_scale)
         self.post_attention_layernorm = make_norm(cfg)
-        self.mlp = (SwiGLU(cfg.dim, cfg.ffn_dim) if cfg.mlp == "swiglu"
-                    else PlainMLP(cfg.dim, cfg.ffn_dim, cfg.bias, "relu" if cfg.mlp == "relu" else "gelu_tanh"))
+        self.mlp = make_mlp(cfg)
+        if self.post_norm:
+            self.post_feedforward_layernorm = make_norm(cfg)
         self.residual_scale = cfg.residual_scale
+
+    def _blocks(self, x: torch.Tensor, attend, cond: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The attention (``attend``: normed or raw x -> (h, k, v)) and MLP residual blocks, pre- or post-norm."""
+        s = self.residual_scale
+        if self.post_norm:
+            h, k, v = attend(x)
+            x = _normed(self.post_attention_layernorm, x + h * s, cond)
+            return _normed(self.post_feedforward_layernorm, x + self.mlp(x) * s, cond), k, v
+        h, k, v = attend(_normed(self.input_layernorm, x, cond))
+        x = x + h * s
+        return x + self.mlp(_normed(self.post_attention_layernorm, x, cond)) * s, k, v
 
     def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,
                 past_v: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        h, k, v = self.self_attn(_normed(self.input_layernorm, x, cond), rope, past_k, past_v, mask)
-        x = x + h * self.residual_scale
-        x = x + self.mlp(_normed(self.post_attention_layernorm, x, cond)) * self.residual_scale
-        return x, k, v
+        return self._blocks(x, lambda y: self.self_attn(y, rope, past_k, past_v, mask), cond)
 
     def forward_buffer(self, x: torch.Tensor, rope: Rope | None, cache: torch.Tensor, length: torch.Tensor,
                        cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``forward`` with the past in a fixed-size buffer (``Attention.forward_buffer``)."""
-        h, k, v = self.self_attn.forward_buffer(_normed(self.input_layernorm, x, cond), rope, cache, length)
-        x = x + h * self.residual_scale
-        x = x + self.mlp(_normed(self.post_attention_layernorm, x, cond)) * self.residual_scale
-        return x, k, v
+        return self._blocks(x, lambda y: self.self_attn.forward_buffer(y, rope, cache, length), cond)
 
 
 class Transformer(nn.Module):
-    """N decoder layers and a final RMSNorm; optional token embedding (``embed``) and rotary positions."""
+    """N decoder layers and (pre-norm) a final norm; optional token embedding (``embed``) and rotary positions."""
 
     def __init__(self, cfg: TransformerConfig):
         super().__init__()
@@ -169,7 +218,8 @@ class Transformer(nn.Module):
         if cfg.vocab_size > 0:
             self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.dim)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.n_layers))
-        self.norm = make_norm(cfg)
+        # post-norm layers end normed: no final norm
+        self.norm = make_norm(cfg) if cfg.norm_position == "pre" else None
         self.rope = (RotaryEmbedding(cfg.kv_head_dim, cfg.rope_theta, cfg.rope_factors, cfg.rope_mscale)
                      if cfg.use_rope else None)
 
@@ -179,8 +229,9 @@ class Transformer(nn.Module):
     def forward(self, x: torch.Tensor, pos: torch.Tensor | None = None, past: KV | None = None,
                 mask: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
         """x (B, T, C) embeddings; pos (T,) or (B, T) positions, fractional allowed (default: cache length +
-        arange(T)); past: flat KV or None; mask: boolean (T, L + T) attention pattern replacing the causal /
-        bidirectional one (``Attention.forward``); cond: (B, C) condition of adaptive norms.
+        arange(T)); past: flat KV or None; mask: boolean (T, L + T) attention pattern, or a float bias added to the
+        scores, either broadcastable to (B, H, T, L + T), replacing the causal / bidirectional pattern
+        (``Attention.forward``); cond: (B, C) condition of adaptive norms.
 
         Returns the normed hidden states (B, T, C) and the new positions' keys / values (flat, per layer)."""
         T = x.shape[1]
@@ -193,7 +244,7 @@ class Transformer(nn.Module):
             past_k, past_v = (None, None) if past is None else (past[2 * i], past[2 * i + 1])
             x, k, v = layer(x, rope, past_k, past_v, mask, cond)
             present += [k, v]
-        return _normed(self.norm, x, cond), tuple(present)
+        return self._final(x, cond), tuple(present)
 
     def forward_buffer(self, x: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...],
                        pos: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
@@ -210,7 +261,10 @@ class Transformer(nn.Module):
         for layer, buf in zip(self.layers, cache):
             x, k, v = layer.forward_buffer(x, rope, buf, length, cond)
             present += [k, v]
-        return _normed(self.norm, x, cond), tuple(present)
+        return self._final(x, cond), tuple(present)
+
+    def _final(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return x if self.norm is None else _normed(self.norm, x, cond)
 
 
 def append_kv(past: KV | None, new: KV) -> KV:
