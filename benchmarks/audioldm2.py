@@ -67,7 +67,7 @@ def make_checkpoint(out: Path, seed: int = 0) -> Path:
         projection_model=AudioLDM2ProjectionModel(512, 1024, 768), language_model=gpt,
         tokenizer=tiny.roberta_tokenizer(max_length=512), tokenizer_2=tiny.t5_tokenizer(tmp, max_length=512),
         feature_extractor=tiny.feature_extractor(),
-        unet=AudioLDM2UNet2DConditionModel(**AudioLDM2UNetConfig.base().to_diffusers()),
+        unet=AudioLDM2UNet2DConditionModel(**AudioLDM2UNetConfig.base().to_dict()),
         scheduler=tiny.scheduler(),
         vocoder=SpeechT5HifiGan(SpeechT5HifiGanConfig(
             model_in_dim=voc.n_mels, sampling_rate=voc.sample_rate, upsample_initial_channel=voc.upsample_initial_channel,
@@ -237,7 +237,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, metavar="DIR")
+    parser.add_argument("--prepare-only", action="store_true", help="write the checkpoint and the bundle, then stop")
     args = parser.parse_args(argv)
+    if args.prepare_only:
+        work = args.work_dir.expanduser()
+        export_bundle(make_checkpoint(work / "checkpoint", args.seed), work / "bundle", tuple(args.precisions))
+        return 0
     from benchmarks.report import start_run, write_report
 
     started = start_run(("torch", "diffusers", "transformers", "onnxruntime", "openvino"),

@@ -84,10 +84,45 @@ def t5(vocab_size: int):
     return _perturb(T5EncoderModel(cfg), 2)
 
 
-def projection():
+VITS_DIM = 16
+VITS_MAX_LENGTH = 40
+VITS_VOCAB = 183  # the pipeline writes id 182 (the original's end symbol) over the first pad
+
+
+def vits_tokenizer(tmp: Path):
+    """A character vocabulary (pad "_" = 0, letters, punctuation, then filler symbols up to id 182), no
+    phonemizer (the published speech checkpoints phonemize with espeak; the ids path is the same)."""
+    from transformers import VitsTokenizer
+
+    symbols = ["_"] + list(" abcdefghijklmnopqrstuvwxyz.,!?'-")
+    symbols += [chr(0x2460 + i) for i in range(VITS_VOCAB - len(symbols))]  # filler: circled numbers
+    path = tmp / "vits-vocab.json"
+    path.write_text(json.dumps({c: i for i, c in enumerate(symbols)}, ensure_ascii=False))
+    return VitsTokenizer(str(path), pad_token="_", unk_token="_", add_blank=False, normalize=True,
+                         phonemize=False, model_max_length=VITS_MAX_LENGTH)
+
+
+def vits():
+    from transformers import VitsConfig, VitsModel
+
+    cfg = VitsConfig(vocab_size=VITS_VOCAB, hidden_size=VITS_DIM, num_hidden_layers=2, num_attention_heads=2,
+                     window_size=4, ffn_dim=24, ffn_kernel_size=3, flow_size=8, spectrogram_bins=9,
+                     upsample_initial_channel=8, upsample_rates=[2], upsample_kernel_sizes=[4],
+                     resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1]], duration_predictor_filter_channels=8,
+                     posterior_encoder_num_wavenet_layers=1, prior_encoder_num_flows=1,
+                     prior_encoder_num_wavenet_layers=1)
+    return _perturb(VitsModel(cfg), 10)
+
+
+def projection(speech: bool = False):
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2ProjectionModel
 
-    return _perturb(AudioLDM2ProjectionModel(CLAP_PROJECTION, T5_DIM, GPT_DIM), 3, scale=0.3)
+    if speech:  # the VITS variant: learned positions over the transcription's padded length
+        model = AudioLDM2ProjectionModel(CLAP_PROJECTION, VITS_DIM, GPT_DIM, use_learned_position_embedding=True,
+                                         max_seq_length=VITS_MAX_LENGTH)
+    else:
+        model = AudioLDM2ProjectionModel(CLAP_PROJECTION, T5_DIM, GPT_DIM)
+    return _perturb(model, 3, scale=0.3)
 
 
 def gpt2():
@@ -100,14 +135,15 @@ def gpt2():
     return _perturb(model, 4)
 
 
-def unet():
+def unet(second_dim: int = T5_DIM):
     from diffusers.pipelines.audioldm2.modeling_audioldm2 import AudioLDM2UNet2DConditionModel
 
     model = AudioLDM2UNet2DConditionModel(
         block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=8, sample_size=16,
         in_channels=LATENT_CHANNELS, out_channels=LATENT_CHANNELS,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=([None, GPT_DIM, T5_DIM], [None, GPT_DIM, T5_DIM]), attention_head_dim=(2, 4))
+        cross_attention_dim=([None, GPT_DIM, second_dim], [None, GPT_DIM, second_dim]),
+        attention_head_dim=(2, 4))
     return _perturb(model, 5, scale=0.1)
 
 
@@ -149,20 +185,27 @@ def feature_extractor():
                                 fft_window_size=1024, padding="repeatpad", truncation="rand_trunc")
 
 
-def pipeline(tmp: Path, prediction_type: str = "epsilon"):
-    """The tiny text-to-audio pipeline (CLAP + T5 + GPT-2 + UNet + VAE + HiFi-GAN, DDIM)."""
+def pipeline(tmp: Path, prediction_type: str = "epsilon", speech: bool = False):
+    """The tiny text-to-audio pipeline (CLAP + T5 + GPT-2 + UNet + VAE + HiFi-GAN, DDIM); ``speech``: VITS in
+    place of T5 (a transcription is read)."""
     from diffusers import AudioLDM2Pipeline
 
-    tokenizer, tokenizer_2 = roberta_tokenizer(), t5_tokenizer(tmp)
-    return AudioLDM2Pipeline(vae=vae(), text_encoder=clap(len(tokenizer)), text_encoder_2=t5(len(tokenizer_2)),
-                             projection_model=projection(), language_model=gpt2(), tokenizer=tokenizer,
-                             tokenizer_2=tokenizer_2, feature_extractor=feature_extractor(), unet=unet(),
-                             scheduler=scheduler(prediction_type), vocoder=vocoder())
+    tokenizer = roberta_tokenizer()
+    if speech:
+        tokenizer_2, encoder_2, second_dim = vits_tokenizer(tmp), vits(), VITS_DIM
+    else:
+        tokenizer_2 = t5_tokenizer(tmp)
+        encoder_2, second_dim = t5(len(tokenizer_2)), T5_DIM
+    return AudioLDM2Pipeline(vae=vae(), text_encoder=clap(len(tokenizer)), text_encoder_2=encoder_2,
+                             projection_model=projection(speech), language_model=gpt2(), tokenizer=tokenizer,
+                             tokenizer_2=tokenizer_2, feature_extractor=feature_extractor(),
+                             unet=unet(second_dim), scheduler=scheduler(prediction_type), vocoder=vocoder())
 
 
 def save_checkpoint(directory: Path, **kwargs) -> Path:
     """The tiny pipeline saved as a published-layout checkpoint directory."""
     directory.mkdir(parents=True, exist_ok=True)
     pipeline(directory, **kwargs).save_pretrained(str(directory))
-    (directory / "t5-tokenizer.json").unlink(missing_ok=True)
+    for scratch in ("t5-tokenizer.json", "vits-vocab.json"):
+        (directory / scratch).unlink(missing_ok=True)
     return directory
