@@ -70,7 +70,8 @@ def make_checkpoint(out: Path, seed: int = 0) -> Path:
         unet=AudioLDM2UNet2DConditionModel(**AudioLDM2UNetConfig.base().to_dict()),
         scheduler=tiny.scheduler(),
         vocoder=SpeechT5HifiGan(SpeechT5HifiGanConfig(
-            model_in_dim=voc.n_mels, sampling_rate=voc.sample_rate, upsample_initial_channel=voc.upsample_initial_channel,
+            model_in_dim=voc.n_mels, sampling_rate=voc.sample_rate,
+            upsample_initial_channel=voc.upsample_initial_channel,
             upsample_rates=list(voc.upsample_rates), upsample_kernel_sizes=list(voc.upsample_kernel_sizes),
             resblock_kernel_sizes=list(voc.resblock_kernel_sizes),
             resblock_dilation_sizes=[list(d) for d in voc.resblock_dilation_sizes],

@@ -40,7 +40,7 @@ from voxlite.hparams import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioL
                              AudioLDM2UNetHParams, ClapAudioHParams, KVGroup)
 
 from . import ExportError
-from .graphs import Bounds, MethodModule, check_precisions, jsonable, write_graphs
+from .graphs import Bounds, MethodModule, check_precisions, jsonable, kv_buffers, write_graphs
 
 FP32_MAX_ABS = 1e-4
 # SNR (dB) of each quantized graph's output against fp32 on the verify inputs (measured values in the README)
@@ -109,6 +109,10 @@ def _dims(ckpt) -> dict:
             "lm": proj.projection.out_features}
 
 
+def _forward(model: nn.Module) -> nn.Module:
+    return MethodModule(model, model.forward)
+
+
 def _vocab(model: nn.Module) -> int:
     c = model.config
     return int(getattr(c, "vocab", None) or c.vocab_size)
@@ -124,11 +128,11 @@ def text_specs(ckpt, g: torch.Generator) -> dict:
     mask2 = torch.ones(2, 6, dtype=torch.long)
     mask2[1, 4:] = 0
     seq = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}}
+    names = ["input_ids", "attention_mask"]
     return {
-        "clap_text": (MethodModule(ckpt.clap_text, ckpt.clap_text.forward), (ids, mask), ["input_ids", "attention_mask"], ["embedding"],
-                      {**seq, "embedding": {0: "batch"}}),
-        "second_encoder": (MethodModule(ckpt.second_encoder, ckpt.second_encoder.forward), (ids2, mask2), ["input_ids", "attention_mask"],
-                           ["hidden"], {**seq, "hidden": {0: "batch", 1: "tokens"}}),
+        "clap_text": (_forward(ckpt.clap_text), (ids, mask), names, ["embedding"], {**seq, "embedding": {0: "batch"}}),
+        "second_encoder": (_forward(ckpt.second_encoder), (ids2, mask2), names, ["hidden"],
+                           {**seq, "hidden": {0: "batch", 1: "tokens"}}),
     }
 
 
@@ -145,12 +149,7 @@ def lm_specs(ckpt, g: torch.Generator) -> tuple[dict, AudioLDM2LMHParams]:
     with torch.no_grad():
         _, *kv = prefill(clap[:1], hidden[:1], mask[:1])
     T = S + 5  # [sos, CLAP, eos, sos_1, S tokens, eos_1]
-    capacity = T + 3  # slots past ``length`` hold noise the step must not read
-    cache = []
-    for k, v in zip(kv[0::2], kv[1::2]):
-        buf = 10 * torch.randn(2, 1, k.shape[1], capacity, k.shape[3], generator=g)
-        buf[0, :, :, :T], buf[1, :, :, :T] = k, v
-        cache.append(buf)
+    cache = kv_buffers(kv, T, g)
     embed = torch.randn(1, 1, c.dim, generator=g)
     present = present_names(c.n_layers)
     caches = cache_names(c.n_layers)
@@ -273,7 +272,7 @@ def ranker_spec(ckpt, g: torch.Generator) -> dict:
     from voxlite.dsp.clap_features import feature_shape
 
     features = torch.randn(2, *feature_shape(ckpt.feature_extractor), generator=g)
-    return {"clap_audio": (MethodModule(ckpt.clap_audio, ckpt.clap_audio.forward), (features,), ["features"], ["embedding"],
+    return {"clap_audio": (_forward(ckpt.clap_audio), (features,), ["features"], ["embedding"],
                            {"features": {0: "batch"}, "embedding": {0: "batch"}})}
 
 

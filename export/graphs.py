@@ -295,6 +295,18 @@ def jsonable(d: dict) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
 
+def kv_buffers(kv, length: int, g: torch.Generator, spare: int = 3) -> list[torch.Tensor]:
+    """Verify inputs for a step graph on fixed KV buffers: per layer a (2, B, H, length + spare, Dh) buffer holding a
+    prefill's keys / values (``kv``: flat (k_0, v_0, ...)) in its first ``length`` slots and loud noise after them,
+    which the step must not read (``Attention.forward_buffer``)."""
+    cache = []
+    for k, v in zip(kv[0::2], kv[1::2]):
+        buf = 10 * torch.randn(2, k.shape[0], k.shape[1], length + spare, k.shape[3], generator=g)
+        buf[0, :, :, :length], buf[1, :, :, :length] = k, v
+        cache.append(buf)
+    return cache
+
+
 class MethodModule(nn.Module):
     """Wrap a bound method of ``owner`` as a module (what torch.onnx.export traces)."""
 

@@ -37,7 +37,8 @@ from voxlite.hparams import SPEECHX_TASKS, KVGroup, VallELMHParams
 
 from . import ExportError
 from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, encodec_parts, write_codec_component
-from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, weights_provenance, write_graphs
+from .graphs import (Bounds, add_source_arguments, check_precisions, jsonable, kv_buffers, weights_provenance,
+                     write_graphs)
 
 # Quantized bounds: SNR (dB) of the logits against fp32 on the verify inputs. The default int8 is dynamic (int8
 # weights, activations quantized per run: MLAS's u8s8 kernels, the fast path on AVX2 CPUs): at VALL-E X's size with
@@ -133,12 +134,7 @@ def valle_specs(model, *, max_positions: int = 4096, tasks=()) -> tuple[dict, Va
     with torch.no_grad():
         _, kv = model.ar_prefill(text, language if c.n_languages else None, audio)
     T = S + audio.shape[1]
-    capacity = T + 3  # slots past ``length`` hold noise the step must not read
-    cache = []
-    for k, v in zip(kv[0::2], kv[1::2]):
-        buf = 10 * torch.randn(2, 1, k.shape[1], capacity, k.shape[3], generator=g)
-        buf[0, :, :, :T], buf[1, :, :, :T] = k, v
-        cache.append(buf)
+    cache = kv_buffers(kv, T, g)
     token = torch.randint(0, c.n_audio_tokens, (1, 1), generator=g)
     position = torch.tensor([audio.shape[1]])
     length = torch.tensor([T])

@@ -56,7 +56,7 @@ from voxlite.pipelines.voxcpm import STEP_KV  # the step cache contract the pipe
 
 from . import ExportError
 from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, wavevae_model_parts, wavevae_parts, write_codec_component
-from .graphs import (Bounds, add_source_arguments, check_precisions, graph_precision, weights_provenance,
+from .graphs import (Bounds, add_source_arguments, check_precisions, graph_precision, kv_buffers, weights_provenance,
                      write_graphs)
 
 # Quantized bounds (SNR dB against the fp32 reference on the verify inputs). Measured at the tiny random config:
@@ -193,13 +193,7 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
     feats[0, n_text:] = torch.randn(n_audio, P, D, generator=g)
     with torch.no_grad():
         _, _, kv = model.prefill(tokens, text_mask, feats, audio_mask)
-    # the step's fixed-size caches: the T prefill positions, then 3 slots of noise the graph must not read
-    capacity = T + 3
-    cache = []
-    for k, v in zip(kv[0::2], kv[1::2]):
-        buf = 10 * torch.randn(2, k.shape[0], k.shape[1], capacity, k.shape[3], generator=g)
-        buf[0, :, :, :T], buf[1, :, :, :T] = k, v
-        cache.append(buf)
+    cache = kv_buffers(kv, T, g)  # the step's fixed-size caches: T prefill positions, then noise
     length = torch.tensor([T], dtype=torch.int64)
     patch = torch.randn(1, P, D, generator=g)
     x = torch.randn(1, P, D, generator=g)

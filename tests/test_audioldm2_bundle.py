@@ -201,3 +201,13 @@ def test_cli_generate_writes_audio_and_nothing_on_error(bundle, tmp_path):
     bad = tmp_path / "bad.wav"
     assert main(["generate", PROMPT, "-o", str(bad), "--bundle", str(bundle), "--seconds", "0", "-q"]) == 1
     assert not bad.exists()
+
+
+def test_prompt_over_the_token_limit_is_cut_and_logged(bundle, caplog):
+    import voxlite
+
+    model = voxlite.load(bundle)
+    long_prompt = "rain on a tin roof " * 30  # well past the tiny tokenizers' 24 / 32 tokens
+    with caplog.at_level("WARNING", logger="voxlite"):
+        model.generate(long_prompt, seconds=SECONDS, steps=1)
+    assert any("prompt cut to its first" in r.getMessage() for r in caplog.records)

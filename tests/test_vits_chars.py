@@ -78,3 +78,23 @@ def test_mark_end_as_the_pipeline_does():
     ids, mask = mark_end([[5, 6, 0, 0], [5, 6, 7, 8], [0, 0, 0, 0]], [[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0]])
     assert ids == [[5, 6, 182, 0], [5, 6, 7, 8], [182, 0, 0, 0]]
     assert mask == [[1, 1, 1, 0], [1, 1, 1, 1], [1, 0, 0, 0]]
+
+
+def test_phonemized_ids_match_transformers(tmp_path):
+    """The published speech checkpoints' path: espeak phonemes (phonemizer + espeak-ng, both optional), then the
+    IPA symbols' ids, as transformers' VitsTokenizer gives them."""
+    phonemizer = pytest.importorskip("phonemizer")
+    transformers = pytest.importorskip("transformers")
+    try:
+        phonemizer.phonemize("test", language="en-us", backend="espeak")
+    except RuntimeError:
+        pytest.skip("espeak-ng is not installed")
+    symbols = ["_"] + list(" ;:,.!?¡¿—…\"«»“”abcdefghijklmnopqrstuvwxyz"
+                           "ɑɐɒæɓʙβɔɕçɗɖðʤəɘɚɛɜɝɞɟʄɡɠɢʛɦɧħɥʜɨɪʝɭɬɫɮʟɱɯɰŋɳɲɴøɵɸθœɶʘɹɺɾɻʀʁɽʂʃʈʧʉʊʋⱱʌɣɤʍχʎʏʑʐʒʔʡʕʢǀǁǂǃˈˌːˑʼʴʰʱʲʷˠˤ˞↓↑→↗↘'̩'ᵻ")
+    vocab = {s: i for i, s in enumerate(dict.fromkeys(symbols))}
+    path = tmp_path / "vocab.json"
+    path.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    reference = transformers.VitsTokenizer(str(path), pad_token="_", add_blank=False, phonemize=True)
+    ours = VitsCharTokenizer(vocab, pad_token="_", add_blank=False, phonemize=True)
+    for text in ["Wish you have a good day.", "The quick brown fox, 42 times!", "Hello?  World", ""]:
+        assert ours.encode(text) == reference(text).input_ids, text

@@ -18,6 +18,7 @@ not diffusers' audio for the same torch seed.
 """
 from __future__ import annotations
 
+import logging
 import math
 from typing import Callable
 
@@ -30,6 +31,8 @@ from ..hparams import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioLDM2Pro
 from ..kernels import solvers
 from .generation import KVGroups
 from .graph import GraphModel, one_component
+
+log = logging.getLogger("voxlite")
 
 MAX_PROMPT_CHARS = 2000  # longer prompts are refused (the encoders read at most max_length tokens anyway)
 MAX_TEXT_CHARS = 400  # speech bundles: one utterance per call (VITS reads at most its max_length symbols);
@@ -94,8 +97,18 @@ class AudioLDM2Model(GraphModel):
     def _run(self, graph: str, **feeds) -> dict[str, np.ndarray]:
         return self.sessions.get(graph).run(feeds)
 
+    def _tokens(self, which: int, text: str) -> np.ndarray:
+        """Prompt ids; over the encoder's limit (max_length tokens, 512 for the published checkpoints) the end is
+        cut, as diffusers does, and logged."""
+        tokenizer = self.tokenizers[which]
+        ids = tokenizer.encode(text)
+        if ids.size == tokenizer.max_length and tokenizer.untruncated_length(text) > ids.size:
+            log.warning("prompt cut to its first %d tokens (the %s encoder's limit)", ids.size,
+                        "CLAP" if which == 0 else self.prompt_hp.second_encoder.upper())
+        return ids
+
     def _clap(self, text: str) -> np.ndarray:  # (1, P)
-        ids = self.tokenizers[0].encode(text)[None]
+        ids = self._tokens(0, text)[None]
         return self._run(f"{self.text}/clap_text", input_ids=ids, attention_mask=np.ones_like(ids))["embedding"]
 
     def _second(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:  # (1, S, D)
@@ -140,7 +153,7 @@ class AudioLDM2Model(GraphModel):
         if self.speech:
             ids, mask = self._speech_ids(transcription)
         else:
-            ids = self.tokenizers[1].encode(prompt)
+            ids = self._tokens(1, prompt)
             mask = np.ones_like(ids)
         hidden = self._second(ids, mask)
         loa = self._loa(clap, hidden, mask)
