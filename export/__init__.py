@@ -7,7 +7,7 @@ torch==2.13.0 ".[torch]"``). Run from the repository root:
 
 Modules: ``graphs`` (the shared library: ONNX export, fp16 / int8 / OpenVINO variants, the verifier and its bound
 tables' type, ``write_graphs``), then one per family: ``codec``, ``voxcpm``, ``default_voice``, ``valle`` (with
-``vallex_text``), ``letter_to_sound``.
+``vallex_text``), ``audioldm2``, ``letter_to_sound``.
 Each family module has ``main(argv, prog)`` with its own options. This file imports neither torch nor a family
 module: the registry below is what ``--help`` lists.
 """

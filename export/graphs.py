@@ -265,7 +265,8 @@ def verify(path: str | os.PathLike, feeds: Mapping[str, np.ndarray], reference: 
     from voxlite.backends import open_session
 
     label = label or graph
-    got = open_session(path, backend=backend).run(feeds)
+    # the declared names pick each OpenVINO port's name where conversion merged several (an fp16 graph's casts)
+    got = open_session(path, backend=backend, names=(*feeds, *reference)).run(feeds)
     results = {}
     for name, ref in reference.items():
         c = compare(ref, got[name])

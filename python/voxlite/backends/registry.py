@@ -156,7 +156,9 @@ def _create(name: str, path, *, spec, threads, identity, **options) -> Session:
     if name == "openvino":
         from .openvino import OpenVinoSession
 
-        names = tuple(t.name for t in (*spec.inputs, *spec.outputs)) if spec is not None else ()
+        # the graph's declared tensor names (the manifest's, or ``names=`` when there is none: the exporter's verify)
+        names = tuple(options.pop("names", ())) or (
+            tuple(t.name for t in (*spec.inputs, *spec.outputs)) if spec is not None else ())
         return OpenVinoSession(path, threads=threads, names=names, **options)
     if name == "tensorrt":
         from .tensorrt import TensorRTSession
