@@ -92,7 +92,8 @@ def export_bundle(ckpt: Path, bundle: Path, precisions) -> Path:
     return bundle
 
 
-def _noise(job: dict, shape) -> "np.ndarray":  # noqa: F821
+def _noise(job: dict, shape):
+    """The initial noise both sides start from (float32 standard normal from the job's seed)."""
     import numpy as np
 
     return np.random.default_rng(job["seed"]).standard_normal(shape, dtype=np.float32)

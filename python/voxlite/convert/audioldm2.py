@@ -23,10 +23,8 @@ converted with transformers when it is installed (an export-time dependency only
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from torch import nn
 
@@ -151,13 +149,3 @@ def read_checkpoint(directory: str | Path, work_dir: str | Path, *, ranker: bool
                      "second": max_length_of(root / "tokenizer_2", 512)},
         second_pad_id=pad_id, clap_audio=clap_audio,
         feature_extractor=_json(root / "feature_extractor" / "preprocessor_config.json"), source=str(root))
-
-
-def copy_tree(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, dirs_exist_ok=True)
-
-
-def config_summary(checkpoint: AudioLDM2Checkpoint) -> dict[str, Any]:
-    """What the manifest records of the source (informative)."""
-    return {"source": checkpoint.source, "second_encoder": checkpoint.second_kind,
-            "scheduler": checkpoint.scheduler.get("_class_name", "DDIMScheduler")}

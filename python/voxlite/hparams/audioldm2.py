@@ -24,11 +24,9 @@ class AudioLDM2PromptHParams(HParams):
     second_pad_id: int = 0
     # speech checkpoints: diffusers marks the end of the transcription by writing this id over its first pad
     vits_end_id: int = 182
-    clap_dim: int = 512
-    second_dim: int = 1024
 
     def check(self) -> None:
-        for name in ("clap_max_length", "second_max_length", "clap_dim", "second_dim"):
+        for name in ("clap_max_length", "second_max_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
 
@@ -36,7 +34,6 @@ class AudioLDM2PromptHParams(HParams):
 @dataclass(frozen=True)
 class AudioLDM2LMHParams(HParams):
     kv: dict[str, KVGroup]  # "lm": the step graph's cache
-    dim: int
     max_positions: int  # GPT-2's learned positions: prompt + LOA vectors must fit
     max_new_tokens: int = 8  # LOA vectors generated per prompt
 
