@@ -35,9 +35,10 @@ def cpu_model(exported):
 
 
 def _noise(seed, n, P, D):
-    """The pipeline's draws: one (1, P, D) float32 standard normal per patch from default_rng(seed)."""
-    rng = np.random.default_rng(seed)
-    return torch.from_numpy(np.stack([rng.standard_normal((1, P, D), dtype=np.float32) for _ in range(n)]))
+    """The pipeline's draws: patch i starts from standard_normal(seed, i) (voxlite.kernels.noise)."""
+    from voxlite.kernels.noise import standard_normal
+
+    return torch.from_numpy(np.stack([standard_normal(seed, i, (1, P, D)) for i in range(n)]))
 
 
 def _reference(model, vae_parts, text, prompt_tokens=(), prompt_patches=None, *, seed=0, cfg=2.0,

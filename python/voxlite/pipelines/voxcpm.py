@@ -14,8 +14,8 @@ backend):
             (written into the buffers: one position copied per step, whatever the length)
 
 Each patch is decoded by the codec's streaming decoder as soon as it is solved (``stream``).
-Noise: one ``np.random.default_rng(seed).standard_normal((1, P, D), float32)`` draw per patch, in order (the PyTorch
-reference ``VoxCPM.generate(noise=...)`` replays it). Graph contract: see ``export.voxcpm``.
+Noise: patch i starts from ``kernels.noise.standard_normal(seed, i, (1, P, D))`` (counter-based, so the C API draws
+the very same; the PyTorch reference ``VoxCPM.generate(noise=...)`` replays it). Graph contract: see ``export.voxcpm``.
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class VoxCPMModel(GraphModel):
         ``flow_start`` < 1 (bundles with a prior head): each solve starts at that time from the prior head's patch
         mixed with the noise (``solvers.shallow_start``) instead of from noise: cheaper, and closer to the prior;
         0: the prior head's patch is the patch (no LocDiT call). ``options``: instead of the separate arguments."""
-        from ..kernels import solvers
+        from ..kernels import noise, solvers
 
         hp = self.hparams
         opts = options or self.options(cfg=cfg, steps=steps, seed=seed, flow_start=flow_start, max_patches=max_patches)
@@ -160,7 +160,7 @@ class VoxCPMModel(GraphModel):
                                f"{self.max_positions}")
         max_len = min(int(text.size * hp.max_len_ratio + hp.max_len_offset), hp.max_len_cap)
         max_len = min(opts.max_length if opts.max_length is not None else max_len, positions)
-        flow_start, rng = float(opts.flow_start), np.random.default_rng(opts.seed)
+        flow_start = float(opts.flow_start)
         if flow_start > 0:  # flow_start 0 never runs (or loads) the LocDiT
             ts = solvers.shallow_timesteps(opts.steps, flow_start, schedule="sway", sway_coef=hp.sway_coef)
             # CFG-Zero*'s zero-velocity steps are for a start at pure noise
@@ -185,10 +185,10 @@ class VoxCPMModel(GraphModel):
 
         def emit(state, i):
             out = state["out"]
-            z = rng.standard_normal((1, P, D), dtype=np.float32)
-            if flow_start == 0:  # the prior head's patch as it is: no LocDiT call
+            if flow_start == 0:  # the prior head's patch as it is: no LocDiT call (and no noise)
                 patch = np.array(out["prior"], np.float32)
             else:
+                z = noise.standard_normal(opts.seed, i, (1, P, D))
                 if flow_start < 1:
                     z = solvers.shallow_start(out["prior"], z, flow_start)
                 mu, cond = out["mu"], state["cond"]
