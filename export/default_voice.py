@@ -104,11 +104,13 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
 def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
                          name: str = "voxlite-default", overwrite: bool = False, keep_fp32: bool = True,
                          float_only=(), int8_keep_float=(), int8_blockwise=INT8_BLOCKWISE,
-                         letter_to_sound: str | Path | None = None, letter_to_sound_precision: str = "int8",
+                         letter_to_sound: str | Path | None = None, letter_to_sound_precision: str = "fp32",
                          log=print) -> Path:
     """``letter_to_sound``: the G2P's model for words the lexicon lacks (``train_letter_to_sound.py``'s model.pt;
-    default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported (int8 by default)
-    into the tokenizer."""
+    default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported (fp32 by default)
+    into the tokenizer. fp32 because its argmax decides phonemes: with dynamic int8 activations the engines' float
+    rounding moves quantization steps, and ONNX Runtime (Python) and OpenVINO (the C API) read 7 of 802 held-out
+    sentences differently; in fp32 they agree on all (tests/test_c_api.py). It costs 2.5 MB."""
     model, payload = load_acoustic(acoustic)
     parts = vocoder_parts(vocoder, payload["mel_mean"], payload["mel_std"], payload["mel"])
     lexicon = Path(acoustic).parent / payload.get("lexicon_file", "lexicon.json")

@@ -8,4 +8,7 @@ void register_rvq(nanobind::module_& m);
 void register_sampling(nanobind::module_& m);
 void register_kvcache(nanobind::module_& m);
 void register_solvers(nanobind::module_& m);
+void register_text_normalize(nanobind::module_& m);
+void register_text_g2p(nanobind::module_& m);
+void register_text_sentences(nanobind::module_& m);
 }  // namespace voxlite::bind

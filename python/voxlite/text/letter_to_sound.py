@@ -1,7 +1,9 @@
 """Run time of the letter-to-sound model (``voxlite.models.letter_to_sound``): a word the lexicon lacks -> phonemes.
 
 The graph (``tokenizer/letter_to_sound.onnx`` in a bundle: letter ids (1, L) -> logits (1, L * upsample, V)) runs
-on any voxlite session; decoding is greedy CTC in NumPy (best symbol per position, repeats merged, blanks dropped).
+on any voxlite session; encoding the word and decoding the logits (greedy CTC: best symbol per position, repeats
+merged, blanks dropped) are native (``csrc/text/letter_to_sound.cpp``, the codec the C runtime runs the same graph
+between; the former NumPy code is kept as ``tests/reference/letter_to_sound.py``).
 Its metadata (``voxlite.letters``, ``voxlite.symbols``) carries the letters and symbols it was trained with, so a
 graph is read as it was trained.
 """
@@ -11,17 +13,18 @@ import json
 
 import numpy as np
 
+from .. import _native
 from ..errors import BundleError
 
 WORD_START, WORD_END = 1, 2  # letter ids; 0 is an unknown letter, letters[k] is k + 3
 
 
-def ctc_greedy(logits: np.ndarray, symbols: str) -> str:
+def ctc_greedy(logits: np.ndarray, symbols) -> str:
     """(T, 1 + len(symbols)) logits -> symbols: argmax per position, repeats merged, blanks (id 0) dropped."""
-    best = np.asarray(logits).argmax(-1)
-    keep = np.ones(len(best), bool)
-    keep[1:] = best[1:] != best[:-1]
-    return "".join(symbols[i - 1] for i in best[keep] if i > 0)
+    arr = np.asarray(logits)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)  # exact for float16 and the integers numpy would compare
+    return _native.ctc_greedy(np.ascontiguousarray(arr), symbols if isinstance(symbols, str) else list(symbols))
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -43,17 +46,19 @@ class LetterToSound:
 
     def __init__(self, session):
         try:
-            self.letters = json.loads(session.metadata["voxlite.letters"])
-            self.symbols = json.loads(session.metadata["voxlite.symbols"])
+            letters, symbols = session.metadata["voxlite.letters"], session.metadata["voxlite.symbols"]
+            self.letters, self.symbols = json.loads(letters), json.loads(symbols)
+            self._codec = _native.LetterToSoundCodec(letters, symbols)
         except (KeyError, TypeError, ValueError) as e:
             raise BundleError(f"letter-to-sound graph without readable letters / symbols metadata: {e}") from None
         self.session = session
-        self._index = {ch: i + 3 for i, ch in enumerate(self.letters)}
 
     def __call__(self, word: str) -> str | None:
         """Phonemes of ``word``, or None when it has no letter the model knows (or is too long to be a word)."""
-        w = word.lower()
-        if not 0 < len(w) <= self.MAX_LETTERS or not any(ch in self._index for ch in w):
+        ids = self._codec.encode(word)
+        if ids is None:
             return None
-        ids = np.array([[WORD_START, *(self._index.get(ch, 0) for ch in w), WORD_END]], np.int64)
-        return ctc_greedy(self.session.run({"letter_ids": ids})["logits"][0], self.symbols) or None
+        logits = np.asarray(self.session.run({"letter_ids": ids})["logits"][0])
+        if logits.dtype == np.float32:
+            return self._codec.decode(np.ascontiguousarray(logits)) or None
+        return ctc_greedy(logits, self._codec.symbols) or None

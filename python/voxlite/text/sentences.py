@@ -20,13 +20,19 @@ from typing import Callable
 from .. import _native
 
 
+def _utf8_checked(text: str) -> str:
+    if isinstance(text, str):
+        text.encode("utf-8")  # a lone surrogate: UnicodeEncodeError (a ValueError), not the binding's TypeError
+    return text
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences, stripped, empty ones dropped."""
-    return _native.split_sentences(text)
+    return _native.split_sentences(_utf8_checked(text))
 
 
 def chunk_text(text: str, max_tokens: int, count: Callable[[str], int] = len) -> list[str]:
     """Sentences merged into chunks of at most ``max_tokens`` (``count(chunk)``), in order."""
     if max_tokens < 1:
         raise ValueError("max_tokens must be positive")
-    return _native.chunk_text(text, int(max_tokens), count)
+    return _native.chunk_text(_utf8_checked(text), int(max_tokens), count)

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <mutex>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 
 #include "bundle.h"
 #include "engine.h"
@@ -22,7 +24,8 @@ ov::element::Type element_type(DType d) { return d == DType::f32 ? ov::element::
 
 class OpenVINOSession final : public Session {
 public:
-    OpenVINOSession(const std::string& path, const std::string& precision, const EngineOptions& options) {
+    OpenVINOSession(const std::string& path, const std::string& precision, const EngineOptions& options)
+        : path_(path), profile_(std::getenv("VOXLITE_PROFILE") != nullptr) {
         precision_ = precision;
         try {
             std::shared_ptr<ov::Model> model = core().read_model(path);
@@ -52,10 +55,20 @@ public:
                 // wraps the caller's buffer: no copy (OpenVINO only reads inputs)
                 request_.set_tensor(name, ov::Tensor(element_type(t.dtype), shape, const_cast<void*>(t.data)));
             }
+            auto start = std::chrono::steady_clock::now();
             request_.infer();
+            if (profile_) {
+                seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                ++calls_;
+            }
         } catch (const ov::Exception& e) {
             throw backend_error(std::string("OpenVINO inference failed: ") + e.what());
         }
+    }
+
+    ~OpenVINOSession() override {
+        if (profile_)  // VOXLITE_PROFILE=1: where inference time went, per graph
+            std::fprintf(stderr, "voxlite profile: %s: %ld calls, %.1f ms\n", path_.c_str(), calls_, 1e3 * seconds_);
     }
 
     TensorView output(const std::string& name) override {
@@ -81,6 +94,10 @@ private:
     ov::InferRequest request_;
     std::map<std::string, ov::Output<const ov::Node>> output_ports_;
     std::map<std::string, std::string> metadata_;
+    std::string path_;
+    bool profile_;
+    long calls_ = 0;
+    double seconds_ = 0;
 };
 
 }  // namespace
