@@ -1,6 +1,8 @@
 // Strict JSON parser: see json.h.
 #include "json.h"
 
+#include "text/unicode.h"
+
 #include <cerrno>
 #include <charconv>
 #include <cmath>
@@ -276,24 +278,6 @@ class Parser {
         return v;
     }
 
-    static void append_utf8(std::string& out, unsigned cp) {
-        if (cp < 0x80) {
-            out += static_cast<char>(cp);
-        } else if (cp < 0x800) {
-            out += static_cast<char>(0xC0 | (cp >> 6));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-            out += static_cast<char>(0xE0 | (cp >> 12));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (cp >> 18));
-            out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (cp & 0x3F));
-        }
-    }
-
     void parse_escape(std::string& out) {  // p_ at the backslash
         const char* esc = p_;
         ++p_;
@@ -323,7 +307,7 @@ class Parser {
                 fail("a low-surrogate \\uDC00-\\uDFFF escape after the high surrogate", low_at);
             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
         }
-        append_utf8(out, cp);
+        voxlite::text::append_utf8(out, static_cast<char32_t>(cp));
     }
 
     // One UTF-8 sequence starting at p_ (a byte >= 0x80): validated and skipped.

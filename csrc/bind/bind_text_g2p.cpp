@@ -26,6 +26,7 @@
 #include "registry.h"
 #include "text/english_g2p.h"
 #include "text/letter_to_sound.h"
+#include "text/unicode.h"
 
 using namespace nb::literals;
 using voxlite::require;
@@ -139,7 +140,7 @@ nb::object ids_array(const std::vector<int64_t>& ids) {
 }
 
 std::vector<std::string> symbols_of(nb::handle symbols) {
-    if (nb::isinstance<nb::str>(symbols)) return text::detail::split_chars(nb::cast<std::string>(symbols));
+    if (nb::isinstance<nb::str>(symbols)) return text::split_code_points(nb::cast<std::string>(symbols));
     return nb::cast<std::vector<std::string>>(symbols);
 }
 

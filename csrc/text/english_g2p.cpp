@@ -1,6 +1,7 @@
 // English G2P: see english_g2p.h. A line-by-line port of tests/reference/english_g2p.py (and of to_inventory /
 // split_inline of voxlite.text.phonemes); comments name the Python they follow. Source text is UTF-8.
 #include "text/english_g2p.h"
+#include "text/unicode.h"
 
 #include <algorithm>
 #include <charconv>
@@ -25,14 +26,12 @@ const char* const PHONEMES = "AIOWYbdfhijklmnpstuvwzæðŋɑɔəɛɜɡɪɹɾʃʊ
 std::vector<std::string> inventory() {
     std::vector<std::string> inv = {PAD, BOS, EOS, SPACE};
     for (const char* p = PUNCTUATION; *p; ++p) inv.emplace_back(1, *p);
-    for (auto& s : detail::split_chars(PHONEMES)) inv.push_back(std::move(s));
+    for (auto& s : split_code_points(PHONEMES)) inv.push_back(std::move(s));
     return inv;
 }
 
 namespace {
 
-using detail::append_utf8;
-using detail::decode_utf8;
 
 // ------------------------------------------------------------------ characters
 
@@ -53,11 +52,6 @@ const char32_t* const PHONEME_CHARS = U"AIOWYbdfhijklmnpstuvwzæðŋɑɔəɛɜɡ
 bool is_stress(char32_t c) { return c == PRIMARY || c == SECONDARY; }
 
 // str.isspace() (and re's \s): Unicode White_Space minus U+180E, plus the C0 separators U+001C..U+001F.
-bool is_py_space(char32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
-
 bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_punct(char c) { return c != 0 && std::char_traits<char>::find(",.?!;:", 6, c) != nullptr; }
@@ -111,7 +105,7 @@ std::vector<size_t> char_offsets(std::string_view s) {
     off.reserve(s.size() + 1);
     for (size_t i = 0, n; i < s.size(); i += n) {
         off.push_back(i);
-        decode_utf8(s, i, n);
+        decode_utf8_at(s, i, n);
     }
     off.push_back(s.size());
     return off;
@@ -120,7 +114,7 @@ std::vector<size_t> char_offsets(std::string_view s) {
 std::u32string to_u32(std::string_view s) {
     std::u32string out;
     out.reserve(s.size());
-    for (size_t i = 0, n; i < s.size(); i += n) out.push_back(decode_utf8(s, i, n));
+    for (size_t i = 0, n; i < s.size(); i += n) out.push_back(decode_utf8_at(s, i, n));
     return out;
 }
 
@@ -196,7 +190,7 @@ std::string join_pieces(const std::vector<std::string>& pieces) {  // later prim
 // ps.lstrip("ˈˌ")[:1] in _VOWELS
 bool starts_with_vowel(std::string_view ps) {
     for (size_t i = 0, n; i < ps.size(); i += n) {
-        const char32_t c = decode_utf8(ps, i, n);
+        const char32_t c = decode_utf8_at(ps, i, n);
         if (is_stress(c)) continue;
         return in(VOWELS, c);
     }
@@ -664,15 +658,15 @@ std::string python_repr(std::string_view utf8) { return repr_u32(to_u32(utf8)); 
 std::string to_inventory(std::string_view ph, std::string_view what) {
     std::u32string s = to_u32(ph);
     size_t a = 0, b = s.size();  // ph.strip()
-    while (a < b && is_py_space(s[a])) ++a;
-    while (b > a && is_py_space(s[b - 1])) --b;
+    while (a < b && is_space(s[a])) ++a;
+    while (b > a && is_space(s[b - 1])) --b;
     s = s.substr(a, b - a);
     std::vector<std::u32string> words;
     std::u32string cur;
     size_t i = 0;
     while (i < s.size()) {
         const char32_t c = s[i];
-        if (is_py_space(c)) {
+        if (is_space(c)) {
             if (!cur.empty()) words.push_back(std::move(cur));  // an empty word would be dropped below anyway
             cur.clear();
             ++i;
@@ -781,7 +775,7 @@ EnglishG2P::EnglishG2P(Lexicon lexicon, LetterToSoundFn letter_to_sound, Normali
         if (s == EOS) eos_ = static_cast<int64_t>(i);
         if (s.empty()) continue;
         size_t n;
-        const char32_t c = decode_utf8(s, 0, n);
+        const char32_t c = decode_utf8_at(s, 0, n);
         if (n == s.size()) char_ids_[c] = static_cast<int64_t>(i);
     }
 }
@@ -827,7 +821,7 @@ std::vector<EnglishG2P::Token> EnglishG2P::tokens(std::string_view text) {
         // re.match(r"\s*([,.?!;:])", piece): punctuation right after a span (the normaliser drops it)
         size_t i = 0;
         for (size_t n; i < piece.size(); i += n)
-            if (!is_py_space(decode_utf8(piece, i, n))) break;
+            if (!is_space(decode_utf8_at(piece, i, n))) break;
         if (i < piece.size() && is_punct(piece[i]) && !toks.empty())
             toks.push_back(Token{std::string(1, piece[i]), false});
         scan_words(normalized(piece), emit);
@@ -895,7 +889,7 @@ std::vector<int64_t> EnglishG2P::encode_phonemes(std::string_view phonemes, bool
         ids.push_back(*bos_);
     }
     for (size_t i = 0, n; i < phonemes.size(); i += n) {
-        const auto it = char_ids_.find(decode_utf8(phonemes, i, n));
+        const auto it = char_ids_.find(decode_utf8_at(phonemes, i, n));
         if (it != char_ids_.end()) ids.push_back(it->second);
     }
     if (add_bos_eos) ids.push_back(*eos_);

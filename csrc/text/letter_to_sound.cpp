@@ -1,5 +1,6 @@
 // Letter-to-sound codec: see letter_to_sound.h.
 #include "text/letter_to_sound.h"
+#include "text/unicode.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -16,7 +17,7 @@ std::vector<std::string> parse_alphabet(std::string_view json_text, const char* 
     } catch (const json::Error& e) {
         throw std::invalid_argument(std::string(what) + ": " + e.what());
     }
-    if (v.is_string()) return detail::split_chars(v.str());
+    if (v.is_string()) return split_code_points(v.str());
     if (!v.is_array())
         throw std::invalid_argument(std::string(what) + ": expected a JSON string or array of strings, got " +
                                     json::Value::type_name(v.type()));
@@ -41,7 +42,7 @@ LetterToSoundCodec::LetterToSoundCodec(std::vector<std::string> letters, std::ve
         const std::string& s = letters_[k];
         if (s.empty()) continue;
         size_t n;
-        const char32_t cp = detail::decode_utf8(s, 0, n);
+        const char32_t cp = decode_utf8_at(s, 0, n);
         if (n == s.size()) index_[cp] = static_cast<int64_t>(k) + 3;  // a repeated letter: the last one's id
     }
 }
@@ -52,7 +53,7 @@ std::optional<std::vector<int64_t>> LetterToSoundCodec::encode(std::string_view 
     ids.push_back(WORD_START);
     bool known = false;
     for (size_t i = 0, n; i < word.size(); i += n) {
-        char32_t cp = detail::decode_utf8(word, i, n);
+        char32_t cp = decode_utf8_at(word, i, n);
         if (cp >= 'A' && cp <= 'Z') cp += 'a' - 'A';
         if (ids.size() > MAX_LETTERS) return std::nullopt;  // already MAX_LETTERS letters before this one
         const auto it = index_.find(cp);

@@ -150,6 +150,49 @@ std::u32string utf8_to_u32(std::string_view s) {
     return out;
 }
 
+char32_t decode_utf8_at(std::string_view s, size_t i, size_t& len) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char c = b(0);
+    const size_t avail = s.size() - i;
+    len = 1;
+    if (c < 0x80) return c;
+    size_t n;
+    char32_t cp;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else {
+        return 0xFFFD;
+    }
+    if (avail < n || b(1) < lo || b(1) > hi) return 0xFFFD;
+    for (size_t k = 1; k < n; ++k) {
+        if (b(k) < 0x80 || b(k) > 0xBF) return 0xFFFD;
+        cp = (cp << 6) | (b(k) & 0x3F);
+    }
+    len = n;
+    return cp;
+}
+
+std::vector<std::string> split_code_points(std::string_view s) {
+    std::vector<std::string> out;
+    for (size_t i = 0, n; i < s.size(); i += n) {
+        decode_utf8_at(s, i, n);
+        out.emplace_back(s.substr(i, n));
+    }
+    return out;
+}
+
 void append_utf8(std::string& out, char32_t c) {
     if (c < 0x80) {
         out.push_back(static_cast<char>(c));

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace voxlite::text {
 
@@ -19,6 +20,11 @@ std::u32string utf8_to_u32(std::string_view utf8);
 // UTF-32 -> UTF-8. A surrogate or a value above U+10FFFF throws std::invalid_argument.
 std::string u32_to_utf8(std::u32string_view text);
 void append_utf8(std::string& out, char32_t c);
+// Lenient, one code point at a time: the code point of UTF-8 text at s[i] (i < size) and its byte length; an invalid
+// sequence reads as U+FFFD, one byte long.
+char32_t decode_utf8_at(std::string_view s, size_t i, size_t& len);
+// The code points of UTF-8 text, each as its own UTF-8 string (lenient as decode_utf8_at).
+std::vector<std::string> split_code_points(std::string_view s);
 
 // ---- re (str patterns)
 bool is_word(char32_t c);     // \w: str.isalnum() or '_'
