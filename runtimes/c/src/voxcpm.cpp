@@ -538,17 +538,14 @@ namespace {
 
 class VoxCPMSource final : public AudioSource {
 public:
-    VoxCPMSource(VoxCPM& m, std::vector<std::string> chunks, std::optional<std::string> prompt_text,
-                 std::vector<float> prompt, size_t n_prompt, std::function<std::unique_ptr<PatchGenerator>(size_t)> make,
+    VoxCPMSource(std::vector<std::string> chunks, std::vector<float> prompt, size_t n_prompt,
+                 std::function<std::unique_ptr<PatchGenerator>(size_t)> make,
                  std::function<std::unique_ptr<StreamDecoder>()> make_decoder,
                  std::function<std::vector<float>(const std::vector<float>&, size_t)> decode_offline, int P, int D,
                  int hop, double speed, double gain, bool streaming)
         : chunks_(std::move(chunks)), prompt_(std::move(prompt)), n_prompt_(n_prompt), make_(std::move(make)),
           make_decoder_(std::move(make_decoder)), decode_(std::move(decode_offline)), P_(P), D_(D), hop_(hop),
-          speed_(speed), gain_(gain), streaming_(streaming) {
-        (void)m;
-        (void)prompt_text;
-    }
+          speed_(speed), gain_(gain), streaming_(streaming) {}
 
     bool next(std::vector<float>& out) override {
         while (queue_.empty()) {
@@ -591,14 +588,8 @@ private:
         if (!gen_) {
             gen_ = make_(chunk_);
             decoder_ = make_decoder_();
+            // a windowed decoder takes no prompt context (python: VoxCPMModel._decode_stream)
             stretcher_ = speed_ != 1.0 ? std::make_unique<FrameStretcher>(speed_, D_) : nullptr;
-            if (window_less_) {
-                std::vector<float> ctx = context();
-                if (!ctx.empty()) {
-                    std::deque<std::vector<float>> dropped;
-                    decoder_->push(ctx.data(), ctx.size() / D_, dropped);
-                }
-            }
         }
         std::vector<float> patch;
         if (gen_->next(patch)) {
@@ -624,10 +615,6 @@ private:
         if (!f.empty()) decoder_->push(f.data(), f.size() / D_, queue_);
     }
 
-public:
-    bool window_less_ = false;  // a causal stream decoder: warmed with the prompt context
-
-private:
     std::vector<std::string> chunks_;
     std::vector<float> prompt_;
     size_t n_prompt_;
@@ -706,7 +693,7 @@ std::unique_ptr<AudioSource> VoxCPM::start(const std::string& text, const Synthe
                                                      window_right_, STREAM_CHUNK_FRAMES);
         };
     }
-    return std::make_unique<VoxCPMSource>(*this, std::move(chunks), prompt_text, std::move(prompt), n_prompt_patches,
+    return std::make_unique<VoxCPMSource>(std::move(chunks), std::move(prompt), n_prompt_patches,
                                           make, make_decoder, decode_offline, hp_.patch_size, hp_.feat_dim,
                                           hop_length_, r.speed, r.gain, streaming);
 }

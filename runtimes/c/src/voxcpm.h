@@ -1,8 +1,9 @@
 // The voxcpm family in C++: the same loop, options, chunking and decoding as python/voxlite/pipelines/voxcpm.py
 // (read its docstring for the model), on the engine of engine.h and csrc's kernels (KV cache, flow solver,
 // noise). Supported here: text-to-speech (the default voice, converted VoxCPM checkpoints) with an optional voice
-// prompt at the bundle's rate; codecs decoded offline by their `decoder` graph and streamed by a window (mel
-// vocoders) or by their `decoder_stream` states (causal codecs). SSML and pauses are Python-only for now.
+// prompt at the bundle's rate; codecs decoded offline by their `decoder` graph, and streamed in windows (mel
+// vocoders such as the default voice's). Python-only for now: SSML, pauses, streaming a causal codec's
+// `decoder_stream`.
 #pragma once
 
 #include <cstdint>
@@ -73,7 +74,6 @@ public:
     std::unique_ptr<AudioSource> start(const std::string& text, const SynthesisOptions& options, bool streaming);
 
 private:
-    friend class AudioSource;
     friend class PatchGenerator;
     struct Resolved {
         uint64_t seed;
