@@ -123,7 +123,7 @@ def main(argv=None) -> None:
                  "Sizes: what an app ships for the C path: libvoxlite and the OpenVINO libraries it loads (runtime, CPU "
                  "plugin, ONNX front end, TBB), and the voice."]
         write_report(args.report, "c-api", None, figures, notes, run=run,
-                     markdown="## Figures\n\n" + text + "\n")
+                     markdown=text + "\n")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ compared with the Python pipeline's: phoneme ids on the held-out sentence files 
 bundle and seed (within the bounds below), streaming, options, voice cloning."""
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -33,9 +34,12 @@ def _build() -> Path:
     if cmake is None:
         pytest.fail("cmake is not installed (pip install cmake): the C API cannot be built")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    subprocess.run([cmake, "-S", str(ROOT / "runtimes" / "c"), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release"],
-                   check=True, capture_output=True, env=env)
-    done = subprocess.run([cmake, "--build", str(BUILD), "-j2"], capture_output=True, text=True, env=env)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with open(BUILD.parent / "c.lock", "w") as lock:  # pytest-xdist workers build one after the other
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run([cmake, "-S", str(ROOT / "runtimes" / "c"), "-B", str(BUILD), "-DCMAKE_BUILD_TYPE=Release"],
+                       check=True, capture_output=True, env=env)
+        done = subprocess.run([cmake, "--build", str(BUILD), "-j2"], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return BUILD / "libvoxlite.so"
 
