@@ -190,6 +190,12 @@ def test_voice_cloning_fp32_equals_python(api, cloning_bundle):
         np.testing.assert_allclose(got, want, atol=SAME_ENGINE_ATOL)
         plain = c.synthesize("Hi there.", **kwargs)
         np.testing.assert_allclose(plain, py.synthesize("Hi there.", **kwargs).samples, atol=SAME_ENGINE_ATOL)
+        # streaming through the AudioVAE's causal decoder_stream, warmed with the prompt's last patches
+        chunks = c.stream("Hi there.", prompt=prompt, prompt_rate=rate, prompt_text="A test.", **kwargs)
+        want_chunks = list(py.stream("Hi there.", prompt_audio=Audio(prompt, rate), prompt_text="A test.", **kwargs))
+        assert len(chunks) == len(want_chunks) > 1
+        for a, b in zip(chunks, want_chunks):
+            np.testing.assert_allclose(a, b, atol=SAME_ENGINE_ATOL)
         with pytest.raises(CError) as e:  # the C API takes the prompt at the bundle's rate
             c.synthesize("Hi there.", prompt=prompt, prompt_rate=rate // 2, prompt_text="A test.")
         assert e.value.status == -1 and "resample" in str(e.value)

@@ -405,6 +405,53 @@ private:
     size_t samples_ = 0;
 };
 
+// python: pipelines.streaming.StatefulStreamDecoder (causal codecs: the decoder_stream graph carries its states)
+class StatefulDecoder final : public StreamDecoder {
+public:
+    StatefulDecoder(Session& graph, const std::vector<std::pair<std::string, std::vector<int64_t>>>& states, int dim)
+        : graph_(graph), dim_(dim) {
+        for (const auto& [name, shape] : states) {
+            size_t n = 1;
+            for (int64_t d : shape) n *= size_t(d);
+            states_.push_back({name, shape, std::vector<float>(n, 0.0f)});
+        }
+    }
+
+    void push(const float* frames, size_t n, std::deque<std::vector<float>>& out) override {
+        std::vector<float> latents(n * dim_);  // (n, D) -> (1, D, n)
+        for (size_t t = 0; t < n; ++t)
+            for (int d = 0; d < dim_; ++d) latents[size_t(d) * n + t] = frames[t * dim_ + d];
+        std::vector<std::pair<std::string, TensorView>> feeds{{"latents", f32_view(latents.data(), {1, dim_, int64_t(n)})}};
+        for (const auto& s : states_) feeds.emplace_back(s.name, f32_view(s.value.data(), s.shape));
+        graph_.run(feeds);
+        for (auto& s : states_) {
+            TensorView next = graph_.output("new_" + s.name);
+            if (next.size() != s.value.size()) throw bundle_error("decoder_stream state '" + s.name + "' changed size");
+            std::copy(next.f32(), next.f32() + next.size(), s.value.begin());
+        }
+        TensorView audio = graph_.output("audio");  // (1, C, S)
+        if (audio.shape.size() != 3) throw bundle_error("codec decoder_stream audio must be (1, channels, samples)");
+        const size_t C = size_t(audio.shape[1]), S = size_t(audio.shape[2]);
+        std::vector<float> mono(audio.f32(), audio.f32() + S);
+        for (size_t c = 1; c < C; ++c)
+            for (size_t k = 0; k < S; ++k) mono[k] += audio.f32()[c * S + k];
+        if (C > 1)
+            for (float& v : mono) v /= float(C);
+        out.push_back(std::move(mono));
+    }
+    void flush(std::deque<std::vector<float>>&) override {}
+
+private:
+    struct State {
+        std::string name;
+        std::vector<int64_t> shape;
+        std::vector<float> value;
+    };
+    Session& graph_;
+    int dim_;
+    std::vector<State> states_;
+};
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------ the model
@@ -588,8 +635,14 @@ private:
         if (!gen_) {
             gen_ = make_(chunk_);
             decoder_ = make_decoder_();
-            // a windowed decoder takes no prompt context (python: VoxCPMModel._decode_stream)
             stretcher_ = speed_ != 1.0 ? std::make_unique<FrameStretcher>(speed_, D_) : nullptr;
+            // a causal decoder starts from the prompt's last patches, their audio dropped; a windowed one takes no
+            // context (python: VoxCPMModel._decode_stream)
+            std::vector<float> ctx = context();
+            if (warm_with_context_ && !ctx.empty()) {
+                std::deque<std::vector<float>> dropped;
+                for (size_t k = 0; k < ctx.size(); k += size_t(P_) * D_) decoder_->push(&ctx[k], size_t(P_), dropped);
+            }
         }
         std::vector<float> patch;
         if (gen_->next(patch)) {
@@ -615,6 +668,10 @@ private:
         if (!f.empty()) decoder_->push(f.data(), f.size() / D_, queue_);
     }
 
+public:
+    bool warm_with_context_ = false;  // a causal stream decoder
+
+private:
     std::vector<std::string> chunks_;
     std::vector<float> prompt_;
     size_t n_prompt_;
@@ -685,17 +742,39 @@ std::unique_ptr<AudioSource> VoxCPM::start(const std::string& text, const Synthe
     auto decode_offline = [this](const std::vector<float>& frames, size_t n) { return decode(frames, n); };
     std::function<std::unique_ptr<StreamDecoder>()> make_decoder;
     if (streaming) {
-        if (window_left_ < 0)
-            throw unsupported("streaming this bundle's codec (a causal decoder_stream) is not in the C API yet; "
-                              "use voxlite_synthesize");
-        make_decoder = [this, decode_offline]() -> std::unique_ptr<StreamDecoder> {
-            return std::make_unique<WindowedDecoder>(decode_offline, latent_dim_, hop_length_, window_left_,
-                                                     window_right_, STREAM_CHUNK_FRAMES);
-        };
+        if (window_left_ >= 0) {
+            make_decoder = [this, decode_offline]() -> std::unique_ptr<StreamDecoder> {
+                return std::make_unique<WindowedDecoder>(decode_offline, latent_dim_, hop_length_, window_left_,
+                                                         window_right_, STREAM_CHUNK_FRAMES);
+            };
+        } else {
+            const Component& codec = bundle_->component(codec_);
+            if (!codec.graphs.count("decoder_stream"))
+                throw invalid_input("codec '" + codec_ + "' of bundle '" + bundle_->name() + "' has no streaming "
+                                    "decoder (a non-causal codec exported without a window)");
+            if (string_of(*codec.hparams, "stream_init") == "graph")
+                throw unsupported("this codec's streaming decoder starts from a graph-made state; the C API streams "
+                                  "decoders whose states start at zero (use voxlite_synthesize)");
+            std::vector<std::pair<std::string, std::vector<int64_t>>> states;
+            if (const json::Value* ss = codec.hparams->find("stream_states"); ss && ss->is_array()) {
+                for (const json::Value& st : ss->array()) {
+                    std::vector<int64_t> shape;
+                    for (const json::Value& d : st.find("shape") ? st.find("shape")->array() : json::Value::ArrayT{})
+                        shape.push_back(d.is_string() ? 1 : d.integer());  // "batch" -> 1
+                    states.emplace_back(st.find("name") ? st.find("name")->str() : "", shape);
+                }
+            }
+            Session& graph = session(decoder_stream_, codec_, "decoder_stream");
+            make_decoder = [&graph, states, this]() -> std::unique_ptr<StreamDecoder> {
+                return std::make_unique<StatefulDecoder>(graph, states, latent_dim_);
+            };
+        }
     }
-    return std::make_unique<VoxCPMSource>(std::move(chunks), std::move(prompt), n_prompt_patches,
+    auto source = std::make_unique<VoxCPMSource>(std::move(chunks), std::move(prompt), n_prompt_patches,
                                           make, make_decoder, decode_offline, hp_.patch_size, hp_.feat_dim,
                                           hop_length_, r.speed, r.gain, streaming);
+    source->warm_with_context_ = streaming && window_left_ < 0;
+    return source;
 }
 
 }  // namespace voxlite::runtime

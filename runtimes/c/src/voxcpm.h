@@ -2,8 +2,8 @@
 // (read its docstring for the model), on the engine of engine.h and csrc's kernels (KV cache, flow solver,
 // noise). Supported here: text-to-speech (the default voice, converted VoxCPM checkpoints) with an optional voice
 // prompt at the bundle's rate; codecs decoded offline by their `decoder` graph, and streamed in windows (mel
-// vocoders such as the default voice's). Python-only for now: SSML, pauses, streaming a causal codec's
-// `decoder_stream`.
+// vocoders such as the default voice's) or by their `decoder_stream` graph's states (causal codecs such as VoxCPM's
+// AudioVAE). Python-only for now: SSML, pauses.
 #pragma once
 
 #include <cstdint>
@@ -91,7 +91,7 @@ private:
     int sample_rate_ = 0, hop_length_ = 0, latent_dim_ = 0, window_left_ = -1, window_right_ = -1, channels_ = 1;
     std::string codec_kind_;
     bool voice_cloning_ = false, has_prior_ = false;
-    std::unique_ptr<Session> prefill_, step_, locdit_, decoder_, encoder_;
+    std::unique_ptr<Session> prefill_, step_, locdit_, decoder_, encoder_, decoder_stream_;
     std::unique_ptr<TextFrontEnd> text_;
     Session& session(std::unique_ptr<Session>& slot, const std::string& component, const std::string& graph);
 };
