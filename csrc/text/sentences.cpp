@@ -35,37 +35,50 @@ struct Span {
     size_t start, end;
 };
 
-// The matches of  (?<=[.!?])["'”’)\]]*\s+ | (?<=[。！？])["'”’」』）]*\s*  as re.finditer finds them.
-std::vector<Span> sentence_ends(const std::u32string& t) {
+// re.finditer's walk: at each position the first alternative that matches; after an empty match the next one
+// may start there only if it is not empty (Python 3.7+). match_at(p, must_advance) -> the end of the match at p,
+// or npos.
+template <class MatchAt>
+std::vector<Span> find_all(const std::u32string& t, MatchAt match_at) {
     std::vector<Span> out;
-    size_t p = 0;
     bool must_advance = false;
-    while (p <= t.size()) {
-        bool found = false;
-        size_t e = p;
-        if (p > 0 && in(t[p - 1], kEnds)) {
-            while (e < t.size() && in(t[e], kClosers)) ++e;
-            size_t s = e;
-            while (e < t.size() && is_space(t[e])) ++e;
-            found = e > s;
-        }
-        if (!found && p > 0 && in(t[p - 1], kCjkEnds)) {
-            e = p;
-            while (e < t.size() && in(t[e], kCjkClosers)) ++e;
-            while (e < t.size() && is_space(t[e])) ++e;
-            found = !(must_advance && e == p);
-        }
-        if (found) {
-            out.push_back({p, e});
-            must_advance = e == p;
-            p = e;
-            if (must_advance) continue;
-        } else {
+    for (size_t p = 0; p <= t.size();) {
+        const size_t e = match_at(p, must_advance);
+        if (e == std::u32string::npos) {
             ++p;
             must_advance = false;
+            continue;
         }
+        out.push_back({p, e});
+        must_advance = e == p;
+        p = e;
     }
     return out;
+}
+
+size_t run_of(const std::u32string& t, size_t e, std::u32string_view set) {
+    while (e < t.size() && in(t[e], set)) ++e;
+    return e;
+}
+
+size_t spaces_from(const std::u32string& t, size_t e) {
+    while (e < t.size() && is_space(t[e])) ++e;
+    return e;
+}
+
+// The matches of  (?<=[.!?])["'”’)\]]*\s+ | (?<=[。！？])["'”’」』）]*\s*
+std::vector<Span> sentence_ends(const std::u32string& t) {
+    return find_all(t, [&](size_t p, bool must_advance) {
+        if (p > 0 && in(t[p - 1], kEnds)) {
+            const size_t s = run_of(t, p, kClosers), e = spaces_from(t, s);
+            if (e > s) return e;
+        }
+        if (p > 0 && in(t[p - 1], kCjkEnds)) {
+            const size_t e = spaces_from(t, run_of(t, p, kCjkClosers));
+            if (!(must_advance && e == p)) return e;
+        }
+        return std::u32string::npos;
+    });
 }
 
 bool is_all_space(const std::u32string& t, size_t a, size_t b) {
@@ -114,36 +127,21 @@ std::u32string join(const std::u32string& a, const std::u32string& b) {
 
 // _SOFT.split(sentence) without the empty pieces:  (?<=[,;:，；：、])\s* | \s+
 std::vector<std::u32string> soft_pieces(const std::u32string& t) {
-    std::vector<std::u32string> pieces;
-    size_t last = 0, p = 0;
-    bool must_advance = false;
-    while (p <= t.size()) {
-        size_t e = p;
-        bool found = false;
+    const std::vector<Span> breaks = find_all(t, [&](size_t p, bool must_advance) {
         if (p > 0 && in(t[p - 1], kSoft)) {
-            while (e < t.size() && is_space(t[e])) ++e;
-            found = !(must_advance && e == p);
+            const size_t e = spaces_from(t, p);
+            if (!(must_advance && e == p)) return e;
         }
-        if (!found && p < t.size() && is_space(t[p])) {
-            e = p;
-            while (e < t.size() && is_space(t[e])) ++e;
-            found = true;
-        }
-        if (found) {
-            pieces.push_back(t.substr(last, p - last));
-            last = e;
-            must_advance = e == p;
-            p = e;
-            if (must_advance) continue;
-        } else {
-            ++p;
-            must_advance = false;
-        }
-    }
-    pieces.push_back(t.substr(last));
+        if (p < t.size() && is_space(t[p])) return spaces_from(t, p);
+        return std::u32string::npos;
+    });
     std::vector<std::u32string> out;
-    for (auto& w : pieces)
-        if (!w.empty()) out.push_back(std::move(w));
+    size_t last = 0;
+    for (const Span& b : breaks) {
+        if (b.start > last) out.push_back(t.substr(last, b.start - last));
+        last = b.end;
+    }
+    if (last < t.size()) out.push_back(t.substr(last));
     return out;
 }
 

@@ -175,12 +175,7 @@ class EnglishG2P:
 
     def phonemize(self, text: str) -> str:
         """Normalised text -> phoneme string; words joined by spaces, punctuation attached to the word before."""
-        if not isinstance(text, str):
-            raise InvalidInput(f"text must be a str, got {type(text).__name__}")
-        try:
-            return self._native.phonemize(text)
-        except _native.TextError as e:
-            raise InvalidInput(str(e)) from None
+        return _text_call(self._native.phonemize, text)
 
     def word(self, word: str) -> str:
         return self._native.word(word)
@@ -189,22 +184,14 @@ class EnglishG2P:
 
     def count(self, text: str) -> int:
         """Ids of ``text`` without bos / eos (0 when nothing is speakable)."""
-        if not isinstance(text, str):
-            raise InvalidInput(f"text must be a str, got {type(text).__name__}")
-        try:
-            return self._native.count(text)
-        except _native.TextError as e:
-            raise InvalidInput(str(e)) from None
+        return _text_call(self._native.count, text)
 
     def encode_pair(self, text: str, prompt_text: str | None = None) -> tuple[list[int], int]:
         """(ids of the prompt transcript and the text as one utterance, number of ids of the text alone)."""
         if not isinstance(text, str) or (prompt_text and not isinstance(prompt_text, str)):
             ids = self.encode(f"{prompt_text} {text}" if prompt_text else text)  # as before: InvalidInput if not str
             return ids, len(ids) if not prompt_text else self.count(text)
-        try:
-            return self._native.encode_pair(text, prompt_text or None)
-        except _native.TextError as e:
-            raise InvalidInput(str(e)) from None
+        return _text_call(self._native.encode_pair, text, prompt_text or None)
 
     @classmethod
     def from_file(cls, path, letter_to_sound: Callable[[str], str | None] | None = None, *,
@@ -232,12 +219,7 @@ class EnglishG2P:
 
     def encode(self, text: str, *, add_bos_eos: bool = True) -> list[int]:
         """Text -> ids (``phonemize`` then ``encode_phonemes``); raises InvalidInput when nothing is speakable."""
-        if not isinstance(text, str):
-            raise InvalidInput(f"text must be a str, got {type(text).__name__}")
-        try:
-            return self._native.encode(text, add_bos_eos)
-        except _native.TextError as e:
-            raise InvalidInput(str(e)) from None
+        return _text_call(self._native.encode, text, add_bos_eos)
 
     def encode_phonemes(self, phonemes: str, *, add_bos_eos: bool = True) -> list[int]:
         return self._native.encode_phonemes(phonemes, add_bos_eos)
@@ -260,3 +242,13 @@ class EnglishG2P:
 
     def _spell(self, word: str) -> str:
         return self._native.spell(word)
+
+
+def _text_call(method, text, *args):
+    """A native text method on ``text``: InvalidInput for a non-str or for text the front end refuses."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"text must be a str, got {type(text).__name__}")
+    try:
+        return method(text, *args)
+    except _native.TextError as e:
+        raise InvalidInput(str(e)) from None

@@ -12,7 +12,7 @@
 #include "solvers.h"
 #include "text/sentences.h"
 #include "text_frontend.h"
-#include "utf8_length.h"
+#include "text/unicode.h"
 
 namespace voxlite::runtime {
 namespace {
@@ -108,19 +108,25 @@ void apply_gain(std::vector<float>& x, double gain) {
 class KVGroups {
 public:
     KVGroups(const std::vector<KVGroupSpec>& specs, size_t capacity, size_t limit) : specs_(specs), limit_(limit) {
-        for (const auto& s : specs)
+        for (const auto& s : specs) {
             caches_.push_back(std::make_unique<KVCache>(s.n_layers, 1, s.n_kv_heads, std::min(capacity, limit),
                                                          s.head_dim, KVDtype::float32));
+            for (int l = 0; l < s.n_layers; ++l) {  // the graphs' tensor names, made once (not per step)
+                const std::string layer = s.name + "." + std::to_string(l);
+                inputs_.push_back("cache." + layer);
+                keys_.push_back("present." + layer + ".key");
+                values_.push_back("present." + layer + ".value");
+            }
+        }
     }
     size_t length() const { return caches_.front()->length(); }
 
     void append(Session& graph) {
-        for (size_t g = 0; g < specs_.size(); ++g) {
+        for (size_t g = 0, k = 0; g < specs_.size(); ++g) {
             std::vector<KVSource> ks, vs;
-            for (int l = 0; l < specs_[g].n_layers; ++l) {
-                std::string prefix = "present." + specs_[g].name + "." + std::to_string(l);
-                ks.push_back(source(graph.output(prefix + ".key")));
-                vs.push_back(source(graph.output(prefix + ".value")));
+            for (int l = 0; l < specs_[g].n_layers; ++l, ++k) {
+                ks.push_back(source(graph.output(keys_[k])));
+                vs.push_back(source(graph.output(values_[k])));
             }
             caches_[g]->append(ks, vs);
         }
@@ -144,12 +150,12 @@ public:
     }
 
     void add_feeds(std::vector<std::pair<std::string, TensorView>>& feeds) {
-        for (size_t g = 0; g < specs_.size(); ++g) {
+        for (size_t g = 0, k = 0; g < specs_.size(); ++g) {
             KVCache& c = *caches_[g];
-            for (size_t l = 0; l < c.n_layers(); ++l)
-                feeds.emplace_back("cache." + specs_[g].name + "." + std::to_string(l),
-                                   f32_view(reinterpret_cast<const float*>(c.layer_data(l)),
-                                            {2, 1, int64_t(c.n_heads()), int64_t(c.capacity()), int64_t(c.head_dim())}));
+            for (size_t l = 0; l < c.n_layers(); ++l, ++k)
+                feeds.emplace_back(inputs_[k], f32_view(reinterpret_cast<const float*>(c.layer_data(l)),
+                                                        {2, 1, int64_t(c.n_heads()), int64_t(c.capacity()),
+                                                         int64_t(c.head_dim())}));
         }
     }
 
@@ -172,6 +178,7 @@ private:
         return s;
     }
     std::vector<KVGroupSpec> specs_;
+    std::vector<std::string> inputs_, keys_, values_;  // per layer, groups in order
     size_t limit_;
     std::vector<std::unique_ptr<KVCache>> caches_;
 };
@@ -234,7 +241,8 @@ class PatchGenerator {
 public:
     PatchGenerator(VoxCPM& m, const std::vector<int64_t>& ids, const std::vector<float>& prompt, size_t n_prompt,
                    uint64_t seed, int steps, double cfg, double flow_start, int max_len)
-        : m_(m), hp_(m.hp_), seed_(seed), cfg_(cfg), flow_start_(flow_start), n_prompt_(n_prompt) {
+        : m_(m), hp_(m.hp_), seed_(seed), cfg_(cfg), flow_start_(flow_start), n_prompt_(n_prompt),
+          stop_logit_(std::log(hp_.stop_threshold / (1.0 - hp_.stop_threshold))) {  // P(stop) = threshold
         const int P = hp_.patch_size, D = hp_.feat_dim;
         for (int64_t id : ids)
             if (id < 0 || id >= hp_.vocab_size) throw invalid_input("text ids outside the vocabulary");
@@ -299,7 +307,7 @@ public:
             patch = std::move(x);
         }
         cond_ = patch;
-        bool stop = i_ > hp_.min_len && double(stop_logits_[1] - stop_logits_[0]) > std::log(hp_.stop_threshold / (1.0 - hp_.stop_threshold));
+        bool stop = i_ > hp_.min_len && double(stop_logits_[1] - stop_logits_[0]) > stop_logit_;
         if (stop || i_ + 1 == max_len_) {
             done_ = true;
             return true;
@@ -340,6 +348,7 @@ private:
     uint64_t seed_;
     double cfg_, flow_start_;
     size_t n_prompt_;
+    double stop_logit_;
     long max_len_ = 0, i_ = 0;
     int zero_init_ = 0;
     bool done_ = false;
@@ -692,7 +701,7 @@ private:
 
 std::unique_ptr<AudioSource> VoxCPM::start(const std::string& text, const SynthesisOptions& options, bool streaming) {
     Resolved r = resolve(options);
-    size_t chars = utf8_length(text);  // Python counts code points
+    size_t chars = voxlite::text::utf8_to_u32(text).size();  // code points, as Python counts; bad UTF-8 throws
     if (text.find_first_not_of(" \t\r\n\f\v") == std::string::npos) throw invalid_input("text is empty");
     if (chars > MAX_TEXT_CHARS)
         throw invalid_input("text is too long: " + std::to_string(chars) + " characters; the limit is " +
@@ -712,7 +721,7 @@ std::unique_ptr<AudioSource> VoxCPM::start(const std::string& text, const Synthe
         const std::string& pt = *options.prompt_text;
         if (pt.find_first_not_of(" \t\r\n\f\v") == std::string::npos)
             throw invalid_input("prompt_text (the transcript of the prompt audio) is empty");
-        if (utf8_length(pt) > MAX_TEXT_CHARS) throw invalid_input("prompt_text is too long");
+        if (voxlite::text::utf8_to_u32(pt).size() > MAX_TEXT_CHARS) throw invalid_input("prompt_text is too long");
         if (!options.prompt_samples || options.prompt_length == 0) throw invalid_input("prompt audio is empty");
         if (double(options.prompt_length) > MAX_PROMPT_SECONDS * std::max(1, options.prompt_sample_rate))
             throw invalid_input("prompt audio is too long: the limit is 30 s");

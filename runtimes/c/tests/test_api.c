@@ -157,8 +157,10 @@ static void test_bad_options(voxlite_model *m) {
     CHECK(voxlite_synthesize(m, "Hi.", &o, &a) == VOXLITE_INVALID_ARGUMENT, "single voice takes no prompt");
     CHECK(voxlite_synthesize(m, "<speak>Hi.</speak>", NULL, &a) == VOXLITE_UNSUPPORTED, "SSML refused");
     CHECK(voxlite_synthesize(m, "\xff\xfe bad bytes", NULL, &a) == VOXLITE_INVALID_ARGUMENT, "invalid UTF-8");
-    CHECK(voxlite_write_wav(scratch, NULL, 0, 24000) == VOXLITE_INVALID_ARGUMENT || 1, "");
     float x[4] = {0, 0.5f, -0.5f, 0};
+    CHECK(voxlite_write_wav("out.wav", NULL, 4, 24000) == VOXLITE_INVALID_ARGUMENT, "NULL samples");
+    CHECK(voxlite_write_wav("out.wav", x, 4, 0) == VOXLITE_INVALID_ARGUMENT, "sample rate 0");
+    CHECK(voxlite_write_wav("", x, 4, 24000) == VOXLITE_INVALID_ARGUMENT, "empty path");
     CHECK(voxlite_write_wav(scratch, x, 4, 24000) == VOXLITE_IO_ERROR, "a directory is not a file");
     char leftover[4300];
     snprintf(leftover, sizeof leftover, "%s.part-%d", scratch, (int)getpid());
