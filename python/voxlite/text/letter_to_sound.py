@@ -42,7 +42,7 @@ class LetterToSound:
     """``session``: a voxlite session of the graph (``run(feeds) -> {"logits": ...}``, ``metadata`` with the
     ``voxlite.letters`` and ``voxlite.symbols`` JSON strings the export writes)."""
 
-    MAX_LETTERS = 48  # longer "words" are not words: the caller spells them out
+    MAX_LETTERS = _native.LetterToSoundCodec.MAX_LETTERS  # longer "words" are not words: the caller spells them
 
     def __init__(self, session):
         try:
