@@ -84,20 +84,22 @@ def apply_rope(x: torch.Tensor, rope: Rope) -> torch.Tensor:  # x: (B, H, T, Dh)
 
 
 class Attention(nn.Module):
-    """Grouped-query self-attention (``n_heads`` query heads share ``n_kv_heads`` key/value heads), optional biases;
-    ``scale`` None: 1/sqrt(head_dim)."""
+    """Grouped-query self-attention (``n_heads`` query heads share ``n_kv_heads`` key/value heads), optional biases
+    (``qkv_bias`` None: as ``bias``; Qwen2 has them on q / k / v but not on the output); ``scale`` None:
+    1/sqrt(head_dim)."""
 
     def __init__(self, dim: int, n_heads: int, n_kv_heads: int, head_dim: int | None = None, causal: bool = True,
-                 bias: bool = False, scale: float | None = None):
+                 bias: bool = False, scale: float | None = None, qkv_bias: bool | None = None):
         super().__init__()
         head_dim = head_dim or dim // n_heads
         if n_heads % n_kv_heads:
             raise ValueError(f"n_heads {n_heads} is not a multiple of n_kv_heads {n_kv_heads}")
         self.n_heads, self.n_kv_heads, self.head_dim, self.causal = n_heads, n_kv_heads, head_dim, causal
         self.scale = scale  # None stays None for SDPA, so default graphs are unchanged
-        self.q_proj = nn.Linear(dim, n_heads * head_dim, bias=bias)
-        self.k_proj = nn.Linear(dim, n_kv_heads * head_dim, bias=bias)
-        self.v_proj = nn.Linear(dim, n_kv_heads * head_dim, bias=bias)
+        qkv_bias = bias if qkv_bias is None else qkv_bias
+        self.q_proj = nn.Linear(dim, n_heads * head_dim, bias=qkv_bias)
+        self.k_proj = nn.Linear(dim, n_kv_heads * head_dim, bias=qkv_bias)
+        self.v_proj = nn.Linear(dim, n_kv_heads * head_dim, bias=qkv_bias)
         self.o_proj = nn.Linear(n_heads * head_dim, dim, bias=bias)
 
     def forward(self, x: torch.Tensor, rope: Rope | None = None, past_k: torch.Tensor | None = None,

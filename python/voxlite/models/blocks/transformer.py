@@ -52,6 +52,7 @@ class TransformerConfig:
     norm: str = "rms"  # "rms" (MiniCPM, T5) | "layer" (LayerNorm with bias, VALL-E, GPT-2, RoBERTa)
     mlp: str = "swiglu"  # a key of MLP_KINDS
     bias: bool = False  # biases on the attention and MLP projections
+    qkv_bias: bool | None = None  # biases on q / k / v only (Qwen2: True with bias False); None: as ``bias``
     adaptive_norm: bool = False  # every norm modulated by a conditioning vector (``cond``)
     norm_position: str = "pre"  # "pre" (norm before each block, final norm) | "post" (after each residual, BERT)
     attn_scale: float | None = None  # score scale; None: 1/sqrt(head_dim). T5: 1.0 (folded into its weights)
@@ -179,7 +180,7 @@ class DecoderLayer(nn.Module):
         if not self.post_norm:
             self.input_layernorm = make_norm(cfg)
         self.self_attn = Attention(cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.kv_head_dim, causal=cfg.causal,
-                                   bias=cfg.bias, scale=cfg.attn_scale)
+                                   bias=cfg.bias, scale=cfg.attn_scale, qkv_bias=cfg.qkv_bias)
         self.post_attention_layernorm = make_norm(cfg)
         self.mlp = make_mlp(cfg)
         if self.post_norm:
