@@ -28,12 +28,15 @@ EXPORTERS: dict[str, tuple[str, str]] = {
               "bigvgan) -> codec bundle"),
     "voxcpm": ("export.voxcpm", "VoxCPM (0.5B / 1.5 checkpoint directory, or a random tiny model) -> "
                "voxcpm bundle"),
+    "mela-tts": ("export.mela_tts", "MELA-TTS (random weights: tiny or Qwen2-0.5B sizes) -> mela_tts bundle"),
     "default-voice": ("export.default_voice", "the default voice (trained acoustic model + vocoder) -> "
                       "voxcpm bundle"),
     "valle": ("export.valle", "VALL-E / VALL-E X (checkpoint + EnCodec + phoneme table, or a random tiny model; "
               "--speechx adds task prompting) -> valle bundle"),
     "audioldm2": ("export.audioldm2", "AudioLDM 2 (a checkpoint directory in diffusers' layout) -> audioldm2 "
                   "bundle (text to sound / music, or speech)"),
+    "vibevoice": ("export.vibevoice", "VibeVoice (a transformers or Microsoft checkpoint directory, or a random "
+                  "tiny / 1.5B model) -> vibevoice bundle (multi-speaker scripts)"),
     "letter-to-sound": ("export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
 }
 

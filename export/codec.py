@@ -245,12 +245,18 @@ def vibevoice_parts(checkpoint: str | None, config: str | None, seed: int) -> Co
     else:
         model, cfg, source = _random_model("vibevoice", VibeVoiceTokenizerConfig, VibeVoiceAcousticTokenizer, config,
                                            seed)
+    return vibevoice_model_parts(model, source)
+
+
+def vibevoice_model_parts(model, config_source: str = "") -> CodecParts:
+    """CodecParts of a built ``VibeVoiceAcousticTokenizer`` (a codec bundle's, or the one inside a VibeVoice)."""
     model.eval()
+    cfg = model.config
     stream = StreamAdapter(lambda z: model.initial_state(z.shape[0], dtype=z.dtype), model.stream,
                            model.state_names(), 1, zero_init=True)
     return CodecParts("vibevoice", "vae", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.latent_dim,
                       MethodModule(model, model.encode), MethodModule(model, model.decode),
-                      jsonable(dataclasses.asdict(cfg)), None, stream, config_source=source)
+                      jsonable(dataclasses.asdict(cfg)), None, stream, config_source=config_source)
 
 
 class _Mono(nn.Module):

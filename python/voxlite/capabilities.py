@@ -9,6 +9,7 @@ by capability (``require``), never by family name.
 | ``codec`` | ``AudioCodec`` | ``encode(audio, sample_rate) -> codes or latents``, ``decode(...) -> Audio`` |
 | ``text-to-audio`` | ``TextToAudio`` | ``generate(prompt, seed=, ...) -> Audio`` (sound, music) |
 | ``speech-to-speech`` | ``SpeechToSpeech`` | ``transform(audio, task=, ...) -> Audio`` (editing, denoising, conversion) |
+| ``multi-speaker`` | ``MultiSpeaker`` | ``synthesize(script, voices={n: audio}, ...)``: "Speaker n: ..." lines, a voice each |
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .errors import BundleError, CapabilityError
 if TYPE_CHECKING:
     from .audio import Audio
 
-TEXT_TO_SPEECH, VOICE_CLONING, CODEC, TEXT_TO_AUDIO, SPEECH_TO_SPEECH = CAPABILITIES
+TEXT_TO_SPEECH, VOICE_CLONING, CODEC, TEXT_TO_AUDIO, SPEECH_TO_SPEECH, MULTI_SPEAKER = CAPABILITIES
 
 
 @runtime_checkable
@@ -62,8 +63,13 @@ class SpeechToSpeech(Protocol):
     def transform(self, audio, **options) -> "Audio": ...
 
 
+@runtime_checkable
+class MultiSpeaker(TextToSpeech, Protocol):
+    """``synthesize(script, voices={1: "alice.wav", 2: ...})``: a dialogue of "Speaker n: text" lines."""
+
+
 PROTOCOLS = {TEXT_TO_SPEECH: TextToSpeech, VOICE_CLONING: VoiceCloning, CODEC: AudioCodec,
-             TEXT_TO_AUDIO: TextToAudio, SPEECH_TO_SPEECH: SpeechToSpeech}
+             TEXT_TO_AUDIO: TextToAudio, SPEECH_TO_SPEECH: SpeechToSpeech, MULTI_SPEAKER: MultiSpeaker}
 
 
 def check_declared(model_class, bundle) -> None:

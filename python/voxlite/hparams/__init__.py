@@ -8,8 +8,10 @@ from .audioldm2 import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioLDM2Pr
                         AudioLDM2UNetHParams, ClapAudioHParams)
 from .base import HParams
 from .codec import CodecHParams, StreamState, StreamWindow
+from .mela_tts import MelaTTSLMHParams
 from .text import TextHParams
 from .valle import SPEECHX_TASKS, VallELMHParams
+from .vibevoice import ScriptTemplate, VibeVoiceLMHParams
 from .voxcpm import KVGroup, VoxCPMLMHParams
 
 # component kind -> its hparams class (the manifest's "kind" names which applies)
@@ -17,7 +19,9 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "codec": CodecHParams,
     "text": TextHParams,
     "voxcpm-lm": VoxCPMLMHParams,
+    "mela-tts-lm": MelaTTSLMHParams,
     "valle-lm": VallELMHParams,
+    "vibevoice-lm": VibeVoiceLMHParams,
     "audioldm2-prompt": AudioLDM2PromptHParams,
     "audioldm2-lm": AudioLDM2LMHParams,
     "audioldm2-unet": AudioLDM2UNetHParams,
@@ -37,5 +41,6 @@ def check_components(bundle) -> None:
 
 
 __all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
-           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "StreamState", "StreamWindow", "TextHParams", "SPEECHX_TASKS", "VallELMHParams",
+           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "MelaTTSLMHParams", "StreamState", "StreamWindow", "TextHParams", "SPEECHX_TASKS", "VallELMHParams",
+           "ScriptTemplate", "VibeVoiceLMHParams",
            "VoxCPMLMHParams"]

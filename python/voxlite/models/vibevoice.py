@@ -209,7 +209,8 @@ class DiffusionHead(nn.Module):
         for layer in self.layers:
             y = layer(y, c)
         shift, scale = self.final_modulation(F.silu(c)).chunk(2, dim=-1)
-        y = F.rms_norm(y, (y.shape[-1],), eps=self.cfg.rms_norm_eps) * (1 + scale) + shift
+        y = y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.cfg.rms_norm_eps)  # no gain (ONNX has no rms_norm)
+        y = y * (1 + scale) + shift
         return self.final_proj(y)
 
 

@@ -14,8 +14,10 @@ FAMILIES: dict[str, str] = {
     "graph": "voxlite.pipelines.graph:GraphModel",
     "codec": "voxlite.pipelines.codec:CodecModel",
     "voxcpm": "voxlite.pipelines.voxcpm:VoxCPMModel",
+    "mela_tts": "voxlite.pipelines.mela_tts:MelaTTSModel",
     "valle": "voxlite.pipelines.valle:VallEModel",
     "audioldm2": "voxlite.pipelines.audioldm2:AudioLDM2Model",
+    "vibevoice": "voxlite.pipelines.vibevoice:VibeVoiceModel",
 }
 
 

@@ -35,6 +35,18 @@ def clean_text(text: str) -> str:
     return _WS.sub(" ", text.replace("\n", " "))
 
 
+def read_tokenizer(path: str | os.PathLike):
+    """A ``tokenizers.Tokenizer`` from a tokenizer.json, its failures as BundleError."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise BundleError("the 'tokenizers' package is needed for text input (pip install tokenizers)") from None
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as e:  # the tokenizers library raises plain Exceptions on bad JSON
+        raise BundleError(f"cannot load tokenizer {path}: {e}") from None
+
+
 class VoxCPMTokenizer:
     def __init__(self, tokenizer):
         """``tokenizer``: a ``tokenizers.Tokenizer`` (the checkpoint's tokenizer.json)."""
@@ -51,14 +63,7 @@ class VoxCPMTokenizer:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "VoxCPMTokenizer":
-        try:
-            from tokenizers import Tokenizer
-        except ImportError:  # pragma: no cover - a declared dependency
-            raise BundleError("the 'tokenizers' package is needed for text input (pip install tokenizers)") from None
-        try:
-            return cls(Tokenizer.from_file(str(path)))
-        except Exception as e:  # the tokenizers library raises plain Exceptions on bad JSON
-            raise BundleError(f"cannot load tokenizer {path}: {e}") from None
+        return cls(read_tokenizer(path))
 
     @classmethod
     def from_component(cls, bundle, component: str, sessions=None) -> "VoxCPMTokenizer":

@@ -1,0 +1,356 @@
+"""VibeVoice family (``model_type: "vibevoice"``): a multi-speaker script (+ a voice prompt per speaker) -> speech,
+one 7.5 Hz acoustic latent per LM step, decoded and streamed as it is made.
+
+Components: ``lm`` (kind ``vibevoice-lm``: graphs embed, acoustic_connector, feedback, prefill, step, diffusion,
+semantic_stream; ``VibeVoiceLMHParams``), ``codec`` (the acoustic sigma-VAE: encoder for voice prompts,
+decoder_stream) and, for text input, ``text`` (an ``hf-tokenizers`` tokenizer.json). The loop (NumPy, native
+kernels, graphs on the chosen backend):
+
+    prefill(script prompt; voice prompts' latents through acoustic_connector) -> hidden, control logits, K/V
+    repeat: token = argmax of the control logits (speech start / end, diffusion, eos)
+        diffusion: uncond = step of the unconditional branch (its own KV buffers: [speech_start, inputs ...])
+                   latent = DPM-Solver++(2M) over the diffusion graph, CFG (kernels.solvers), from
+                            kernels.noise.standard_normal(seed, latent index, (1, D))
+                   audio = decoder_stream(latent / scale - bias); features = semantic_stream(audio)
+                   next input = feedback(latent, features)
+        speech start: the unconditional branch starts again; other tokens: next input = embed(token)
+        eos (or the length limit): end; else step(next input) on the KV buffers
+
+Memory: the KV buffers (both branches) grow with the positions filled (doubling, up to ``max_positions``); the
+decoders carry fixed-size states; audio is yielded, not kept. So a long script costs the KV cache and nothing more.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from ..audio import Audio, input_samples, resample
+from ..errors import BundleError, InvalidInput
+from ..hparams import VibeVoiceLMHParams
+from .codec import Codec
+from .generation import GenerationOptions, KVGroups
+from .graph import GraphModel, one_component
+
+MAX_SCRIPT_CHARS = 200_000  # about an hour of speech; longer scripts are refused (split them yourself)
+MAX_PROMPT_SECONDS = 60.0  # per voice prompt
+# The default length limit: latents per script token (7.5 latents a second, about 3 BPE tokens spoken a second,
+# with room for slow speech and pauses) plus a floor. ``max_latents`` overrides it.
+LATENTS_PER_TOKEN = 8
+MIN_LATENTS = 75
+# The model emits control tokens only at turn boundaries; a run of this many without a latent ends the generation
+# (an untrained or confused model must not loop to the end of its KV cache).
+MAX_CONTROL_RUN = 16
+_LINE = re.compile(r"^speaker\s+(\d+)\s*:\s*(.*)$", re.IGNORECASE)
+
+
+def _script_lines(script: str) -> list[tuple[int, str]]:
+    """[(the number the script gives the speaker, " text")]."""
+    if not isinstance(script, str):
+        raise InvalidInput(f"script must be a string, got {type(script).__name__}")
+    if len(script) > MAX_SCRIPT_CHARS:
+        raise InvalidInput(f"script is too long: {len(script)} characters (at most {MAX_SCRIPT_CHARS})")
+    parsed: list[tuple[int, str]] = []
+    for number, line in enumerate(script.strip().split("\n"), 1):
+        if not line.strip():
+            continue
+        m = _LINE.match(line.strip())
+        if m is None:
+            raise InvalidInput(f"script line {number} is not 'Speaker N: text': {line.strip()[:60]!r}")
+        if not m.group(2).strip():
+            raise InvalidInput(f"script line {number} has no text")
+        parsed.append((int(m.group(1)), " " + m.group(2).strip()))
+    if not parsed:
+        raise InvalidInput("script is empty: write lines such as 'Speaker 1: Hello.'")
+    return parsed
+
+
+def script_numbering(script: str) -> int:
+    """What is subtracted from the script's speaker numbers to index voices: 1 unless some line says Speaker 0."""
+    return 1 if min(s for s, _ in _script_lines(script)) > 0 else 0
+
+
+def parse_script(script: str, max_speakers: int = 4) -> list[tuple[int, str]]:
+    """"Speaker N: text" lines -> [(speaker index, " text")], blank lines skipped, each text stripped and given one
+    leading space (as the official processor). Speaker numbers are 0-based if any line uses 0, else 1-based: the
+    index is N - 1 (so "Speaker 1" and "Speaker 2" are voices 0 and 1). A line that is not "Speaker N: ..." is
+    refused (the official processor drops it with a warning)."""
+    parsed = _script_lines(script)
+    shift = 1 if min(s for s, _ in parsed) > 0 else 0
+    lines = [(s - shift, text) for s, text in parsed]
+    speakers = sorted({s for s, _ in lines})
+    if len(speakers) > max_speakers:
+        raise InvalidInput(f"script has {len(speakers)} speakers; this model takes at most {max_speakers}")
+    return lines
+
+
+@dataclasses.dataclass
+class Prompt:
+    """A laid-out prompt: ids (T,), the voice placeholders' mask (T,) and their LM-scale latents (T, D)."""
+
+    ids: np.ndarray
+    speech_mask: np.ndarray
+    latents: np.ndarray
+
+
+class VibeVoiceModel(GraphModel):
+    capabilities = ("text-to-speech", "voice-cloning", "multi-speaker")
+
+    def __init__(self, bundle, **kwargs):
+        super().__init__(bundle, **kwargs)
+        self.lm = one_component(bundle, "vibevoice-lm")
+        hp = self.hparams = VibeVoiceLMHParams.from_json(bundle.component(self.lm).hparams,
+                                                         f"bundle {bundle.name!r}: components.{self.lm}.hparams")
+        self.codec = Codec(self.sessions, one_component(bundle, "codec"))
+        self.text_component = one_component(bundle, "text", required=False)
+        if self.codec.latent_dim != hp.acoustic_dim:
+            raise BundleError(f"codec latent_dim {self.codec.latent_dim} != lm acoustic_dim {hp.acoustic_dim}")
+        if self.codec.hop_length != hp.semantic_hop:
+            raise BundleError(f"codec hop {self.codec.hop_length} != the semantic encoder's {hp.semantic_hop}")
+        expected = {"embeds", "length", *KVGroups.input_names(hp.kv)}
+        step_inputs = {t.name for t in bundle.graph(f"{self.lm}/step").inputs}
+        if step_inputs != expected:
+            raise BundleError(f"vibevoice step graph inputs {sorted(step_inputs)} do not match hparams "
+                              f"(expected {sorted(expected)})")
+        self.sample_rate, self.hop_length = self.codec.sample_rate, self.codec.hop_length
+        self.start_id, self.end_id, self.diffusion_id, self.eos_id = hp.control_ids
+        self.defaults = {"cfg": hp.cfg, "steps": hp.steps}
+        self._tokenizer = None
+
+    def _run(self, graph: str, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return self.sessions.get(f"{self.lm}/{graph}").run(feeds)
+
+    @property
+    def tokenizer(self):
+        if self._tokenizer is None:
+            if self.text_component is None:
+                raise InvalidInput(f"bundle {self.bundle.name!r} has no text front end: it takes token ids only "
+                                   "(re-export it with --tokenizer)")
+            from ..text.frontends import FILE_ROLES
+            from ..text.voxcpm_tokenizer import read_tokenizer
+
+            self._tokenizer = read_tokenizer(self.bundle.component_file(self.text_component,
+                                                                        FILE_ROLES["hf-tokenizers"]))
+        return self._tokenizer
+
+    def _encode(self, text: str) -> list[int]:
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        if any(i >= self.hparams.vocab_size for i in ids):
+            raise BundleError(f"bundle {self.bundle.name!r}: its tokenizer makes ids beyond the LM's vocabulary")
+        return ids
+
+    # -- inputs -------------------------------------------------------------------------------------
+    def options(self, *, cfg=None, steps=None, seed=0, max_latents=None) -> GenerationOptions:
+        try:
+            options = GenerationOptions(seed=seed, cfg=cfg, steps=steps, max_length=max_latents)
+        except InvalidInput as e:  # this family calls the length limit max_latents
+            raise InvalidInput(str(e).replace("max_length", "max_latents")) from None
+        return options.resolved(self.defaults)
+
+    def encode_voice(self, audio, sample_rate: int | None = None, *, seed: int = 0, index: int = 0) -> np.ndarray:
+        """A voice prompt (Audio, samples with ``sample_rate``, or a path) -> LM-scale latents (n, D): the codec's
+        mean at the bundle's rate, a sigma-VAE draw added as the official processor does ("gaussian": one sigma per
+        prompt, N(0, (std / 0.8)^2), times unit noise per value; noise ``kernels.noise.standard_normal(seed,
+        2**20 + index, ...)``, a stream the latents' noise never uses), then (z + bias) * scale."""
+        from ..kernels import noise
+
+        hp = self.hparams
+        samples, rate = input_samples(audio, sample_rate, what=f"voice prompt {index}",
+                                      max_seconds=MAX_PROMPT_SECONDS)
+        x = resample(samples, rate, self.sample_rate)
+        pad = (-len(x)) % self.hop_length  # ragged tail: zeros to a whole frame, as the encoder does
+        mean = self.codec.latents_of(np.pad(x, (0, pad)))[0].T  # (n, D)
+        n, d = mean.shape
+        if hp.prompt_noise != "none":
+            draw = noise.standard_normal(seed, 2 ** 20 + index, (1 + n * d,))
+            sigma = draw[0] * hp.prompt_std / 0.8 if hp.prompt_noise == "gaussian" else hp.prompt_std
+            mean = mean + np.float32(sigma) * draw[1:].reshape(n, d)
+        return ((mean + hp.latent_bias) * hp.latent_scale).astype(np.float32)
+
+    def layout(self, script: str, voices: Mapping[int, np.ndarray] | None = None) -> Prompt:
+        """The prompt of ``script`` with ``voices`` ({speaker index: encode_voice latents}), in the official
+        processor's layout (``hparams.template``). Every speaker of a script with voices needs one."""
+        hp, tpl = self.hparams, self.hparams.template
+        lines = parse_script(script, hp.max_speakers)
+        voices = dict(voices or {})
+        speakers = sorted({s for s, _ in lines})
+        if voices:
+            missing = [s for s in speakers if s not in voices]
+            if missing:
+                raise InvalidInput(f"no voice prompt for speaker index {missing} (each speaker of the script needs one)")
+            extra = sorted(set(voices) - set(speakers))
+            if extra:
+                raise InvalidInput(f"voice prompts for speaker index {extra}, who say nothing in the script")
+        ids: list[int] = self._encode(tpl.system)
+        latents: list[np.ndarray] = []
+        speech: list[bool] = [False] * len(ids)
+
+        def text(s: str) -> None:
+            new = self._encode(s)
+            ids.extend(new)
+            speech.extend([False] * len(new))
+
+        if voices:
+            text(tpl.voice_header)
+            for s in speakers:
+                z = voices[s]
+                text(tpl.speaker.format(s))
+                ids.append(self.start_id)
+                ids.extend([self.diffusion_id] * len(z))
+                ids.append(self.end_id)
+                speech.extend([False] + [True] * len(z) + [False])
+                latents.append(z)
+                text(tpl.newline)
+        text(tpl.text_header)
+        for s, line in lines:
+            text(tpl.line.format(s, line))
+        text(tpl.speech_header)
+        ids.append(self.start_id)
+        speech.append(False)
+        mask = np.array(speech, bool)
+        full = np.zeros((len(ids), hp.acoustic_dim), np.float32)
+        if latents:
+            full[mask] = np.concatenate(latents)
+        return Prompt(np.array(ids, np.int64), mask, full)
+
+    # -- generation ---------------------------------------------------------------------------------
+    KV_START = 256  # KV slots for generated latents before the first doubling (~34 s of audio)
+
+    def generate_steps(self, prompt: Prompt, *, options: GenerationOptions) -> Iterator[tuple[int, np.ndarray | None]]:
+        """Yield (token, audio chunk or None) per step: the chunk (hop samples) of each latent as soon as it is
+        decoded. Ends at eos, at ``options.max_length`` latents, or when the KV cache is full."""
+        from ..kernels import noise, solvers
+
+        hp = self.hparams
+        T = prompt.ids.size
+        if T >= hp.max_positions:
+            raise InvalidInput(f"input is too long: the prompt takes {T} positions; this model holds "
+                               f"{hp.max_positions}")
+        abar = solvers.alphas_cumprod(solvers.betas(hp.n_train, schedule=hp.beta_schedule))
+        ts = solvers.diffusion_timesteps(hp.n_train, options.steps, "linspace", variant="dpmsolver")
+        embeds = self._run("embed", {"input_ids": prompt.ids[None]})["embeds"]
+        if prompt.speech_mask.any():
+            voice = self._run("acoustic_connector", {"latents": prompt.latents[None]})["embeds"]
+            embeds[0, prompt.speech_mask] = voice[0, prompt.speech_mask]
+        out = self._run("prefill", {"embeds": embeds})
+        room = hp.max_positions - T
+        kv = KVGroups(hp.kv, capacity=T + self.KV_START, limit=hp.max_positions)
+        kv.append(out)
+        step = self.sessions.get(f"{self.lm}/step")
+        diffusion = self.sessions.get(f"{self.lm}/diffusion")
+        semantic = self.sessions.get(f"{self.lm}/semantic_stream")
+        control = {i: self._run("embed", {"input_ids": np.array([[i]], np.int64)})["embeds"] for i in hp.control_ids}
+        decoder = self.codec.stream_decoder()
+        sem_state = {s.name: np.zeros([1 if d == "batch" else d for d in s.shape], np.float32)
+                     for s in hp.semantic_states}
+
+        def new_negative() -> KVGroups:
+            return KVGroups(hp.kv, capacity=self.KV_START, limit=hp.max_positions)
+
+        neg, neg_input = new_negative(), control[self.start_id]
+        n_latents = run = 0
+        max_latents = options.max_length
+        if max_latents is None:
+            max_latents = max(MIN_LATENTS, LATENTS_PER_TOKEN * int((~prompt.speech_mask).sum()))
+        for _ in range(room):
+            token = hp.control_ids[int(np.argmax(out["control_logits"][0]))]
+            if token == self.start_id:
+                neg, neg_input = new_negative(), control[self.start_id]
+            if token == self.diffusion_id:
+                neg.make_room(1)
+                neg_out = step.run({**neg.feeds(), "embeds": neg_input, "length": np.array([neg.length], np.int64)})
+                neg.append(neg_out)
+                cond, uncond = out["hidden"], neg_out["hidden"]
+
+                def model_fn(x, t):
+                    v = diffusion.run({"x": x, "t": np.full((1,), t, np.float32), "cond": cond,
+                                       "uncond": uncond})["output"]
+                    return v[:1], v[1:]
+
+                z = noise.standard_normal(options.seed, n_latents, (1, hp.acoustic_dim))
+                latent = solvers.sample_dpmpp_2m(model_fn, z, ts, abar, prediction_type=hp.prediction_type,
+                                                 guidance_scale=options.cfg)
+                n_latents += 1
+                vae = latent / np.float32(hp.latent_scale) - np.float32(hp.latent_bias)
+                audio = decoder.push(vae.T)[0]
+                sem = semantic.run({"audio": audio[None, None].astype(np.float32), **sem_state})
+                sem_state = {name: sem[f"new_{name}"] for name in sem_state}
+                nxt = self._run("feedback", {"latent": latent, "semantic": sem["features"][:, :, -1]})["embeds"]
+                nxt = nxt[:, None]
+                yield token, audio
+                run = 0
+            else:
+                nxt = control[token]
+                run += 1
+                yield token, None
+            if token == self.eos_id or n_latents >= max_latents or run >= MAX_CONTROL_RUN:
+                return
+            if kv.length + 1 > hp.max_positions:
+                return
+            kv.make_room(1)
+            out = step.run({**kv.feeds(), "embeds": nxt, "length": np.array([kv.length], np.int64)})
+            kv.append(out)
+            neg_input = nxt
+
+    def _prepare(self, script: str, voices, voice_rate: int | None, seed: int) -> Prompt:
+        """``voices`` keyed by the script's own speaker numbers -> the laid-out prompt."""
+        encoded = {}
+        if voices:
+            if not isinstance(voices, Mapping):
+                raise InvalidInput("voices must map speaker numbers (as the script writes them) to audio")
+            shift = script_numbering(script)
+            for number, audio in voices.items():
+                if isinstance(number, bool) or not isinstance(number, (int, np.integer, str)) \
+                        or not str(number).isdigit():
+                    raise InvalidInput(f"voices: {number!r} is not a speaker number")
+                index = int(number) - shift
+                if index < 0:
+                    raise InvalidInput(f"voices: speaker {number} is not in the script")
+                encoded[index] = self.encode_voice(audio, voice_rate, seed=seed, index=index)
+        return self.layout(script, encoded)
+
+    def _as_script(self, text: str, prompt_audio, voices):
+        """Plain text (not "Speaker n:" lines) is one speaker's script; ``prompt_audio`` is that speaker's voice."""
+        if not isinstance(text, str):
+            raise InvalidInput(f"text must be a string, got {type(text).__name__}")
+        if prompt_audio is not None and voices:
+            raise InvalidInput("give either prompt_audio (one voice) or voices (one per speaker), not both")
+        first = next((ln.strip() for ln in text.strip().split("\n") if ln.strip()), "")
+        if not _LINE.match(first):
+            if not first:
+                raise InvalidInput("text is empty")
+            text = "Speaker 1: " + " ".join(ln.strip() for ln in text.split("\n") if ln.strip())
+        if prompt_audio is not None:
+            voices = {script_numbering(text) + min(s for s, _ in parse_script(text)): prompt_audio}
+            if len({s for s, _ in parse_script(text)}) > 1:
+                raise InvalidInput("prompt_audio is one voice; a script with several speakers needs voices={n: audio}")
+        return text, voices
+
+    def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, voices=None,
+               prompt_sample_rate: int | None = None, cfg: float | None = None, steps: int | None = None,
+               seed: int = 0, max_latents: int | None = None, progress=None) -> Iterator[np.ndarray]:
+        """Yield audio chunks (one latent's hop each, float32 at ``sample_rate``) as they are made.
+
+        ``text``: a script of "Speaker n: text" lines (up to ``hparams.max_speakers`` speakers), or plain text (one
+        speaker). ``voices``: a voice prompt per speaker, keyed by the number the script gives the speaker
+        (``{1: "alice.wav", 2: bob_audio}``); ``prompt_audio``: the one voice of a single-speaker text. VibeVoice
+        needs no transcript of a voice prompt: ``prompt_text`` is accepted and not used. ``progress(latents)``:
+        called after each latent."""
+        del prompt_text  # the model reads voices without transcripts
+        options = self.options(cfg=cfg, steps=steps, seed=seed, max_latents=max_latents)
+        script, voices = self._as_script(text, prompt_audio, voices)
+        prompt = self._prepare(script, voices, prompt_sample_rate, options.seed)
+        n = 0
+        for _, audio in self.generate_steps(prompt, options=options):
+            if audio is not None:
+                n += 1
+                if progress is not None:
+                    progress(n)
+                yield audio
+
+    def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, **options) -> Audio:
+        """The whole script as one Audio (``stream``'s chunks joined)."""
+        chunks = list(self.stream(text, prompt_audio, prompt_text, **options))
+        return Audio(np.concatenate(chunks) if chunks else np.zeros(0, np.float32), self.sample_rate)
