@@ -172,3 +172,61 @@ def test_parse_script():
 def test_bad_input(cpu_model, call, match):
     with pytest.raises(InvalidInput, match=match):
         call(cpu_model, _voices(cpu_model.sample_rate))
+
+
+# -- voxlite say --script --------------------------------------------------------------------------------------------
+@pytest.fixture()
+def voice_files(tmp_path, cpu_model):
+    from voxlite.audio import write_audio
+
+    voices = _voices(cpu_model.sample_rate)
+    return {n: str(write_audio(tmp_path / f"v{n}.wav", a.samples, a.sample_rate)) for n, a in voices.items()}
+
+
+def test_say_script(exported, voice_files, tmp_path, monkeypatch, capsys):
+    """The CLI speaks a dialogue file with a voice per speaker, and the same script from standard input."""
+    import io
+
+    from voxlite.audio import read_audio
+    from voxlite.cli.main import main
+
+    script = tmp_path / "dialogue.txt"
+    script.write_text(SCRIPT, encoding="utf-8")
+    out = tmp_path / "pod.wav"
+    args = ["--voice", f"1={voice_files[1]}", "--voice", f"2={voice_files[2]}", "--bundle", str(exported[1]),
+            "--steps", "2", "--seed", "3", "-q"]
+    assert main(["say", "--script", str(script), "-o", str(out), *args]) == 0
+    audio = read_audio(out)
+    assert audio.sample_rate == 3000 and audio.samples.size > 0 and audio.samples.size % 30 == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(SCRIPT))
+    out2 = tmp_path / "pod2.wav"
+    assert main(["say", "--script", "-", "-o", str(out2), *args]) == 0
+    np.testing.assert_array_equal(read_audio(out2).samples, audio.samples)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--voice", "alice.wav"], "N=FILE"),
+    (["--voice", "1=a.wav", "--voice", "1=b.wav"], "two voices"),
+    (["--voice-text", "hi"], "need no transcripts"),
+])
+def test_say_script_refusals(exported, tmp_path, capsys, extra, message):
+    from voxlite.cli.main import main
+
+    script = tmp_path / "dialogue.txt"
+    script.write_text(SCRIPT, encoding="utf-8")
+    out = tmp_path / "pod.wav"
+    assert main(["say", "--script", str(script), "-o", str(out), "--bundle", str(exported[1]), *extra]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_say_script_needs_a_multi_speaker_bundle(tmp_path, capsys):
+    """The default voice speaks one voice: a script is refused naming what it can do."""
+    from voxlite.cli.main import main
+
+    script = tmp_path / "dialogue.txt"
+    script.write_text(SCRIPT, encoding="utf-8")
+    assert main(["say", "--script", str(script), "-o", str(tmp_path / "x.wav")]) == 1
+    assert "cannot do multi-speaker" in capsys.readouterr().err
+    assert not (tmp_path / "x.wav").exists()

@@ -83,6 +83,26 @@ def _text_file(value: str) -> str:
 _rate = _int_in("sample rate", 1000, 384000, " of Hz (e.g. 16000)")
 
 
+def _script_file(value: str) -> str:
+    """--script FILE: the file's text ("-": standard input, read when the run starts)."""
+    return "-" if value == "-" else _text_file(value)
+
+
+def _speaker_voices(values: list[str]) -> dict[int, str]:
+    """--voice N=FILE ... -> {N: FILE}."""
+    from voxlite.errors import InvalidInput
+
+    voices: dict[int, str] = {}
+    for value in values:
+        number, sep, path = value.partition("=")
+        if not sep or not number.strip().isdigit() or not path:
+            raise InvalidInput(f"--voice {value!r}: with --script, give each speaker's voice as N=FILE (e.g. 1=alice.wav)")
+        if int(number) in voices:
+            raise InvalidInput(f"--voice: speaker {int(number)} has two voices")
+        voices[int(number)] = path
+    return voices
+
+
 def _checked(check, what: str):
     """An argparse type from one of voxlite.audio's option checks (its InvalidInput -> a usage error)."""
     def parse(value: str):
@@ -136,7 +156,12 @@ def add_arguments(parser) -> None:
                         help=f"a voice by name, as `voxlite voices` lists them (the embedded one, or a bundle in "
                              f"${VOICES_DIR_ENV})")
     parser.add_argument("--list-voices", action="store_true", help="list the voices (as `voxlite voices`) and exit")
-    parser.add_argument("--voice", default=None, help="voice prompt recording to clone (needs --voice-text)")
+    parser.add_argument("--script", default=None, metavar="FILE", type=_script_file,
+                        help='a dialogue of "Speaker N: text" lines to speak ("-": standard input), for bundles '
+                             "that take several speakers (VibeVoice); give each speaker a voice with --voice N=FILE")
+    parser.add_argument("--voice", action="append", default=None, metavar="[N=]FILE",
+                        help="voice prompt recording to clone (needs --voice-text, unless the bundle reads voices "
+                             "without transcripts); with --script, N=FILE is speaker N's voice (repeat per speaker)")
     parser.add_argument("--voice-text", default=None, help="transcript of the --voice recording")
     parser.add_argument("--backend", default="auto", choices=("auto", *GRAPH_BACKENDS), metavar="BACKEND",
                         help="where the graphs run: auto (TensorRT > CUDA > CPU, what is present), "
@@ -272,14 +297,48 @@ def _open_output(args, sample_rate: int):
 
 def _read_text(args) -> str:
     parser = args._say_parser
-    given = [s for s in (args.text, args.text_file) if s is not None]
+    given = [s for s in (args.text, args.text_file, args.script) if s is not None]
     if not given:
-        parser.error('no text: give TEXT, "-" (standard input) or -f FILE')
+        parser.error('no text: give TEXT, "-" (standard input), -f FILE or --script FILE')
     if len(given) > 1:
-        parser.error('give the text one way: TEXT, "-" (standard input) or -f FILE, not several')
-    if args.text == "-":
+        parser.error('give the text one way: TEXT, "-" (standard input), -f FILE or --script FILE, not several')
+    if given[0] == "-" and (args.text == "-" or args.script == "-"):
         return sys.stdin.read()
     return given[0]
+
+
+def _run_script(args, text: str, to_stdout: bool) -> int:
+    """--script: one multi-speaker generation, streamed to the output as it is made."""
+    import voxlite
+    from voxlite.audio import StreamResampler
+    from voxlite.errors import InvalidInput
+
+    if args.voice_text is not None:
+        raise InvalidInput("--voice-text: a --script's voices need no transcripts")
+    voices = _speaker_voices(args.voice or [])
+    if args.voice_name is not None:
+        from ..voices import find_voice
+
+        bundle = find_voice(args.voice_name)
+    else:
+        bundle = args.bundle or default_bundle()
+    model = voxlite.load(bundle, backend=args.backend, precision=args.precision, threads=args.threads,
+                         task="multi-speaker")
+    rate = args.rate or model.sample_rate
+    resampler = StreamResampler(model.sample_rate, rate)
+    progress = _Progress(not args.quiet and sys.stderr.isatty(), model.sample_rate)
+    try:
+        with _open_output(args, rate) as out:
+            for chunk in model.stream(text, voices=voices, cfg=args.cfg, steps=args.steps, seed=args.seed):
+                out.write(resampler(chunk))
+                progress.add(len(chunk))
+            out.write(resampler.flush())
+            duration = out.duration
+    finally:
+        progress.done()
+    if not args.quiet:
+        print(f"{duration:.2f} s -> {'<stdout>' if to_stdout else args.output}", file=sys.stderr)
+    return 0
 
 
 def run(args) -> int:
@@ -301,22 +360,32 @@ def run(args) -> int:
     from voxlite.audio import StreamResampler, check_output_path, check_write_format
     from voxlite.errors import InvalidInput
 
-    if (args.voice is None) != (args.voice_text is None):
-        raise InvalidInput("--voice and --voice-text go together (the recording and its transcript)")
     if not to_stdout:  # refuse what cannot be written before any synthesis
         check_output_path(args.output, create_parents=False)
         if not args.raw:
             check_write_format(args.output)
     if not text.strip():
         raise InvalidInput("text is empty")
+    if args.script is not None:
+        return _run_script(args, text, to_stdout)
+    if args.voice is not None and len(args.voice) > 1:
+        raise InvalidInput("--voice: one voice speaks plain text; several speakers need --script")
+    voice = None if args.voice is None else args.voice[0]
+    if voice is not None and "=" in voice and voice.partition("=")[0].strip().isdigit():
+        raise InvalidInput(f"--voice {voice!r}: N=FILE names a speaker of a --script")
+    if voice is None and args.voice_text is not None:
+        raise InvalidInput("--voice-text without --voice (the recording it transcribes)")
     if args.voice_name is not None:
         from ..voices import find_voice
 
         bundle = find_voice(args.voice_name)
     else:
         bundle = args.bundle or default_bundle()
-    task = "voice-cloning" if args.voice is not None else "text-to-speech"
+    task = "voice-cloning" if voice is not None else "text-to-speech"
     model = voxlite.load(bundle, backend=args.backend, precision=args.precision, threads=args.threads, task=task)
+    # a model that reads voices without transcripts (VibeVoice: the multi-speaker capability) needs no --voice-text
+    if voice is not None and args.voice_text is None and "multi-speaker" not in model.bundle.capabilities:
+        raise InvalidInput("--voice and --voice-text go together (the recording and its transcript)")
     for lexicon in args.lexicon or ():
         if not hasattr(model, "add_lexicon"):
             raise InvalidInput(f"--lexicon: a {type(model).__name__} takes no user lexicon")
@@ -339,8 +408,8 @@ def run(args) -> int:
         options["volume"] = args.volume
     if ssml:
         options["ssml"] = True
-    if args.voice is not None:
-        options.update(prompt_audio=args.voice, prompt_text=args.voice_text)
+    if voice is not None:
+        options.update(prompt_audio=voice, prompt_text=args.voice_text)
     sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p))
                 if v is not None}
     if sampling:
