@@ -41,7 +41,7 @@ from voxlite.hparams import KVGroup, MelaTTSLMHParams
 from . import ExportError
 from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, _mel_parts, write_codec_component
 from .graphs import Bounds, add_source_arguments, check_precisions, kv_buffers, weights_provenance, write_graphs
-from .voxcpm import randomize, tiny_tokenizer_json, write_text_component
+from .voxcpm import LocDiTWithCFG, randomize, tiny_tokenizer_json, write_text_component
 
 # Quantized bounds (SNR dB against fp32 on the verify inputs), measured on the tiny random model (dynamic int8 on
 # 48-wide random layers, as VoxCPM's tiny): int8 mu 20.8 (prefill) / 15.1 (text) / 9.3 dB (step; keeping the chunk
@@ -138,18 +138,6 @@ class _Step(nn.Module):
         return (mu, stop, *kv)
 
 
-class _LocDiT(nn.Module):
-    """CFG's conditional and unconditional (mu = 0) evaluations in one batch, as ``MelaTTS.sample_chunk``."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, t, mu, cond):
-        mu2 = torch.cat((mu, torch.zeros_like(mu)))
-        return self.model.velocity(torch.cat((x, x)), torch.cat((t, t)), mu2, torch.cat((cond, cond)))
-
-
 class _Utterance(nn.Module):
     def __init__(self, model):
         super().__init__()
@@ -196,7 +184,7 @@ def mela_specs(model) -> tuple[dict, MelaTTSLMHParams]:
                  {"text_tokens": {0: "batch", 1: "tokens"}, **head_axes, **cache_axes, **new_axes}),
         "step": (_Step(model), (chunk, length, *cache), ["chunk", "length", *caches], [*heads, *present],
                  {"chunk": {0: "batch"}, **head_axes, **cache_axes, **new_axes}),
-        "locdit": (_LocDiT(model), (x, t, mu, chunk), ["x", "t", "mu", "cond"], ["velocity"],
+        "locdit": (LocDiTWithCFG(model), (x, t, mu, chunk), ["x", "t", "mu", "cond"], ["velocity"],
                    {"x": {0: "batch"}, "t": {0: "batch"}, "mu": {0: "batch"}, "cond": {0: "batch"},
                     "velocity": {0: "batch2"}}),
     }

@@ -127,8 +127,9 @@ class _StepAt(nn.Module):
         return _heads_out(self.model, *self.model.step_buffer(patch, length, tuple(cache), position))
 
 
-class _LocDiT(nn.Module):
-    """CFG's conditional and unconditional (mu = 0) evaluations in one batch, as ``VoxCPM.sample_patch``."""
+class LocDiTWithCFG(nn.Module):
+    """CFG's conditional and unconditional (mu = 0) evaluations of a model's ``velocity`` in one batch, as
+    ``VoxCPM.sample_patch`` (and MELA-TTS's ``sample_chunk``) combine them."""
 
     def __init__(self, model):
         super().__init__()
@@ -216,7 +217,7 @@ def voxcpm_specs(model) -> tuple[dict, dict]:
                  {"patch": {0: "batch"}, **head_axes,
                   **{n: {1: "batch", 3: "capacity"} for n in caches},
                   **{n: {0: "batch", 2: "new_positions"} for n in present}}),
-        "locdit": (_LocDiT(model), (x, t, mu, patch), ["x", "t", "mu", "cond"], ["velocity"],
+        "locdit": (LocDiTWithCFG(model), (x, t, mu, patch), ["x", "t", "mu", "cond"], ["velocity"],
                    {"x": {0: "batch"}, "t": {0: "batch"}, "mu": {0: "batch"}, "cond": {0: "batch"},
                     "velocity": {0: "batch2", 1: "patch"}}),
     }

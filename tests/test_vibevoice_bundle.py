@@ -64,14 +64,15 @@ def _pipeline(m, *, seed=0, steps=STEPS, cfg=1.3, max_latents=MAX_LATENTS):
 
 
 def test_voice_prompt_latents_match_reference(exported, cpu_model):
-    """encode_voice: the codec's mean plus the sigma-VAE draw, as the reference tokenizer computes it."""
+    """encode_voice: the codec's mean of the -25 dBFS prompt plus the sigma-VAE draw, as the reference computes it."""
     from voxlite.kernels.noise import standard_normal
+    from voxlite.pipelines.vibevoice import normalize_voice
 
     model, _ = exported
     voice = _voices(cpu_model.sample_rate)[1]
     ours = cpu_model.encode_voice(voice, seed=3, index=1)
     with torch.no_grad():
-        x = np.pad(voice.samples, (0, (-voice.samples.size) % cpu_model.hop_length))
+        x = np.pad(normalize_voice(voice.samples), (0, (-voice.samples.size) % cpu_model.hop_length))
         mean = model.acoustic.encode(torch.from_numpy(x)[None, None])[0].T.numpy()
     n, d = mean.shape
     draw = standard_normal(3, 2 ** 20 + 1, (1 + n * d,))

@@ -152,7 +152,8 @@ def test_generation_matches(pair):
         latents[mask] = ours.to_lm_latent(mean[0])
         torch.manual_seed(11)
         steps_out = list(ours.generate(ids, latents, mask, noise=lambda i, shape: torch.randn(2, shape[1])[:1],
-                                       cfg_scale=cfg_scale, steps=steps, max_new_tokens=max_new))
+                                       cfg_scale=cfg_scale, steps=steps, max_new_tokens=max_new,
+                                       reset_decoders_at_speech_end=False))  # transformers keeps the decoder caches
     tokens = [s.token for s in steps_out]
     assert tokens == ref_tokens
     audio = torch.cat([s.audio for s in steps_out if s.audio is not None], dim=-1)

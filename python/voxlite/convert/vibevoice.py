@@ -33,7 +33,8 @@ from collections.abc import Mapping
 
 import torch
 
-from ..models.vibevoice import (DiffusionHeadConfig, NoiseSchedule, VibeVoice, VibeVoiceConfig, VibeVoiceLMConfig)
+from ..models.blocks.qwen2 import Qwen2Config
+from ..models.vibevoice import DiffusionHeadConfig, NoiseSchedule, VibeVoice, VibeVoiceConfig
 from .common import load_strict
 
 _TRANSFORMERS_RULES = [
@@ -96,17 +97,6 @@ def _as_dict(config) -> dict:
     return config if isinstance(config, dict) else config.to_dict()
 
 
-def _lm_config(text: dict) -> VibeVoiceLMConfig:
-    return VibeVoiceLMConfig(hidden_size=text["hidden_size"], intermediate_size=text["intermediate_size"],
-                             num_hidden_layers=text["num_hidden_layers"],
-                             num_attention_heads=text["num_attention_heads"],
-                             num_key_value_heads=text.get("num_key_value_heads", text["num_attention_heads"]),
-                             vocab_size=text["vocab_size"], rms_norm_eps=float(text.get("rms_norm_eps", 1e-6)),
-                             rope_theta=float(text.get("rope_theta")
-                                                 or (text.get("rope_parameters") or {}).get("rope_theta", 1e6)),
-                             tie_word_embeddings=bool(text.get("tie_word_embeddings", False)))
-
-
 def config_from_transformers(config) -> VibeVoiceConfig:
     """A transformers ``VibeVoiceConfig`` (or its ``to_dict()``) -> ours."""
     from .vibevoice_tokenizer import config_from_transformers as tokenizer_config
@@ -114,7 +104,7 @@ def config_from_transformers(config) -> VibeVoiceConfig:
     c = _as_dict(config)
     text, head = c["text_config"], c["diffusion_head_config"]
     return VibeVoiceConfig(
-        lm=_lm_config(text),
+        lm=Qwen2Config.from_transformers(text),
         head=DiffusionHeadConfig(num_layers=head["num_hidden_layers"], ffn_dim=head["intermediate_size"],
                                  rms_norm_eps=float(head["rms_norm_eps"]),
                                  frequency_embedding_size=head["frequency_embedding_size"],
@@ -138,6 +128,56 @@ def from_transformers(state: Mapping[str, torch.Tensor], config) -> VibeVoice:
     acoustic, semantic = load_transformers_tokenizers(state, config)
     renamed.update({f"acoustic.{k}": v for k, v in acoustic.state_dict().items()})
     renamed.update({f"semantic.{k}": v for k, v in semantic.state_dict().items()})
+    load_strict(model, renamed)
+    return model.eval()
+
+
+QWEN_CONTROL_IDS = (151652, 151653, 151654, 151643)  # <|vision_start|>, <|vision_end|>, <|vision_pad|>, <|endoftext|>
+_BETA_SCHEDULES = {"cosine": "squaredcos_cap_v2", "squaredcos_cap_v2": "squaredcos_cap_v2", "linear": "linear",
+                   "scaled_linear": "scaled_linear"}
+
+
+def config_from_official(config: dict, control_ids: tuple[int, int, int, int] = QWEN_CONTROL_IDS) -> VibeVoiceConfig:
+    """Microsoft's ``VibeVoiceConfig`` dict (a checkpoint's config.json) -> ours. The four control ids are the
+    tokenizer's (Qwen2.5's by default), not in the config. The LM head is tied to the embeddings iff the TOP-level
+    ``tie_word_embeddings`` says so (default true), as the official inference class decides."""
+    from ..models.vibevoice_tokenizer import VibeVoiceTokenizerConfig
+
+    c = dict(config)
+    head = c.get("diffusion_head_config", {})
+    lm = Qwen2Config.from_transformers(c["decoder_config"])
+    lm.tie_word_embeddings = bool(c.get("tie_word_embeddings", True))
+    schedule = head.get("ddpm_beta_schedule", "cosine")
+    if schedule not in _BETA_SCHEDULES:
+        raise ValueError(f"diffusion head: beta schedule {schedule!r} is not supported")
+    if head.get("diffusion_type", "ddpm") != "ddpm":
+        raise ValueError(f"diffusion head: diffusion_type {head['diffusion_type']!r} is not supported")
+    start, end, diffusion, eos = control_ids
+    return VibeVoiceConfig(
+        lm=lm,
+        head=DiffusionHeadConfig(num_layers=int(head.get("head_layers", 4)),
+                                 ffn_dim=int(lm.hidden_size * float(head.get("head_ffn_ratio", 3.0))),
+                                 rms_norm_eps=float(head.get("rms_norm_eps", 1e-5))),
+        acoustic=VibeVoiceTokenizerConfig.from_official(c.get("acoustic_tokenizer_config"), semantic=False),
+        semantic=VibeVoiceTokenizerConfig.from_official(c.get("semantic_tokenizer_config"), semantic=True),
+        schedule=NoiseSchedule(n_train=int(head.get("ddpm_num_steps", 1000)), beta_schedule=_BETA_SCHEDULES[schedule],
+                               prediction_type=head.get("prediction_type", "v_prediction"),
+                               steps=int(head.get("ddpm_num_inference_steps", 20))),
+        speech_start_id=start, speech_end_id=end, speech_diffusion_id=diffusion, eos_id=eos)
+
+
+def from_official(state: Mapping[str, torch.Tensor], config: dict,
+                  control_ids: tuple[int, int, int, int] = QWEN_CONTROL_IDS) -> VibeVoice:
+    """A Microsoft ``vibevoice`` state dict and config -> our model, loaded strictly."""
+    from .vibevoice_tokenizer import convert_state_dict
+
+    cfg = config_from_official(config, control_ids)
+    model = VibeVoice(cfg)
+    renamed = _rename(state, _OFFICIAL_RULES, _OFFICIAL_TOKENIZERS)
+    if cfg.lm.tie_word_embeddings:
+        renamed.pop("lm_head.weight", None)
+    for component, ours in (("acoustic_tokenizer", "acoustic"), ("semantic_tokenizer", "semantic")):
+        renamed.update({f"{ours}.{k}": v for k, v in convert_state_dict(state, component).items()})
     load_strict(model, renamed)
     return model.eval()
 

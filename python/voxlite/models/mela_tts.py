@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks.dit import PrefixDiT
+from .blocks.qwen2 import Qwen2Config as LMConfig  # the LM: Qwen2 (transformers' Qwen2Config names)
 from .blocks.transformer import KV, Transformer, TransformerConfig, append_kv
 
 __all__ = ["LMConfig", "StackConfig", "MelaTTSConfig", "MelaTTS", "Layout", "interleave", "text_groups",
@@ -59,20 +60,6 @@ __all__ = ["LMConfig", "StackConfig", "MelaTTSConfig", "MelaTTS", "Layout", "int
 
 TEXT, TOS, SPEECH = 0, 1, 2  # kinds of sequence positions after the two condition positions
 N_COND = 2  # leading condition positions: speaker, utterance
-
-
-@dataclass
-class LMConfig:
-    """The Qwen2 LM (transformers' Qwen2Config names)."""
-    hidden_size: int = 896
-    intermediate_size: int = 4864
-    num_hidden_layers: int = 24
-    num_attention_heads: int = 14
-    num_key_value_heads: int = 2
-    vocab_size: int = 151936
-    rope_theta: float = 1e6
-    rms_norm_eps: float = 1e-6
-    head_dim: int | None = None  # None: hidden_size // num_attention_heads (64 for Qwen2-0.5B)
 
 
 @dataclass
@@ -162,11 +149,7 @@ class MelaTTSConfig:
     # ---------------------------------------------------------------- transformer stacks
 
     def lm_transformer_config(self) -> TransformerConfig:
-        lm = self.lm
-        return TransformerConfig(dim=lm.hidden_size, ffn_dim=lm.intermediate_size, n_layers=lm.num_hidden_layers,
-                                 n_heads=lm.num_attention_heads, n_kv_heads=lm.num_key_value_heads,
-                                 head_dim=lm.head_dim, vocab_size=lm.vocab_size, norm_eps=lm.rms_norm_eps,
-                                 causal=True, rope_theta=lm.rope_theta, qkv_bias=True)
+        return self.lm.transformer_config()
 
     def _local(self, c: StackConfig) -> TransformerConfig:
         return TransformerConfig(dim=c.dim, ffn_dim=c.ffn_dim, n_layers=c.n_layers, n_heads=c.n_heads,

@@ -32,23 +32,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .blocks.qwen2 import Qwen2Config
 from .blocks.transformer import KV, RMSNorm, Transformer, TransformerConfig, append_kv
 from .vibevoice_tokenizer import VibeVoiceAcousticTokenizer, VibeVoiceSemanticTokenizer, VibeVoiceTokenizerConfig
-
-
-@dataclass
-class VibeVoiceLMConfig:
-    """The Qwen2 decoder (transformers' ``text_config``)."""
-
-    hidden_size: int = 1536
-    intermediate_size: int = 8960
-    num_hidden_layers: int = 28
-    num_attention_heads: int = 12
-    num_key_value_heads: int = 2
-    vocab_size: int = 151936
-    rms_norm_eps: float = 1e-6
-    rope_theta: float = 1000000.0
-    tie_word_embeddings: bool = True
 
 
 @dataclass
@@ -73,7 +59,9 @@ class NoiseSchedule:
 
 @dataclass
 class VibeVoiceConfig:
-    lm: VibeVoiceLMConfig = field(default_factory=VibeVoiceLMConfig)
+    lm: Qwen2Config = field(default_factory=lambda: Qwen2Config(  # Qwen2.5-1.5B
+        hidden_size=1536, intermediate_size=8960, num_hidden_layers=28, num_attention_heads=12,
+        num_key_value_heads=2, tie_word_embeddings=True))
     head: DiffusionHeadConfig = field(default_factory=DiffusionHeadConfig)
     acoustic: VibeVoiceTokenizerConfig = field(default_factory=lambda: VibeVoiceTokenizerConfig.preset("acoustic"))
     semantic: VibeVoiceTokenizerConfig = field(default_factory=lambda: VibeVoiceTokenizerConfig.preset("semantic"))
@@ -99,11 +87,7 @@ class VibeVoiceConfig:
         return self.semantic.vae_dim
 
     def lm_transformer_config(self) -> TransformerConfig:
-        c = self.lm
-        return TransformerConfig(dim=c.hidden_size, ffn_dim=c.intermediate_size, n_layers=c.num_hidden_layers,
-                                 n_heads=c.num_attention_heads, n_kv_heads=c.num_key_value_heads,
-                                 vocab_size=c.vocab_size, norm_eps=c.rms_norm_eps, rope_theta=c.rope_theta,
-                                 qkv_bias=True)
+        return self.lm.transformer_config()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,7 +103,7 @@ class VibeVoiceConfig:
                     x[k] = tuple(x[k])
             return VibeVoiceTokenizerConfig(**x)
 
-        return cls(lm=VibeVoiceLMConfig(**d.pop("lm")), head=DiffusionHeadConfig(**d.pop("head")),
+        return cls(lm=Qwen2Config(**d.pop("lm")), head=DiffusionHeadConfig(**d.pop("head")),
                    acoustic=tok(d.pop("acoustic")), semantic=tok(d.pop("semantic")),
                    schedule=NoiseSchedule(**d.pop("schedule")), **d)
 
@@ -133,7 +117,7 @@ class VibeVoiceConfig:
         """Tests: every part small; ids inside a 300-token vocabulary."""
         ac = VibeVoiceTokenizerConfig.preset("tiny", vae_dim=8)
         se = VibeVoiceTokenizerConfig.preset("tiny", vae_dim=6, fix_std=0.0, std_dist_type="none")
-        return cls(lm=VibeVoiceLMConfig(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+        return cls(lm=Qwen2Config(hidden_size=32, intermediate_size=48, num_hidden_layers=2,
                                         num_attention_heads=4, num_key_value_heads=2, vocab_size=300,
                                         tie_word_embeddings=False),
                    head=DiffusionHeadConfig(num_layers=2, ffn_dim=40, frequency_embedding_size=16),
@@ -314,13 +298,16 @@ class VibeVoice(nn.Module):
     @torch.no_grad()
     def generate(self, input_ids: torch.Tensor, speech_latents: torch.Tensor | None = None,
                  speech_mask: torch.Tensor | None = None, *, noise: NoiseFn, cfg_scale: float | None = None,
-                 steps: int | None = None, max_new_tokens: int = 100) -> Iterator[GeneratedStep]:
+                 steps: int | None = None, max_new_tokens: int = 100,
+                 reset_decoders_at_speech_end: bool = True) -> Iterator[GeneratedStep]:
         """Greedy generation for one script (B = 1), yielding each step as it is made. ``noise(i, (1, D))``: the
         initial noise of the i-th latent. Ends at eos or after ``max_new_tokens`` steps.
 
         The unconditional branch is the LM on [speech_start, the inputs the conditional branch read since its
         prompt, at the steps that made latents ...]: it steps only when a latent is made (with the input the
-        conditional branch read at that step), and starts again from speech_start when the LM emits speech_start."""
+        conditional branch read at that step), and starts again from speech_start when the LM emits speech_start.
+        At speech_end the streaming decoders (acoustic and semantic) start again from zero states, as Microsoft's
+        package does (``reset_decoders_at_speech_end=False``: transformers' port, which keeps them)."""
         c = self.config
         cfg_scale = c.cfg_scale if cfg_scale is None else cfg_scale
         steps = c.schedule.steps if steps is None else steps
@@ -335,6 +322,9 @@ class VibeVoice(nn.Module):
             token = c.control_ids[int(logits[0].argmax())]
             if token == c.speech_start_id:
                 neg_kv, neg_input = None, start
+            if token == c.speech_end_id and reset_decoders_at_speech_end:
+                ac_state = self.acoustic.initial_state(1)
+                se_state = self.semantic.encoder_initial_state(1)
             if token == c.speech_diffusion_id:
                 neg_h, _, neg_new = self.lm_forward(neg_input, neg_kv)
                 neg_kv = append_kv(neg_kv, neg_new)

@@ -86,6 +86,19 @@ def parse_script(script: str, max_speakers: int = 4) -> list[tuple[int, str]]:
     return lines
 
 
+VOICE_DBFS = -25.0  # voice prompts are scaled to this RMS level first, as the official processor does
+
+
+def normalize_voice(samples: np.ndarray, target_dbfs: float = VOICE_DBFS, eps: float = 1e-6) -> np.ndarray:
+    """The official processor's loudness step: scale to ``target_dbfs`` RMS, then divide by the peak if that
+    clips."""
+    x = np.asarray(samples, np.float32)
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    x = x * np.float32(10 ** (target_dbfs / 20) / (rms + eps))
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return x / np.float32(peak + eps) if peak > 1.0 else x
+
+
 @dataclasses.dataclass
 class Prompt:
     """A laid-out prompt: ids (T,), the voice placeholders' mask (T,) and their LM-scale latents (T, D)."""
@@ -93,6 +106,52 @@ class Prompt:
     ids: np.ndarray
     speech_mask: np.ndarray
     latents: np.ndarray
+
+
+def build_prompt(lines: list[tuple[int, str]], voices: Mapping[int, np.ndarray] | None, encode, template,
+                 control_ids, acoustic_dim: int) -> Prompt:
+    """The official processor's layout (``ScriptTemplate``) of parsed ``lines`` with ``voices`` ({speaker index:
+    LM-scale latents (n, D)}): every speaker of a script with voices needs one. ``encode(str) -> ids``."""
+    start_id, end_id, diffusion_id, _ = control_ids
+    voices = dict(voices or {})
+    speakers = sorted({s for s, _ in lines})
+    if voices:
+        missing = [s for s in speakers if s not in voices]
+        if missing:
+            raise InvalidInput(f"no voice prompt for speaker index {missing} (each speaker of the script needs one)")
+        extra = sorted(set(voices) - set(speakers))
+        if extra:
+            raise InvalidInput(f"voice prompts for speaker index {extra}, who say nothing in the script")
+    ids: list[int] = []
+    speech: list[bool] = []
+    latents: list[np.ndarray] = []
+
+    def text(s: str) -> None:
+        new = encode(s)
+        ids.extend(new)
+        speech.extend([False] * len(new))
+
+    text(template.system)
+    if voices:
+        text(template.voice_header)
+        for s in speakers:
+            z = voices[s]
+            text(template.speaker.format(s))
+            ids.extend([start_id, *[diffusion_id] * len(z), end_id])
+            speech.extend([False] + [True] * len(z) + [False])
+            latents.append(z)
+            text(template.newline)
+    text(template.text_header)
+    for s, line in lines:
+        text(template.line.format(s, line))
+    text(template.speech_header)
+    ids.append(start_id)
+    speech.append(False)
+    mask = np.array(speech, bool)
+    full = np.zeros((len(ids), acoustic_dim), np.float32)
+    if latents:
+        full[mask] = np.concatenate(latents)
+    return Prompt(np.array(ids, np.int64), mask, full)
 
 
 class VibeVoiceModel(GraphModel):
@@ -151,7 +210,7 @@ class VibeVoiceModel(GraphModel):
 
     def encode_voice(self, audio, sample_rate: int | None = None, *, seed: int = 0, index: int = 0) -> np.ndarray:
         """A voice prompt (Audio, samples with ``sample_rate``, or a path) -> LM-scale latents (n, D): the codec's
-        mean at the bundle's rate, a sigma-VAE draw added as the official processor does ("gaussian": one sigma per
+        mean of the prompt at the bundle's rate and -25 dBFS (``normalize_voice``), a sigma-VAE draw added as the official processor does ("gaussian": one sigma per
         prompt, N(0, (std / 0.8)^2), times unit noise per value; noise ``kernels.noise.standard_normal(seed,
         2**20 + index, ...)``, a stream the latents' noise never uses), then (z + bias) * scale."""
         from ..kernels import noise
@@ -159,7 +218,7 @@ class VibeVoiceModel(GraphModel):
         hp = self.hparams
         samples, rate = input_samples(audio, sample_rate, what=f"voice prompt {index}",
                                       max_seconds=MAX_PROMPT_SECONDS)
-        x = resample(samples, rate, self.sample_rate)
+        x = normalize_voice(resample(samples, rate, self.sample_rate))
         pad = (-len(x)) % self.hop_length  # ragged tail: zeros to a whole frame, as the encoder does
         mean = self.codec.latents_of(np.pad(x, (0, pad)))[0].T  # (n, D)
         n, d = mean.shape
@@ -170,50 +229,10 @@ class VibeVoiceModel(GraphModel):
         return ((mean + hp.latent_bias) * hp.latent_scale).astype(np.float32)
 
     def layout(self, script: str, voices: Mapping[int, np.ndarray] | None = None) -> Prompt:
-        """The prompt of ``script`` with ``voices`` ({speaker index: encode_voice latents}), in the official
-        processor's layout (``hparams.template``). Every speaker of a script with voices needs one."""
-        hp, tpl = self.hparams, self.hparams.template
-        lines = parse_script(script, hp.max_speakers)
-        voices = dict(voices or {})
-        speakers = sorted({s for s, _ in lines})
-        if voices:
-            missing = [s for s in speakers if s not in voices]
-            if missing:
-                raise InvalidInput(f"no voice prompt for speaker index {missing} (each speaker of the script needs one)")
-            extra = sorted(set(voices) - set(speakers))
-            if extra:
-                raise InvalidInput(f"voice prompts for speaker index {extra}, who say nothing in the script")
-        ids: list[int] = self._encode(tpl.system)
-        latents: list[np.ndarray] = []
-        speech: list[bool] = [False] * len(ids)
-
-        def text(s: str) -> None:
-            new = self._encode(s)
-            ids.extend(new)
-            speech.extend([False] * len(new))
-
-        if voices:
-            text(tpl.voice_header)
-            for s in speakers:
-                z = voices[s]
-                text(tpl.speaker.format(s))
-                ids.append(self.start_id)
-                ids.extend([self.diffusion_id] * len(z))
-                ids.append(self.end_id)
-                speech.extend([False] + [True] * len(z) + [False])
-                latents.append(z)
-                text(tpl.newline)
-        text(tpl.text_header)
-        for s, line in lines:
-            text(tpl.line.format(s, line))
-        text(tpl.speech_header)
-        ids.append(self.start_id)
-        speech.append(False)
-        mask = np.array(speech, bool)
-        full = np.zeros((len(ids), hp.acoustic_dim), np.float32)
-        if latents:
-            full[mask] = np.concatenate(latents)
-        return Prompt(np.array(ids, np.int64), mask, full)
+        """The prompt of ``script`` with ``voices`` ({speaker index: encode_voice latents})."""
+        hp = self.hparams
+        return build_prompt(parse_script(script, hp.max_speakers), voices, self._encode, hp.template,
+                            hp.control_ids, hp.acoustic_dim)
 
     # -- generation ---------------------------------------------------------------------------------
     KV_START = 256  # KV slots for generated latents before the first doubling (~34 s of audio)
@@ -243,8 +262,11 @@ class VibeVoiceModel(GraphModel):
         semantic = self.sessions.get(f"{self.lm}/semantic_stream")
         control = {i: self._run("embed", {"input_ids": np.array([[i]], np.int64)})["embeds"] for i in hp.control_ids}
         decoder = self.codec.stream_decoder()
-        sem_state = {s.name: np.zeros([1 if d == "batch" else d for d in s.shape], np.float32)
-                     for s in hp.semantic_states}
+        def zero_states() -> dict[str, np.ndarray]:
+            return {s.name: np.zeros([1 if d == "batch" else d for d in s.shape], np.float32)
+                    for s in hp.semantic_states}
+
+        sem_state = zero_states()
 
         def new_negative() -> KVGroups:
             return KVGroups(hp.kv, capacity=self.KV_START, limit=hp.max_positions)
@@ -258,6 +280,8 @@ class VibeVoiceModel(GraphModel):
             token = hp.control_ids[int(np.argmax(out["control_logits"][0]))]
             if token == self.start_id:
                 neg, neg_input = new_negative(), control[self.start_id]
+            if token == self.end_id:  # a speech segment ends: the decoders start again from zero states
+                decoder, sem_state = self.codec.stream_decoder(), zero_states()
             if token == self.diffusion_id:
                 neg.make_room(1)
                 neg_out = step.run({**neg.feeds(), "embeds": neg_input, "length": np.array([neg.length], np.int64)})
