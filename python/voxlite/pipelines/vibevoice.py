@@ -31,7 +31,7 @@ from ..audio import Audio, input_samples, resample
 from ..errors import BundleError, InvalidInput
 from ..hparams import VibeVoiceLMHParams
 from .codec import Codec
-from .generation import GenerationOptions, KVGroups
+from .generation import GenerationOptions, KVGroups, autoregress
 from .graph import GraphModel, one_component
 
 MAX_SCRIPT_CHARS = 200_000  # about an hour of speech; longer scripts are refused (split them yourself)
@@ -239,7 +239,8 @@ class VibeVoiceModel(GraphModel):
 
     def generate_steps(self, prompt: Prompt, *, options: GenerationOptions) -> Iterator[tuple[int, np.ndarray | None]]:
         """Yield (token, audio chunk or None) per step: the chunk (hop samples) of each latent as soon as it is
-        decoded. Ends at eos, at ``options.max_length`` latents, or when the KV cache is full."""
+        decoded. Ends at eos, at ``options.max_length`` latents (default: ``LATENTS_PER_TOKEN`` per prompt token,
+        at least ``MIN_LATENTS``), after ``MAX_CONTROL_RUN`` control tokens in a row, or when the KV cache is full."""
         from ..kernels import noise, solvers
 
         hp = self.hparams
@@ -249,74 +250,80 @@ class VibeVoiceModel(GraphModel):
                                f"{hp.max_positions}")
         abar = solvers.alphas_cumprod(solvers.betas(hp.n_train, schedule=hp.beta_schedule))
         ts = solvers.diffusion_timesteps(hp.n_train, options.steps, "linspace", variant="dpmsolver")
-        embeds = self._run("embed", {"input_ids": prompt.ids[None]})["embeds"]
-        if prompt.speech_mask.any():
-            voice = self._run("acoustic_connector", {"latents": prompt.latents[None]})["embeds"]
-            embeds[0, prompt.speech_mask] = voice[0, prompt.speech_mask]
-        out = self._run("prefill", {"embeds": embeds})
-        room = hp.max_positions - T
-        kv = KVGroups(hp.kv, capacity=T + self.KV_START, limit=hp.max_positions)
-        kv.append(out)
         step = self.sessions.get(f"{self.lm}/step")
         diffusion = self.sessions.get(f"{self.lm}/diffusion")
         semantic = self.sessions.get(f"{self.lm}/semantic_stream")
         control = {i: self._run("embed", {"input_ids": np.array([[i]], np.int64)})["embeds"] for i in hp.control_ids}
-        decoder = self.codec.stream_decoder()
+        max_latents = options.max_length
+        if max_latents is None:
+            max_latents = max(MIN_LATENTS, LATENTS_PER_TOKEN * int((~prompt.speech_mask).sum()))
+
         def zero_states() -> dict[str, np.ndarray]:
             return {s.name: np.zeros([1 if d == "batch" else d for d in s.shape], np.float32)
                     for s in hp.semantic_states}
 
-        sem_state = zero_states()
-
-        def new_negative() -> KVGroups:
-            return KVGroups(hp.kv, capacity=self.KV_START, limit=hp.max_positions)
-
-        neg, neg_input = new_negative(), control[self.start_id]
-        n_latents = run = 0
-        max_latents = options.max_length
-        if max_latents is None:
-            max_latents = max(MIN_LATENTS, LATENTS_PER_TOKEN * int((~prompt.speech_mask).sum()))
-        for _ in range(room):
-            token = hp.control_ids[int(np.argmax(out["control_logits"][0]))]
-            if token == self.start_id:
-                neg, neg_input = new_negative(), control[self.start_id]
-            if token == self.end_id:  # a speech segment ends: the decoders start again from zero states
-                decoder, sem_state = self.codec.stream_decoder(), zero_states()
-            if token == self.diffusion_id:
-                neg.make_room(1)
-                neg_out = step.run({**neg.feeds(), "embeds": neg_input, "length": np.array([neg.length], np.int64)})
-                neg.append(neg_out)
-                cond, uncond = out["hidden"], neg_out["hidden"]
-
-                def model_fn(x, t):
-                    v = diffusion.run({"x": x, "t": np.full((1,), t, np.float32), "cond": cond,
-                                       "uncond": uncond})["output"]
-                    return v[:1], v[1:]
-
-                z = noise.standard_normal(options.seed, n_latents, (1, hp.acoustic_dim))
-                latent = solvers.sample_dpmpp_2m(model_fn, z, ts, abar, prediction_type=hp.prediction_type,
-                                                 guidance_scale=options.cfg)
-                n_latents += 1
-                vae = latent / np.float32(hp.latent_scale) - np.float32(hp.latent_bias)
-                audio = decoder.push(vae.T)[0]
-                sem = semantic.run({"audio": audio[None, None].astype(np.float32), **sem_state})
-                sem_state = {name: sem[f"new_{name}"] for name in sem_state}
-                nxt = self._run("feedback", {"latent": latent, "semantic": sem["features"][:, :, -1]})["embeds"]
-                nxt = nxt[:, None]
-                yield token, audio
-                run = 0
-            else:
-                nxt = control[token]
-                run += 1
-                yield token, None
-            if token == self.eos_id or n_latents >= max_latents or run >= MAX_CONTROL_RUN:
-                return
-            if kv.length + 1 > hp.max_positions:
-                return
+        def lm_step(kv: KVGroups, embeds: np.ndarray) -> dict[str, np.ndarray]:
             kv.make_room(1)
-            out = step.run({**kv.feeds(), "embeds": nxt, "length": np.array([kv.length], np.int64)})
+            out = step.run({**kv.feeds(), "embeds": embeds, "length": np.array([kv.length], np.int64)})
             kv.append(out)
-            neg_input = nxt
+            return out
+
+        def prefill():
+            embeds = self._run("embed", {"input_ids": prompt.ids[None]})["embeds"]
+            if prompt.speech_mask.any():
+                voice = self._run("acoustic_connector", {"latents": prompt.latents[None]})["embeds"]
+                embeds[0, prompt.speech_mask] = voice[0, prompt.speech_mask]
+            out = self._run("prefill", {"embeds": embeds})
+            kv = KVGroups(hp.kv, capacity=T + self.KV_START, limit=hp.max_positions)
+            kv.append(out)
+            return {"out": out, "kv": kv, "neg_input": control[self.start_id], "neg": self._negative(),
+                    "decoder": self.codec.stream_decoder(), "semantic": zero_states(), "latents": 0, "run": 0}
+
+        def emit(state, i):
+            token = hp.control_ids[int(np.argmax(state["out"]["control_logits"][0]))]
+            state["token"] = token
+            if token == self.start_id:  # a new speech segment: the unconditional branch starts again
+                state["neg"], state["neg_input"] = self._negative(), control[self.start_id]
+            if token == self.end_id:  # a speech segment ends: the decoders start again from zero states
+                state["decoder"], state["semantic"] = self.codec.stream_decoder(), zero_states()
+            if token != self.diffusion_id:
+                state["next"] = control[token]
+                state["run"] += 1
+                return token, None
+            cond = state["out"]["hidden"]
+            uncond = lm_step(state["neg"], state["neg_input"])["hidden"]
+
+            def model_fn(x, t):
+                v = diffusion.run({"x": x, "t": np.full((1,), t, np.float32), "cond": cond, "uncond": uncond})
+                return v["output"][:1], v["output"][1:]
+
+            z = noise.standard_normal(options.seed, state["latents"], (1, hp.acoustic_dim))
+            latent = solvers.sample_dpmpp_2m(model_fn, z, ts, abar, prediction_type=hp.prediction_type,
+                                             guidance_scale=options.cfg)
+            state["latents"] += 1
+            state["run"] = 0
+            audio = state["decoder"].push((latent / np.float32(hp.latent_scale) - np.float32(hp.latent_bias)).T)[0]
+            sem = semantic.run({"audio": audio[None, None].astype(np.float32), **state["semantic"]})
+            state["semantic"] = {name: sem[f"new_{name}"] for name in state["semantic"]}
+            state["next"] = self._run("feedback", {"latent": latent,
+                                                   "semantic": sem["features"][:, :, -1]})["embeds"][:, None]
+            return token, audio
+
+        def stop(state, i):
+            return (state["token"] == self.eos_id or state["latents"] >= max_latents
+                    or state["run"] >= MAX_CONTROL_RUN)
+
+        def advance(state, frame, i):
+            state["out"] = lm_step(state["kv"], state["next"])
+            state["neg_input"] = state["next"]  # what the unconditional branch reads at the next latent
+            return state
+
+        # T prompt positions, then one per step: the last step needs no LM call
+        yield from autoregress(prefill, emit, stop, advance, hp.max_positions - T + 1)
+
+    def _negative(self) -> KVGroups:
+        """The unconditional branch's KV buffers, empty."""
+        return KVGroups(self.hparams.kv, capacity=self.KV_START, limit=self.hparams.max_positions)
 
     def _prepare(self, script: str, voices, voice_rate: int | None, seed: int) -> Prompt:
         """``voices`` keyed by the script's own speaker numbers -> the laid-out prompt."""
