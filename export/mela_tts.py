@@ -1,10 +1,28 @@
 """Export MELA-TTS to a voxlite bundle (``model_type: "mela_tts"``).
 
     python -m export mela-tts --config tiny --random-init --seed 0 --out /tmp/tiny-mela
+    python -m export mela-tts --config tiny --random-init --seed 0 --vocoder default-voice --out /tmp/tiny-mela-24k
 
 There is no released checkpoint: ``--random-init`` builds a preset (``tiny``; ``qwen2-0.5b`` for sizes and speed)
-with random weights, and its vocoder is a Vocos over the model's own log-mel (80 bins, 50 Hz: 16 kHz audio, hop 320,
-n_fft 1280, HTK mel without norm, ln with floor 1e-7, Vocos' mel conventions) at random weights.
+with random weights. ``--vocoder`` picks what turns its mel into audio:
+
+- ``random`` (default): a Vocos over the paper's log-mel (80 bins, 50 Hz: 16 kHz audio, hop 320, n_fft 1280, HTK mel
+  without norm, ln with floor 1e-7, Vocos' mel conventions) at random weights. A chunk of 8 frames is 0.16 s: the
+  LM runs at 6.25 Hz, as in the paper.
+- ``default-voice``: the trained Vocos of the embedded default voice (``voxlite/voices/default``; or ``--vocoder
+  PATH``: any bundle whose ``codec`` component is a mel vocoder). Its ``codec`` component is carried into the new
+  bundle unchanged (``BundleWriter.copy_component``: the graphs as stored, i.e. an fp32 mel front end and an int8
+  decoder, hparams with its streaming window, the files' sha256), and the model's mel is that codec's latents:
+  ``n_mels`` = its ``latent_dim`` (100), ``mel_rate`` = sample rate / hop (24000 / 256 = 93.75 Hz). Those latents
+  are the *normalised* log-mel (HTK mel, ln with floor 1e-7, then per-bin ``(mel - mean) / std``: the encoder graph
+  normalises, the decoder graph de-normalises; ``export.default_voice``), so a checkpoint for this bundle is trained
+  on the codec encoder's output, which is also what the pipeline's prompt-mel front end (``encode_prompt``) feeds
+  the utterance encoder. A chunk of 8 frames then lasts 8 * 256 / 24000 = 85.3 ms: the LM runs at 11.7 Hz, not
+  6.25 Hz, and the streaming 3:2 / 5:4 text:chunk ratios hold less speech per text group. The training-only
+  representation alignment needs a whole number of ASR frames per chunk: ``asr_rate`` becomes 23.4375 Hz (2 per
+  chunk; the 25 Hz ASR features are resampled to it). The bundle sets no ``default_precision`` (the decoder has
+  only its int8 variant): loading it at ``precision="fp32"`` fails; the default (or ``"int8"``) runs the LM at the
+  asked precision and the vocoder as stored.
 
 Graphs of the ``lm`` component (each verified against the PyTorch reference before the bundle is written; fp32
 within 1e-4 max abs, int8 within ``MIN_SNR_DB``):
@@ -22,12 +40,14 @@ within 1e-4 max abs, int8 within ``MIN_SNR_DB``):
   n_mels): rows [0, B) conditional, [B, 2B) unconditional (mu = 0).
 
 Components: ``lm`` (kind ``mela-tts-lm``, ``voxlite.hparams.MelaTTSLMHParams``), ``codec`` (the Vocos: encoder =
-the mel front end, decoder = the vocoder, streamed in windows covering its receptive field) and ``text``
+the mel front end, decoder = the vocoder, streamed in windows covering its receptive field; with ``default-voice``
+the LM's weights file is ``graphs/lm.data``, as the carried codec brings its own ``graphs/weights.data``) and ``text``
 (hf-tokenizers tokenizer.json: Qwen2's for a checkpoint, a tiny BPE for --random-init).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -91,17 +111,60 @@ def tiny_vocos_parts(model_config, seed: int) -> tuple[CodecParts, dict]:
     return parts, vocos_window(cfg.num_layers)
 
 
-def build(config: str, seed: int):
-    """(MelaTTS with random weights, its vocoder's CodecParts, the codec's streaming window)."""
+VOCODERS = ("random", "default-voice")  # or the path of a bundle whose codec component is a mel vocoder
+
+
+def vocoder_bundle(vocoder):
+    """``"default-voice"`` (the embedded voice), a bundle path or an open ``Bundle`` -> the ``Bundle`` whose
+    ``codec`` component (a mel vocoder) a MELA-TTS bundle carries."""
+    from voxlite.bundle import open_bundle
+    from voxlite.bundle.reader import Bundle
+    from voxlite.voices import EMBEDDED
+
+    if isinstance(vocoder, Bundle):
+        bundle = vocoder
+    else:
+        path = EMBEDDED if vocoder == "default-voice" else Path(vocoder)
+        if not path.exists():
+            raise ExportError(f"vocoder {str(vocoder)!r}: not {' / '.join(VOCODERS)} and no bundle at that path")
+        bundle = open_bundle(path)
+    codec = bundle.manifest.components.get("codec")
+    if codec is None or codec.kind != "codec" or codec.hparams.get("kind") != "mel":
+        raise ExportError(f"bundle {bundle.name!r} has no mel vocoder (a 'codec' component of kind 'mel')")
+    if not bundle.sample_rate:
+        raise ExportError(f"bundle {bundle.name!r} has no sample_rate")
+    return bundle
+
+
+def codec_mel_config(config, bundle):
+    """The MelaTTSConfig ``config`` over ``bundle``'s codec latents: n_mels = its latent_dim, mel_rate = sample
+    rate / hop; asr_rate (training only) moved to the nearest rate with a whole number of frames per chunk."""
+    hp = bundle.component("codec").hparams
+    mel_rate = bundle.sample_rate / hp["hop_length"]
+    factor = max(1, round(config.chunk_size * config.asr_rate / mel_rate))
+    return dataclasses.replace(config, n_mels=hp["latent_dim"], mel_rate=mel_rate,
+                               asr_rate=factor * mel_rate / config.chunk_size)
+
+
+def build(config: str, seed: int, vocoder="random"):
+    """(MelaTTS with random weights, its vocoder, the codec's streaming window). ``vocoder``: "random" -> (its
+    CodecParts, its window); "default-voice" or a bundle (path) -> (that ``Bundle``, None: its codec component,
+    window included, is carried as it is; the model's mel follows it, ``codec_mel_config``)."""
     from voxlite.models.mela_tts import MelaTTS, MelaTTSConfig
 
     presets = {"tiny": MelaTTSConfig.tiny, "qwen2-0.5b": MelaTTSConfig.qwen2_0_5b}
     if config not in presets:
         raise ExportError(f"unknown mela-tts preset {config!r}; presets: {', '.join(presets)}")
+    model_config = presets[config]()
+    carried = None if vocoder == "random" else vocoder_bundle(vocoder)
+    if carried is not None:
+        model_config = codec_mel_config(model_config, carried)
     torch.manual_seed(seed)
-    model = MelaTTS(presets[config]())
+    model = MelaTTS(model_config)
     randomize(model, seed)
     model.eval()
+    if carried is not None:
+        return model, carried, None
     parts, window = tiny_vocos_parts(model.config, seed)
     if parts.latent_dim != model.config.n_mels:
         raise ExportError(f"vocoder mel bins {parts.latent_dim} != model n_mels {model.config.n_mels}")
@@ -199,28 +262,54 @@ def mela_specs(model) -> tuple[dict, MelaTTSLMHParams]:
     return specs, hparams
 
 
-def export_mela_tts(model, codec_parts: CodecParts, out: str | Path, *, window: dict | None = None,
+def export_mela_tts(model, vocoder, out: str | Path, *, window: dict | None = None,
                     precisions=("fp32",), name: str | None = None, provenance: dict | None = None,
                     overwrite: bool = False, tokenizer: str | Path | bytes | None = None, log=print) -> Path:
-    """Write the bundle: components ``lm``, ``codec`` (``window``: its streaming window) and, with a
-    ``tokenizer`` (tokenizer.json), ``text``; capabilities text-to-speech and voice-cloning (a prompt recording
-    conditions the utterance embedding; MELA-TTS takes no prompt transcript)."""
+    """Write the bundle: components ``lm``, ``codec`` and, with a ``tokenizer`` (tokenizer.json), ``text``;
+    capabilities text-to-speech and voice-cloning (a prompt recording conditions the utterance embedding; MELA-TTS
+    takes no prompt transcript).
+
+    ``vocoder``: ``CodecParts`` (the random Vocos: exported at ``precisions``, ``window``: its streaming window), or
+    ``"default-voice"`` / a bundle path / a ``Bundle``, whose ``codec`` component is carried unchanged
+    (``BundleWriter.copy_component``); the model's mel (``n_mels``, ``mel_rate``) must then be that codec's
+    (``build(..., vocoder=...)`` makes it so)."""
     precisions = check_precisions(precisions)
+    carried = None if isinstance(vocoder, CodecParts) else vocoder_bundle(vocoder)
+    if carried is not None:
+        hp, c = carried.component("codec").hparams, model.config
+        rate = carried.sample_rate / hp["hop_length"]
+        if (c.n_mels, c.mel_rate) != (hp["latent_dim"], rate):
+            raise ExportError(f"the model's mel ({c.n_mels} bins at {c.mel_rate} Hz) is not the vocoder's "
+                              f"({hp['latent_dim']} at {rate} Hz, bundle {carried.name!r}): build the model with "
+                              "export.mela_tts.codec_mel_config")
+        if window is not None:
+            raise ExportError("window: a carried codec keeps its own")
+        sample_rate = carried.sample_rate
+        provenance = {**(provenance or {}), "vocoder": {"bundle": carried.name, "component": "codec",
+                                                        "manifest_sha256": carried.manifest_sha256}}
+    else:
+        sample_rate = vocoder.sample_rate
     specs, hparams = mela_specs(model)
-    with BundleWriter(out, model_type="mela_tts", name=name or "mela-tts", sample_rate=codec_parts.sample_rate,
-                      default_precision="fp32", capabilities=["text-to-speech", "voice-cloning"],
-                      provenance=provenance or {}, overwrite=overwrite) as writer:
+    # a carried codec's graphs may need no fp32 variant (the default voice's decoder is int8 only)
+    with BundleWriter(out, model_type="mela_tts", name=name or "mela-tts", sample_rate=sample_rate,
+                      default_precision=None if carried is not None else "fp32",
+                      capabilities=["text-to-speech", "voice-cloning"], provenance=provenance or {},
+                      overwrite=overwrite) as writer:
         if tokenizer is not None:
             write_text_component(writer, "hf-tokenizers", tokenizer)
+        if carried is not None:  # first: a path it brings that the LM's weights file would take is refused there
+            writer.copy_component(carried, "codec")
         writer.component("lm", kind="mela-tts-lm", hparams=hparams.to_json())
-        metadata = {"family": "mela_tts", "sample_rate": codec_parts.sample_rate}
+        metadata = {"family": "mela_tts", "sample_rate": sample_rate}
+        shared = "weights" if carried is None else "lm"  # the default voice's codec brings graphs/weights.data
         with tempfile.TemporaryDirectory() as tmp:
             # prefill, text and step hold the same LM layers: one weights file keeps each tensor once
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=MELA_BOUNDS, log=log,
-                         shared_data="weights", metadata=metadata, component="lm", float_only=FLOAT_ONLY)
-            write_codec_component(writer, codec_parts, tmp, precisions=precisions, bounds=MELA_BOUNDS, log=log,
-                                  shared_data="weights", metadata=metadata,
-                                  hparams_changes={"window": window} if window else None)
+                         shared_data=shared, metadata=metadata, component="lm", float_only=FLOAT_ONLY)
+            if carried is None:
+                write_codec_component(writer, vocoder, tmp, precisions=precisions, bounds=MELA_BOUNDS, log=log,
+                                      shared_data=shared, metadata=metadata,
+                                      hparams_changes={"window": window} if window else None)
         return writer.finish()
 
 
@@ -228,11 +317,15 @@ def main(argv=None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     add_source_arguments(parser, checkpoint_help="(no MELA-TTS checkpoint is published; not supported)",
                          config_default="tiny", config_help="preset for --random-init (tiny, qwen2-0.5b)")
+    parser.add_argument("--vocoder", default="random", metavar="{random,default-voice,BUNDLE}",
+                        help="random: a random Vocos over the paper's 80-bin 50 Hz mel (default); default-voice: "
+                             "carry the embedded default voice's trained Vocos (100-bin 93.75 Hz mel, 24 kHz) and "
+                             "take the model's mel from it; or the path of a bundle whose codec is a mel vocoder")
     args = parser.parse_args(argv)
     weights = weights_provenance(parser, args)
     if args.checkpoint:
         raise ExportError("mela-tts: no checkpoint format exists (no official release); use --random-init")
-    model, parts, window = build(args.config, args.seed)
+    model, parts, window = build(args.config, args.seed, args.vocoder)
     provenance = {"family": "mela_tts", "config": args.config, "weights": weights}
     tokenizer = tiny_tokenizer_json(min(100, model.config.tos_token)).encode()
     out = export_mela_tts(model, parts, args.out, window=window, precisions=tuple(args.precision), name=args.name,

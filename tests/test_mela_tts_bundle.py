@@ -1,7 +1,9 @@
 """MELA-TTS bundle end to end: ``python -m export mela-tts --config tiny --random-init`` (fp32 + int8) -> each graph
 against the PyTorch reference on new inputs (text / step on fixed-size cache buffers) -> the NumPy pipeline's
 generation (same seed, same noise) against ``MelaTTS.generate``, offline and streaming (mel chunks and waveform)
--> streaming audio == offline decode -> OpenVINO -> int8 -> bad input."""
+-> streaming audio == offline decode -> OpenVINO -> int8 -> bad input. Then ``--vocoder default-voice``: the embedded
+default voice's trained Vocos carried unchanged (byte-identical graphs), the model on its 100-bin 93.75 Hz mel,
+generation against the reference and audio at 24 kHz through that vocoder."""
 import numpy as np
 import pytest
 
@@ -280,3 +282,130 @@ def test_bad_text_is_refused(cpu_model, text, match):
         cpu_model.synthesize(text)
     with pytest.raises(InvalidInput, match=match):
         list(cpu_model.stream(text))
+
+
+# ------------------------------------------------------------------ --vocoder default-voice
+
+
+@pytest.fixture(scope="module")
+def exported_24k(tmp_path_factory):
+    """Tiny random LM over the default voice's vocoder (fp32 LM: the random tiny LM's int8 text graph at 100 bins
+    lands at the int8 bound, and the vocoder is carried as stored anyway)."""
+    import export
+    from export.mela_tts import build
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("mela24k") / "bundle"
+    assert export.run("mela-tts", ["--config", "tiny", "--random-init", "--seed", "0", "--vocoder", "default-voice",
+                                   "--out", str(out)]) == 0
+    model, _, _ = build("tiny", 0, "default-voice")  # the same weights (seeded), on the vocoder's mel
+    return model, out
+
+
+@pytest.fixture(scope="module")
+def model_24k(exported_24k):
+    return voxlite.load(exported_24k[1], backend="cpu")
+
+
+@pytest.fixture(scope="module")
+def default_codec():
+    """The default voice's own codec component, run from the default voice's bundle."""
+    from voxlite.bundle import open_bundle
+    from voxlite.pipelines.codec import Codec
+    from voxlite.pipelines.sessions import GraphSessions
+    from voxlite.voices import EMBEDDED
+
+    return Codec(GraphSessions(open_bundle(EMBEDDED), backend="cpu"), "codec")
+
+
+def _snr_db(ref, got):
+    ref, got = ref.astype(np.float64), got.astype(np.float64)
+    return float(10 * np.log10(np.sum(ref ** 2) / np.sum((got - ref) ** 2)))
+
+
+def test_default_voice_codec_is_carried_unchanged(exported_24k, model_24k):
+    """(a) the codec component is the default voice's: same manifest entry (graphs, precision variants, IO,
+    hparams with the window), every file it reads (the graphs and the weights file the int8 decoder reads at its
+    offsets) byte-identical with the same sha256; the model's mel is that codec's."""
+    import json
+
+    from voxlite.voices import EMBEDDED
+
+    model, out = exported_24k
+    voice = json.loads((EMBEDDED / "manifest.json").read_text())
+    mine = json.loads((out / "manifest.json").read_text())
+    assert mine["components"]["codec"] == voice["components"]["codec"]
+    codec_files = {"graphs/encoder.fp32.onnx", "graphs/decoder.int8.onnx", "graphs/weights.data"}
+    assert {f for g in mine["components"]["codec"]["graphs"].values() for f in g["files"].values()} == codec_files - {
+        "graphs/weights.data"}
+    for relpath in codec_files:
+        assert mine["files"][relpath] == voice["files"][relpath], relpath
+        assert (out / relpath).read_bytes() == (EMBEDDED / relpath).read_bytes(), relpath
+    assert "graphs/lm.data" in mine["files"]  # the LM's weights beside the carried weights.data
+    assert mine["sample_rate"] == 24000 and "default_precision" not in mine  # the decoder is int8 only
+    assert mine["provenance"]["vocoder"]["bundle"] == voice["name"]
+
+    hp = model_24k.hparams
+    assert (hp.n_mels, hp.chunk_size) == (100, 8)
+    assert (model_24k.sample_rate, model_24k.hop_length, model_24k.codec.frame_rate) == (24000, 256, 93.75)
+    assert model_24k.codec.hparams.window.to_json() == {"left": 28, "right": 29}
+    assert (model.config.n_mels, model.config.mel_rate, model.config.align_factor) == (100, 93.75, 2)
+    with pytest.raises(InvalidInput, match="precision"):  # no fp32 vocoder to run
+        voxlite.load(out, backend="cpu", precision="fp32")
+
+
+def test_default_voice_vocoder_generation(exported_24k, model_24k, default_codec):
+    """(b) the pipeline's chunks equal the reference's, offline and streaming, with a prompt recording through the
+    carried mel front end; (c) synthesize / stream make 24 kHz audio through the default voice's vocoder, the
+    stream equal to the offline decode within the int8 decoder's windowed tolerance (tests/
+    test_stream_equals_offline.py: > 18 dB SNR; measured 42.7 dB here)."""
+    model, _ = exported_24k
+    rng = np.random.default_rng(0)
+    speaker = rng.standard_normal(16).astype(np.float32)
+    wav = (0.3 * np.sin(2 * np.pi * 150 * np.arange(12000) / 24000)
+           + 0.05 * rng.standard_normal(12000)).astype(np.float32)
+    prompt_mel = model_24k.encode_prompt(wav, 24000)
+    # the default voice's own front end (normalised log-mel); "center": 47 hops -> 48 frames
+    np.testing.assert_array_equal(prompt_mel, default_codec.latents_of(np.pad(wav, (0, 32)))[0].T)
+    assert prompt_mel.shape == (48, 100)
+    for mode in ("offline", "streaming"):
+        ref = torch.cat(list(model.generate(TEXT, torch.from_numpy(speaker), torch.from_numpy(prompt_mel), seed=3,
+                                            max_chunks=MAX_CHUNKS, n_steps=STEPS, cfg=2.0,
+                                            streaming=mode == "streaming", min_chunks=2))).numpy()
+        chunks = np.stack(list(model_24k.generate_chunks(TEXT, speaker, prompt_audio=Audio(wav, 24000), mode=mode,
+                                                         steps=STEPS, seed=3, max_chunks=MAX_CHUNKS)))
+        assert chunks.shape == ref.shape and chunks.shape[1:] == (8, 100)
+        np.testing.assert_allclose(chunks, ref, atol=FP32_ATOL)
+
+    mel = model_24k.generate_mel(TEXT, speaker, prompt_mel, mode="streaming", steps=STEPS, seed=3,
+                                 max_chunks=MAX_CHUNKS)
+    audio = model_24k.synthesize_tokens(TEXT, speaker, prompt_mel, mode="streaming", steps=STEPS, seed=3,
+                                        max_chunks=MAX_CHUNKS)
+    assert audio.sample_rate == 24000 and len(audio.samples) == (mel.shape[-1] - 1) * 256
+    np.testing.assert_allclose(audio.samples, default_codec.decode_samples(mel), atol=1e-5)  # that vocoder
+    assert model_24k.graph_precisions["codec/decoder"] == "int8"
+    pieces = list(model_24k.stream_tokens(TEXT, speaker, prompt_mel, steps=STEPS, seed=3, max_chunks=MAX_CHUNKS))
+    streamed = np.concatenate(pieces)
+    assert len(pieces) > 2 and streamed.shape == audio.samples.shape
+    assert _snr_db(audio.samples, streamed) > 18.0
+    text_audio = model_24k.synthesize("hello world", Audio(wav, 24000), speaker=speaker, steps=STEPS, seed=5, max_chunks=3)
+    assert text_audio.sample_rate == 24000 and np.isfinite(text_audio.samples).all()
+
+
+def test_copy_component_refuses_collisions(tmp_path):
+    """A carried file's path, or a component name, already taken is an error, not an overwrite."""
+    from voxlite.bundle import BundleWriter
+    from voxlite.errors import BundleError
+    from voxlite.voices import EMBEDDED
+
+    writer = BundleWriter(tmp_path / "b", model_type="mela_tts", name="x", sample_rate=24000)
+    try:
+        writer.copy_component(EMBEDDED, "codec")
+        with pytest.raises(BundleError, match="component 'codec'"):
+            writer.copy_component(EMBEDDED, "codec")
+        with pytest.raises(BundleError, match="already has a file 'graphs/weights.data'"):
+            writer.add_file("graphs/weights.data", b"")
+        with pytest.raises(BundleError, match="no component"):
+            writer.copy_component(EMBEDDED, "vocoder")
+    finally:
+        writer.abort()

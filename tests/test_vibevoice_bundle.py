@@ -231,3 +231,20 @@ def test_say_script_needs_a_multi_speaker_bundle(tmp_path, capsys):
     assert main(["say", "--script", str(script), "-o", str(tmp_path / "x.wav")]) == 1
     assert "cannot do multi-speaker" in capsys.readouterr().err
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_say_plain_text_and_refused_options(exported, voice_files, tmp_path, capsys):
+    """Plain text with one transcript-free voice; options the family cannot do are one-line refusals."""
+    from voxlite.cli.main import main
+
+    out = tmp_path / "one.wav"
+    base = ["--bundle", str(exported[1]), "--steps", "2", "-q"]
+    assert main(["say", "Hello there.", "-o", str(out), "--voice", voice_files[1], "--volume=-6dB", *base]) == 0
+    assert out.stat().st_size > 44
+    for extra, message in ((["--speed", "0.8"], "speed"), (["--flow-start", "0.5"], "flow_start"),
+                           (["--temperature", "0.7"], "does not sample")):
+        bad = tmp_path / "bad.wav"
+        assert main(["say", "Hello.", "-o", str(bad), *base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+        assert not bad.exists()

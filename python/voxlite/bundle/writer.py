@@ -118,11 +118,60 @@ class BundleWriter:
         entry["files"][role] = self.add_file(f"{component}/{filename}", source)
         return entry["files"][role]
 
+    def copy_component(self, bundle, name: str) -> None:
+        """Carry component ``name`` of another bundle (a ``Bundle`` or a path to one) into this one unchanged: its
+        kind, hparams, every graph with all its precision variants (IO specs and metadata as declared), tensors and
+        files. Each file keeps its bytes and its relative path, so its sha256 entry is the source's; that includes
+        the OpenVINO ``.bin`` beside an ``.xml`` and the external-data files the component's ONNX graphs name (a
+        shared ``graphs/weights.data`` is copied whole, since the graphs read it at fixed offsets, even the parts
+        that hold other components' weights). A path this bundle already holds (or a shared-data file of this
+        writer) is an error; copy before adding graphs with ``shared_data`` to get it from ``add_graph``."""
+        import copy
+
+        import onnx
+
+        from .files import resolve_inside
+        from .reader import Bundle, open_bundle
+
+        if not isinstance(bundle, Bundle):
+            bundle = open_bundle(bundle)
+        source = bundle.component(name)  # the clear error for a missing component
+        listed = bundle.manifest.files
+        paths: list[str] = []
+
+        def need(relpath: str, why: str) -> None:
+            if relpath not in listed:
+                raise BundleError(f"bundle {bundle.name!r}: {why} {relpath!r} is not listed under its files")
+            if relpath not in paths:
+                paths.append(relpath)
+
+        for graph in source.graphs.values():
+            for relpath in graph.files.values():
+                need(relpath, f"graph {graph.name}")
+                if relpath.endswith(".xml"):
+                    need(relpath[:-len(".xml")] + ".bin", f"the weights of graph {graph.name}")
+                elif relpath.endswith(".onnx"):
+                    model = onnx.load(str(resolve_inside(bundle.root, relpath)), load_external_data=False)
+                    folder = Path(relpath).parent
+                    for t in model.graph.initializer:
+                        if t.data_location == onnx.TensorProto.EXTERNAL:
+                            location = next(e.value for e in t.external_data if e.key == "location")
+                            need((folder / location).as_posix(), f"the external data of graph {graph.name}")
+        paths += [p for p in [t.file for t in source.tensors.values()] + list(source.files.values())
+                  if p not in paths]
+        self.component(name, kind=source.kind)  # refuses a name this bundle already has
+        for relpath in paths:
+            self.add_file(relpath, resolve_inside(bundle.root, relpath))
+            if self._manifest["files"][relpath] != {"sha256": listed[relpath].sha256, "bytes": listed[relpath].bytes}:
+                raise BundleError(f"bundle {bundle.name!r}: {relpath!r} changed since it was opened")
+        self._manifest["components"][name] = copy.deepcopy(dict(bundle.manifest.raw["components"][name]))
+
     # -- adding content -------------------------------------------------------------------------------
     def add_file(self, relpath: str, source: str | os.PathLike | bytes) -> str:
         """Copy a file (or bytes) into the bundle at ``relpath`` and record its hash."""
         check_relpath(relpath)
-        if relpath == MANIFEST or relpath in self._manifest["files"]:
+        if (relpath == MANIFEST or relpath in self._manifest["files"]
+                or relpath in {f"graphs/{shared}.data" for shared in self._shared}):
             raise BundleError(f"bundle already has a file {relpath!r}")
         target = self._tmp / relpath
         target.parent.mkdir(parents=True, exist_ok=True)

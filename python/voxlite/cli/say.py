@@ -412,15 +412,22 @@ def run(args) -> int:
         options.update(prompt_audio=voice, prompt_text=args.voice_text)
     sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p))
                 if v is not None}
-    if sampling:
-        import inspect
+    import inspect
 
-        takes = inspect.signature(model.stream).parameters
-        for name in sampling:
-            if name not in takes:
-                raise InvalidInput(f"--{name.replace('_', '-')}: bundle {model.bundle.name!r} does not sample tokens "
-                                   f"({type(model).__name__})")
-        options.update(sampling)
+    takes = inspect.signature(model.stream).parameters
+    for name in sampling:
+        if name not in takes:
+            raise InvalidInput(f"--{name.replace('_', '-')}: bundle {model.bundle.name!r} does not sample tokens "
+                               f"({type(model).__name__})")
+    options.update(sampling)
+    # options a family's stream does not take: dropped when unset, refused when the user gave them (a stream that
+    # takes **options checks them itself)
+    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values())
+    for name in [n for n in options if n not in takes and not open_ended]:
+        if options[name] is not None and name != "progress":
+            raise InvalidInput(f"--{name.replace('_', '-')}: bundle {model.bundle.name!r} ({type(model).__name__}) "
+                               "does not take it")
+        del options[name]
     chunks_before = 0  # sentence chunks of the pieces already spoken: chunk k of the whole text uses seed + k
     try:
         with _open_output(args, rate) as out:

@@ -361,25 +361,33 @@ class VibeVoiceModel(GraphModel):
 
     def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, voices=None,
                prompt_sample_rate: int | None = None, cfg: float | None = None, steps: int | None = None,
-               seed: int = 0, max_latents: int | None = None, progress=None) -> Iterator[np.ndarray]:
+               seed: int = 0, max_latents: int | None = None, volume=None, progress=None, flow_start=None,
+               speed: float = 1.0, pause=None, ssml: bool = False) -> Iterator[np.ndarray]:
         """Yield audio chunks (one latent's hop each, float32 at ``sample_rate``) as they are made.
 
         ``text``: a script of "Speaker n: text" lines (up to ``hparams.max_speakers`` speakers), or plain text (one
         speaker). ``voices``: a voice prompt per speaker, keyed by the number the script gives the speaker
         (``{1: "alice.wav", 2: bob_audio}``); ``prompt_audio``: the one voice of a single-speaker text. VibeVoice
-        needs no transcript of a voice prompt: ``prompt_text`` is accepted and not used. ``progress(latents)``:
-        called after each latent."""
+        needs no transcript of a voice prompt: ``prompt_text`` is accepted and not used. ``volume``: a gain (dB
+        string such as "-6dB", or a factor). ``progress(0, 1, script)``: called once, as the script is one piece.
+        What other families take and this one cannot do (``flow_start``, ``speed``, ``pause``, ``ssml``) is refused
+        with InvalidInput."""
+        from ..audio import apply_gain, volume_gain
+
         del prompt_text  # the model reads voices without transcripts
+        for name, value, neutral in (("flow_start", flow_start, None), ("speed", speed, 1.0), ("pause", pause, None),
+                                     ("ssml", ssml, False)):
+            if value != neutral:
+                raise InvalidInput(f"{name}: bundle {self.bundle.name!r} (VibeVoice) does not take it")
+        gain = volume_gain(volume)
         options = self.options(cfg=cfg, steps=steps, seed=seed, max_latents=max_latents)
         script, voices = self._as_script(text, prompt_audio, voices)
         prompt = self._prepare(script, voices, prompt_sample_rate, options.seed)
-        n = 0
+        if progress is not None:
+            progress(0, 1, script)
         for _, audio in self.generate_steps(prompt, options=options):
             if audio is not None:
-                n += 1
-                if progress is not None:
-                    progress(n)
-                yield audio
+                yield apply_gain(audio, gain)
 
     def synthesize(self, text: str, prompt_audio=None, prompt_text: str | None = None, **options) -> Audio:
         """The whole script as one Audio (``stream``'s chunks joined)."""
