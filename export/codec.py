@@ -1,6 +1,6 @@
-"""Export a codec (RVQ: EnCodec / SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE, VibeVoice's acoustic
-sigma-VAE; vocoders: Vocos, HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end) to a
-voxlite bundle.
+"""Export a codec (RVQ: EnCodec, UniAudio's SoundStream, DAC; continuous: WaveVAE = VoxCPM's AudioVAE, VibeVoice's
+acoustic sigma-VAE; vocoders: Vocos, HiFi-GAN, BigVGAN, whose "latents" are the log-mel frames of the shared front end)
+to a voxlite bundle.
 
     python -m export codec --family encodec --checkpoint encodec_24khz-d7cc33bc.th --out bundles/encodec24
     python -m export codec --family encodec --config tiny --random-init --seed 0 --out /tmp/tiny-codec
@@ -180,6 +180,36 @@ def encodec_parts(checkpoint: str | None, config: str | None, seed: int) -> Code
     return CodecParts("encodec", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
                       model.encoder, dec, jsonable(dataclasses.asdict(cfg)), model.quantizer, stream,
                       decoder_min_frames=min_frames_for(dec, upsampling=True), config_source=source)
+
+
+def soundstream_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
+    """UniAudio's 16 kHz SoundStream (EnCodec's non-causal SEANet + RVQ, hop 320). With a checkpoint: the codec
+    trainer's .pth (``codec_model`` state dict) or a bare state dict; its config from ``generator.config`` of a
+    config.yaml beside it (or in the directory), else the ``--config`` preset if given, else the weights' shapes."""
+    from voxlite.models.soundstream import PRESETS, SoundStream
+
+    if checkpoint:
+        from voxlite.convert.soundstream import config_from_state, load_official, read_checkpoint
+
+        state, yaml_config = read_checkpoint(checkpoint)
+        if yaml_config is not None:
+            cfg, source = yaml_config, "checkpoint config.yaml"
+        elif config is not None:
+            name, cfg = _preset("soundstream", PRESETS, config)
+            source = f"preset {name}"
+        else:
+            cfg, source = config_from_state(state), "sizes from the checkpoint's shapes"
+        model = load_official(state, cfg)
+    else:
+        name, cfg = _preset("soundstream", PRESETS, config)
+        source = f"preset {name}"
+        torch.manual_seed(seed)
+        model = SoundStream(cfg)
+        _randomize(model, seed)
+    model.eval()
+    return CodecParts("soundstream", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
+                      model.encoder, model.decoder, jsonable(dataclasses.asdict(cfg)), model.quantizer,
+                      decoder_min_frames=min_frames_for(model.decoder, upsampling=True), config_source=source)
 
 
 def dac_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
@@ -398,10 +428,11 @@ def _encodec_presets():
             "encodec_48khz": RVQCodecConfig.encodec_48khz}
 
 
-FAMILIES = {"encodec": encodec_parts, "dac": dac_parts, "wavevae": wavevae_parts, "vibevoice": vibevoice_parts,
-            "vocos": vocos_parts, "hifigan": hifigan_parts, "bigvgan": bigvgan_parts}
-DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "dac": "44khz", "wavevae": "voxcpm-0.5b", "vibevoice": "acoustic",
-                   "vocos": "mel_24khz", "hifigan": "audioldm2", "bigvgan": "v2_24khz_100band_256x"}
+FAMILIES = {"encodec": encodec_parts, "soundstream": soundstream_parts, "dac": dac_parts, "wavevae": wavevae_parts,
+            "vibevoice": vibevoice_parts, "vocos": vocos_parts, "hifigan": hifigan_parts, "bigvgan": bigvgan_parts}
+DEFAULT_CONFIGS = {"encodec": "encodec_24khz", "soundstream": "uniaudio_16khz", "dac": "44khz",
+                   "wavevae": "voxcpm-0.5b", "vibevoice": "acoustic", "vocos": "mel_24khz", "hifigan": "audioldm2",
+                   "bigvgan": "v2_24khz_100band_256x"}
 
 
 def _randomize(model: nn.Module, seed: int) -> None:

@@ -242,6 +242,9 @@ def main(argv=None, prog: str | None = None) -> int:
                          "layout; sizes from its config.json)", config_default="tiny",
                          config_help="preset for --random-init (tiny, 1.5b)")
     parser.add_argument("--tokenizer", help="the Qwen2.5 tokenizer.json (text input); --random-init makes a tiny one")
+    parser.add_argument("--int8-blockwise", nargs="*", default=[], metavar="GRAPH",
+                        help="lm graphs whose int8 variant gets block-wise scales (e.g. step diffusion) instead of "
+                             "dynamic quantization's one scale per activation tensor")
     parser.add_argument("--max-positions", type=int, default=65536,
                         help="KV cache positions the runtime may fill (script + voice prompts + generated latents)")
     args = parser.parse_args(argv)
@@ -256,7 +259,7 @@ def main(argv=None, prog: str | None = None) -> int:
         print("warning: no --tokenizer; the bundle takes token ids only (no text input)", file=sys.stderr)
     out = export_vibevoice(model, args.out, precisions=tuple(args.precision), name=args.name,
                            provenance=provenance, overwrite=args.overwrite, tokenizer=tokenizer,
-                           max_positions=args.max_positions)
+                           max_positions=args.max_positions, int8_blockwise=tuple(args.int8_blockwise))
     print(f"wrote {out}")
     return 0
 

@@ -1,6 +1,7 @@
 """Codec bundles end to end: export (tiny configs, random weights) -> bundle -> pipeline on ONNX Runtime and
 OpenVINO, against the PyTorch reference: codes, waveforms, streaming == offline, quantized bounds, CLI, errors.
-Covers RVQ codecs (EnCodec, DAC), the WaveVAEs (VoxCPM, VibeVoice), and vocoders behind the mel front end (Vocos, HiFi-GAN, BigVGAN)."""
+Covers RVQ codecs (EnCodec, UniAudio's SoundStream, DAC), the WaveVAEs (VoxCPM, VibeVoice), and vocoders behind the
+mel front end (Vocos, HiFi-GAN, BigVGAN)."""
 import numpy as np
 import pytest
 import soundfile as sf
@@ -18,7 +19,7 @@ from voxlite.errors import AudioError, InvalidInput  # noqa: E402
 EXPORTS = {}
 
 
-@pytest.fixture(scope="module", params=["encodec", "dac", "wavevae", "vibevoice", "vocos", "hifigan",
+@pytest.fixture(scope="module", params=["encodec", "soundstream", "dac", "wavevae", "vibevoice", "vocos", "hifigan",
                                                  "bigvgan"])
 def exported(request, tmp_path_factory):
     family = request.param
