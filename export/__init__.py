@@ -33,6 +33,7 @@ EXPORTERS: dict[str, tuple[str, str]] = {
                       "voxcpm bundle"),
     "valle": ("export.valle", "VALL-E / VALL-E X (checkpoint + EnCodec + phoneme table, or a random tiny model; "
               "--speechx adds task prompting) -> valle bundle"),
+    "uniaudio": ("export.uniaudio", "UniAudio (LM + SoundStream checkpoints, or random tiny) -> uniaudio bundle"),
     "audioldm2": ("export.audioldm2", "AudioLDM 2 (a checkpoint directory in diffusers' layout) -> audioldm2 "
                   "bundle (text to sound / music, or speech)"),
     "vibevoice": ("export.vibevoice", "VibeVoice (a transformers or Microsoft checkpoint directory, or a random "

@@ -10,6 +10,7 @@ from .base import HParams
 from .codec import CodecHParams, StreamState, StreamWindow
 from .mela_tts import MelaTTSLMHParams
 from .text import TextHParams
+from .uniaudio import UniAudioLMHParams
 from .valle import SPEECHX_TASKS, VallELMHParams
 from .vibevoice import ScriptTemplate, VibeVoiceLMHParams
 from .voxcpm import KVGroup, VoxCPMLMHParams
@@ -21,6 +22,7 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "voxcpm-lm": VoxCPMLMHParams,
     "mela-tts-lm": MelaTTSLMHParams,
     "valle-lm": VallELMHParams,
+    "uniaudio-lm": UniAudioLMHParams,
     "vibevoice-lm": VibeVoiceLMHParams,
     "audioldm2-prompt": AudioLDM2PromptHParams,
     "audioldm2-lm": AudioLDM2LMHParams,
@@ -41,6 +43,6 @@ def check_components(bundle) -> None:
 
 
 __all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
-           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "MelaTTSLMHParams", "StreamState", "StreamWindow", "TextHParams", "SPEECHX_TASKS", "VallELMHParams",
+           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "MelaTTSLMHParams", "StreamState", "StreamWindow", "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams",
            "ScriptTemplate", "VibeVoiceLMHParams",
            "VoxCPMLMHParams"]

@@ -291,6 +291,53 @@ class UniAudioLM(nn.Module):
         z, present = self.local_stack(z[:, None], past=past)
         return self.lm_head(z[:, 0]), present
 
+    # ------------------------------------------------------------------------------------------ export steps
+    def prefill_frames(self, frames: torch.Tensor, features: torch.Tensor, feature_mask: torch.Tensor
+                       ) -> tuple[torch.Tensor, KV]:
+        """``global_prefix`` in graph form: frames (B, P, r) ids (ending with the frame the first step reads),
+        features (B, P, continuous_dim) and feature_mask (B, P) (1 on frames that are a continuous segment's
+        placeholders: their global input is ``W_t5 features`` instead of their embedding) -> global-to-local
+        (B, P, r, C) and the global KV of positions 0 .. P-1."""
+        c = self.config
+        B, P, _ = frames.shape
+        sos = torch.full_like(frames[:, :1], c.global_sos)
+        xg = torch.cat((sos, frames[:, :-1]), dim=1)  # the one-frame shift
+        h = self.global_embed(xg).reshape(B, P, c.n_state)
+        feats = torch.cat((torch.zeros_like(features[:, :1]), features[:, :-1]), dim=1)
+        mask = torch.cat((torch.zeros_like(feature_mask[:, :1]), feature_mask[:, :-1]), dim=1)
+        h = torch.where(mask[..., None] > 0.5, self.continuous["text_t5"](feats), h)
+        h = h + self.global_pos.weight[:P]
+        h, cache = self.global_stack(h)
+        return self.split_global(h), cache
+
+    def global_step_buffer(self, frame: torch.Tensor, length: torch.Tensor, cache: tuple[torch.Tensor, ...]
+                           ) -> tuple[torch.Tensor, KV]:
+        """``global_step`` with the past in fixed-size buffers (one (2, B, H, capacity, Dh) per layer, ``length``
+        (1,) of them filled): frame (B, r) at global position ``length`` -> global-to-local (B, r, C), new K/V."""
+        c = self.config
+        B = frame.shape[0]
+        h = self.global_embed(frame).reshape(B, 1, c.n_state) + self.global_pos(length.reshape(1, 1))
+        h, present = self.global_stack.forward_buffer(h, length, cache)
+        return self.split_global(h)[:, 0], present
+
+    def allowed_rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Joint ids local step ``index`` ((1,) int64) may emit, in the order of ``local_step_buffer``'s logits:
+        codebook ``index``'s ``audio_bins`` ids, then ``<audio_end>``."""
+        c = self.config
+        codes = c.audio_offset + c.audio_bins * index.reshape(1) + torch.arange(c.audio_bins, device=index.device)
+        return torch.cat((codes, torch.full_like(codes[:1], c.audio_end)))
+
+    def local_step_buffer(self, token: torch.Tensor, index: torch.Tensor, g2l: torch.Tensor,
+                          cache: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, KV]:
+        """``local_step`` with the past (local positions 0 .. index-1) in fixed-size buffers, returning only the
+        logits of the ids the step may emit (``allowed_rows(index)``: (B, audio_bins + 1)); the full-vocabulary
+        normalisation of the reference's log-softmax is a per-row constant, which top-k and the temperature
+        softmax ignore."""
+        z = self.local_embed(token) + g2l + self.local_pos(index.reshape(1))
+        z, present = self.local_stack.forward_buffer(z[:, None], index, cache)
+        weight = self.lm_head.weight[self.allowed_rows(index)]  # (audio_bins + 1, C)
+        return z[:, 0] @ weight.t(), present
+
     # ------------------------------------------------------------------------------------------ generation
     def allowed_ids(self, index: int) -> torch.Tensor:
         """Ids local step ``index`` may emit (codebook ``index`` and ``<audio_end>``) as a bool (n_vocab,) mask."""
@@ -305,7 +352,8 @@ class UniAudioLM(nn.Module):
     def generate(self, prefix_ids: torch.Tensor, *, mode: str = "greedy", topk: int = 30, temperature: float = 1.0,
                  minlen: int = 0, maxlen: int | None = None, draw: Callable[[torch.Tensor], int] | None = None,
                  generator: torch.Generator | None = None,
-                 conti_segments: Sequence[ContinuousSegment] | None = None) -> UniAudioGeneration:
+                 conti_segments: Sequence[ContinuousSegment] | None = None,
+                 draw_with_ids: Callable[[torch.Tensor, torch.Tensor], int] | None = None) -> UniAudioGeneration:
         """Generate audio frames after ``prefix_ids`` (r P,) (the conditioning sequence up to and including the
         ``<audio_start>`` frame).
 
@@ -313,7 +361,8 @@ class UniAudioLM(nn.Module):
         least ``minlen`` frames counting the one that ends it); at most ``maxlen`` frames are generated (None or more
         than the context allows: up to global position n_ctx - 1, i.e. n_ctx - P frames). ``mode`` "greedy" takes
         the best id, "sampling" draws an index into the top-``topk`` distribution with ``draw(probs) -> int``
-        (default ``torch.multinomial`` with ``generator``).
+        (default ``torch.multinomial`` with ``generator``); ``draw_with_ids(probs, ids) -> int``, if given, is used
+        instead and also sees the joint ids of the top-k entries (to replay a sampler that walks ids in index order).
 
         Differences from the official loop, none of which the parity configuration reaches: the global attention is
         causal whatever ``config.prefix_lm`` says (the official prefix-LM inference fails on an empty mask); the
@@ -362,7 +411,7 @@ class UniAudioLM(nn.Module):
                     k = 0
                 else:
                     p = torch.softmax(values / temperature, dim=-1)
-                    k = draw(p)
+                    k = draw_with_ids(p, indices) if draw_with_ids is not None else draw(p)
                     probs_out.append(p)
                     draws.append(k)
                 chosen = int(indices[k])

@@ -16,6 +16,7 @@ FAMILIES: dict[str, str] = {
     "voxcpm": "voxlite.pipelines.voxcpm:VoxCPMModel",
     "mela_tts": "voxlite.pipelines.mela_tts:MelaTTSModel",
     "valle": "voxlite.pipelines.valle:VallEModel",
+    "uniaudio": "voxlite.pipelines.uniaudio:UniAudioModel",
     "audioldm2": "voxlite.pipelines.audioldm2:AudioLDM2Model",
     "vibevoice": "voxlite.pipelines.vibevoice:VibeVoiceModel",
 }

@@ -1,0 +1,397 @@
+"""Export UniAudio (the MegaByte LM over a joint vocabulary + its 16 kHz SoundStream codec) to a voxlite bundle
+(``model_type: "uniaudio"``).
+
+    python -m export uniaudio --random-init --config tiny --seed 0 --out /tmp/tiny-uniaudio [--precision fp32 int8]
+    python -m export uniaudio --checkpoint ~/models/uniaudio/ep1.checkpoint \\
+        --codec-checkpoint ~/models/uniaudio/codec/ckpt_01135000.pth --out bundles/uniaudio --precision fp32 int8
+
+Nothing is downloaded. With ``--checkpoint``: the LM's weights (a training checkpoint, its ``model`` entry, or a bare
+state dict; ``voxlite.convert.uniaudio``), its constructor arguments and its token list from the training
+``config.yaml`` beside it (or ``--lm-config``; ``--token-list``: a file with one token per line, or a JSON list, if
+the config has none); the codec from ``--codec-checkpoint`` (``voxlite.convert.soundstream``: its config.yaml or the
+weights' shapes). The codec's codebook size must be the token list's ``<audio_N>`` bins.
+
+Graphs of component ``lm`` (each verified against the PyTorch reference before the bundle is written: fp32 within
+1e-4 max abs, quantized variants within ``MIN_SNR_DB``):
+
+- ``global_prefill``: ``frames`` (1, P, 3) int64 (the prefix up to and including the ``<audio_start>`` frame),
+  ``features`` (1, P, continuous_dim) float32 and ``feature_mask`` (1, P) float32 (1 on frames holding T5
+  placeholders, whose features replace their embedding; zeros elsewhere) -> ``g2l`` (1, P, 3, C) (global->local
+  rows of every prefix position) and ``present.global.<i>.key|value`` (1, H, P, Dh).
+- ``global_step``: ``frame`` (1, 3) int64 at global position ``length`` (1,) int64 and ``cache.global.<i>``
+  (2, 1, H, capacity, Dh) (the runtime's buffers, ``length`` slots filled) -> ``g2l`` (1, 3, C), ``present.global.*``
+  (1, H, 1, Dh).
+- ``local_step``: ``token`` (1,) int64 (``<mega_local>`` at local position 0, else the previous id), ``index`` (1,)
+  int64 the local position (= the codebook), ``g2l`` (1, C) that position's row, ``cache.local.<i>``
+  (2, 1, H, 3, Dh) -> ``logits`` (1, bins + 1): codebook ``index``'s ids then ``<audio_end>`` (the only ids the
+  step may emit), ``present.local.*``.
+
+Component ``codec``: the SoundStream (``export.codec.write_codec_component``: encoder, decoder, codebooks).
+Capabilities: ``speech-to-speech`` when the bundle has a task whose inputs are all audio (SE, Speech_RIR, Spex);
+the UniAudio task list (hparams ``tasks``) is what the runtime's task methods accept. Text-to-speech /
+text-to-audio are not declared: they need a phone front end / a T5 encoder this bundle does not carry yet (the
+runtime takes phone ids and T5 features directly).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from voxlite.bundle import BundleWriter
+from voxlite.hparams import KVGroup, UniAudioLMHParams
+
+from . import ExportError
+from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, write_codec_component
+from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, kv_buffers, weights_provenance, \
+    write_graphs
+
+# SNR (dB) of the quantized graphs' outputs against fp32 on the verify inputs. At the tiny random width (72) the
+# LM graphs are exported with block-wise int8 (per-block scales; dynamic int8's one scale per activation tensor is
+# too coarse there, as for VALL-E): measured 42-44 dB on g2l and K/V, 56 dB on the local logits.
+MIN_SNR_DB = {"fp16": {"logits": 25.0, "g2l": 25.0}, "int8": {"logits": 20.0, "g2l": 20.0}}
+LM_GRAPHS = ("global_prefill", "global_step", "local_step")
+UNIAUDIO_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB, graphs={g: CODEC_BOUNDS for g in ("encoder", "decoder")})
+
+# UniAudio's special tokens in id order (its data loader's list); the rest of the first 128 ids are unused
+SPECIAL_TOKENS = (
+    "<pad>", "<continuous_token>", "<start>", "<end>", "<phone_start>", "<phone_end>", "<text_start>", "<text_end>",
+    "<audio_start>", "<audio_end>", "<image_start>", "<image_end>", "<audio_prompt_start>", "<audio_prompt_end>",
+    "<text_prompt_start>", "<text_prompt_end>", "<semantic_start>", "<semantic_end>", "<tts_task>",
+    "<plain_tts_task>", "<lm_task>", "<phone_to_semantic_task>", "<semantic_to_acoustic_task>", "<mega_global>",
+    "<mega_local>", "<text_emb_start>", "<text_emb_end>", "<asr_task>", "<VC_task>", "<AT_task>",
+    "<class_event_start>", "<class_event_end>", "<Spex_task>", "<TTA_task>", "<rvq_start>", "<rvq_end>",
+    "<TSS_task>", "<text_t5_start>", "<text_t5_end>", "<SV_task>", "<sv_bool_start>", "<sv_bool_end>", "<SE_task>",
+    "<sing_task>", "<sing_phone_start>", "<sing_phone_end>", "<sing_midi_start>", "<sing_midi_end>", "<TTM_task>",
+    "<Audit_task>", "<InstructTTS_task>", "<Speech_RIR_task>", "<speech_edit_task>")
+N_SPECIAL_IDS = 128
+# data-token runs after the audio range, per preset (the public recipe's tokenizers; tiny: the parity fixture's)
+DATA_SIZES = {"v1": {"phone": 306, "semantic": 500, "sing_phone": 68, "sing_midi": 138},
+              "tiny": {"phone": 13, "semantic": 17, "sing_phone": 5, "sing_midi": 8}}
+# the tasks of the released UniAudio model (the paper's 11); a checkpoint declares these unless --tasks says
+RELEASED_TASKS = ("tts", "VC", "SE", "Spex", "sing", "TTM", "TSS", "Audit", "Speech_RIR", "InstructTTS",
+                  "speech_edit")
+AUDIO_ONLY_TASKS = ("SE", "Speech_RIR", "Spex")  # speech-to-speech: every input is audio the codec encodes
+
+
+def make_token_list(bins: int, sizes: dict[str, int], codebooks: int = 3) -> list[str]:
+    """A token list in UniAudio's layout: the specials (padded to 128 ids), ``<audio_0..>`` (codebooks x bins + 1
+    mask id), then ``<{kind}_N>`` runs of ``sizes``."""
+    tokens = list(SPECIAL_TOKENS) + ["<unused_special_token>"] * (N_SPECIAL_IDS - len(SPECIAL_TOKENS))
+    tokens += [f"<audio_{i}>" for i in range(codebooks * bins + 1)]
+    for kind, n in sizes.items():
+        tokens += [f"<{kind}_{i}>" for i in range(n)]
+    return tokens
+
+
+def supported_tasks(token_list) -> tuple[str, ...]:
+    """Tasks the token list can build and whose target is audio (what the graphs generate)."""
+    from voxlite.errors import BundleError
+
+    out = []
+    for task in _task_formats():
+        try:
+            UniAudioLMHParams.check(_probe(token_list, (task,)))
+        except (ValueError, BundleError):
+            continue
+        out.append(task)
+    return tuple(out)
+
+
+def _task_formats():
+    from voxlite.pipelines.uniaudio_sequences import TASK_FORMATS
+
+    return TASK_FORMATS
+
+
+def _probe(token_list, tasks) -> UniAudioLMHParams:
+    kv = {"global": KVGroup(1, 1, 1), "local": KVGroup(1, 1, 1)}
+    return UniAudioLMHParams(token_list=tuple(token_list), n_ctx=1, n_state=3, na_repeat=3, continuous_dim=1, kv=kv,
+                             tasks=tuple(tasks))
+
+
+def check_layout(config, token_list) -> None:
+    """The LM's configuration must agree with the token list (the runtime reads every offset from the list)."""
+    from voxlite.errors import InvalidInput
+    from voxlite.pipelines.uniaudio_sequences import UniAudioVocabulary
+
+    try:
+        vocab = UniAudioVocabulary.from_token_list(token_list)
+        facts = {"n_vocab": len(vocab), "audio_offset": vocab.data_range("audio")[0], "audio_bins": vocab.bins,
+                 "audio_start": vocab.special("<audio_start>"), "audio_end": vocab.special("<audio_end>"),
+                 "local_sos": vocab.special("<mega_local>"), "global_sos": vocab.special("<mega_global>")}
+    except InvalidInput as e:
+        raise ExportError(f"token list: {e}") from None
+    wrong = {k: (getattr(config, k), v) for k, v in facts.items() if getattr(config, k) != v}
+    if wrong:
+        raise ExportError(f"the LM configuration disagrees with the token list (config, list): {wrong}")
+
+
+# -- export wrappers ---------------------------------------------------------------------------------------------
+class _Prefill(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, frames, features, feature_mask):
+        g2l, kv = self.model.prefill_frames(frames, features, feature_mask)
+        return (g2l, *kv)
+
+
+class _GlobalStep(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, frame, length, *cache):
+        g2l, kv = self.model.global_step_buffer(frame, length, tuple(cache))
+        return (g2l, *kv)
+
+
+class _LocalStep(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, token, index, g2l, *cache):
+        logits, kv = self.model.local_step_buffer(token, index, g2l, tuple(cache))
+        return (logits, *kv)
+
+
+def _names(group: str, n_layers: int) -> tuple[list[str], list[str]]:
+    return ([f"cache.{group}.{i}" for i in range(n_layers)],
+            [f"present.{group}.{i}.{kv}" for i in range(n_layers) for kv in ("key", "value")])
+
+
+def randomize(model: nn.Module, seed: int) -> None:
+    """Random-init export: LayerNorm gains start at 1 and biases at 0; spread them so a wrong graph cannot hide."""
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                p.add_(0.3 * torch.randn(p.shape, generator=g))
+
+
+def uniaudio_specs(model, token_list, tasks, *, defaults: dict | None = None) -> tuple[dict, UniAudioLMHParams]:
+    c = model.config
+    r = c.na_repeat
+    g = torch.Generator().manual_seed(4321)
+    P = 9
+    frames = torch.randint(0, c.n_vocab, (1, P, 1), generator=g).repeat(1, 1, r)
+    frames[0, 3] = torch.randint(c.audio_offset, c.audio_offset + c.audio_bins, (r,), generator=g)
+    features = torch.randn(1, P, c.continuous_dim, generator=g)
+    feature_mask = torch.zeros(1, P)
+    feature_mask[0, 4:7] = 1.0  # a continuous segment (its frames' features replace their embeddings)
+    features = features * feature_mask[..., None]
+    with torch.no_grad():
+        _, gkv = model.prefill_frames(frames, features, feature_mask)
+        g2l, _ = model.global_step_buffer(frames[:, -1], torch.tensor([P]), tuple(kv_buffers(gkv, P, g, 0)))
+        # two local positions filled: the verify step is position 2 (the last codebook)
+        token = torch.tensor([c.local_sos])
+        local_past = None
+        for l in range(2):
+            _, present = model.local_step(token, g2l[:, l], l, local_past)
+            local_past = present if local_past is None else tuple(torch.cat((a, b), 2)
+                                                                   for a, b in zip(local_past, present))
+            token = torch.tensor([c.audio_offset + c.audio_bins * l + l])
+    gcache = kv_buffers(gkv, P, g)
+    lcache = kv_buffers(local_past, 2, g, spare=r - 2)  # capacity r: the local cache is fixed-size
+    gin, gout = _names("global", c.n_layer)
+    lin, lout = _names("local", c.n_local_layers)
+    frame = frames[:, -1]
+    specs = {
+        "global_prefill": (_Prefill(model), (frames, features, feature_mask), ["frames", "features", "feature_mask"],
+                           ["g2l", *gout], {"frames": {1: "frames"}, "features": {1: "frames"},
+                                            "feature_mask": {1: "frames"}, "g2l": {1: "frames"},
+                                            **{n: {2: "frames"} for n in gout}}),
+        "global_step": (_GlobalStep(model), (frame, torch.tensor([P]), *gcache), ["frame", "length", *gin],
+                        ["g2l", *gout], {n: {3: "capacity"} for n in gin}),
+        "local_step": (_LocalStep(model), (token, torch.tensor([2]), g2l[:, 2], *lcache),
+                       ["token", "index", "g2l", *lin], ["logits", *lout], {}),
+    }
+    head_dim = c.n_state // c.n_head
+    hparams = UniAudioLMHParams(
+        token_list=tuple(token_list), n_ctx=c.n_ctx, n_state=c.n_state, na_repeat=r, continuous_dim=c.continuous_dim,
+        kv={"global": KVGroup(n_layers=c.n_layer, n_kv_heads=c.n_head, head_dim=head_dim),
+            "local": KVGroup(n_layers=c.n_local_layers, n_kv_heads=c.n_head, head_dim=head_dim)},
+        tasks=tuple(tasks), config=jsonable(c.to_dict()), **(defaults or {}))
+    hparams.check()
+    return specs, hparams
+
+
+def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, tasks=None, precisions=("fp32",),
+                    name: str | None = None, provenance: dict | None = None, overwrite: bool = False,
+                    int8_blockwise=(), defaults: dict | None = None, log=print) -> Path:
+    """Write the bundle: ``lm`` (kind ``uniaudio-lm``) and ``codec``. ``tasks``: the UniAudio tasks the weights were
+    trained for (None: every task the token list can build with an audio target)."""
+    precisions = check_precisions(precisions)
+    c = model.config
+    check_layout(c, token_list)
+    if codec.kind != "rvq" or codec.config.get("codebook_size") != c.audio_bins or \
+            codec.config.get("n_q", 0) < c.na_repeat:
+        raise ExportError(f"the codec must be an RVQ codec with >= {c.na_repeat} codebooks of {c.audio_bins} codes "
+                          f"(the token list's <audio_N> bins); got {codec.family} {codec.config.get('n_q')} x "
+                          f"{codec.config.get('codebook_size')}")
+    available = supported_tasks(token_list)
+    tasks = available if tasks is None else tuple(tasks)
+    missing = [t for t in tasks if t not in available]
+    if missing:
+        raise ExportError(f"tasks {missing}: the token list cannot build them, or their target is not audio "
+                          f"(buildable: {', '.join(available)})")
+    if not tasks:
+        raise ExportError("the bundle would do nothing: no task")
+    specs, hparams = uniaudio_specs(model, token_list, tasks, defaults=defaults)
+    capabilities = ["speech-to-speech"] if any(t in AUDIO_ONLY_TASKS for t in tasks) else []
+    with BundleWriter(out, model_type="uniaudio", name=name or "uniaudio", sample_rate=codec.sample_rate,
+                      default_precision="fp32", capabilities=capabilities, provenance=provenance or {},
+                      overwrite=overwrite) as writer:
+        writer.component("lm", kind="uniaudio-lm", hparams=hparams.to_json())
+        metadata = {"family": "uniaudio", "sample_rate": codec.sample_rate}
+        with tempfile.TemporaryDirectory() as tmp:
+            write_graphs(writer, specs, tmp, precisions=precisions, bounds=UNIAUDIO_BOUNDS, log=log,
+                         shared_data="weights", metadata=metadata, component="lm",
+                         int8_blockwise=tuple(int8_blockwise))
+            write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata)
+        return writer.finish()
+
+
+# -- sources ----------------------------------------------------------------------------------------------------
+def random_codec(bins: int, config: str, seed: int) -> CodecParts:
+    """A random SoundStream whose codebooks have ``bins`` codes (the LM's): the parity fixture's size for ``tiny``,
+    the released codec's otherwise."""
+    from voxlite.models.soundstream import PRESETS, SoundStream
+
+    from .codec import _randomize, min_frames_for
+
+    name = "tiny" if config == "tiny" else "uniaudio_16khz"
+    cfg = dataclasses.replace(PRESETS[name](), codebook_size=bins)
+    torch.manual_seed(seed)
+    model = SoundStream(cfg)
+    _randomize(model, seed)
+    model.eval()
+    return CodecParts("soundstream", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
+                      model.encoder, model.decoder, jsonable(dataclasses.asdict(cfg)), model.quantizer,
+                      decoder_min_frames=min_frames_for(model.decoder, upsampling=True),
+                      config_source=f"preset {name}, {bins} codes per codebook")
+
+
+def build_random(config: str, seed: int):
+    """(model, token list) of a preset with random weights."""
+    from voxlite.models.uniaudio import UniAudioConfig, UniAudioLM
+
+    presets = {"tiny": UniAudioConfig.tiny, "v1": UniAudioConfig.v1}
+    if config not in presets:
+        raise ExportError(f"unknown --config {config!r} (presets: {', '.join(presets)})")
+    cfg = presets[config]()
+    torch.manual_seed(seed)
+    model = UniAudioLM(cfg)
+    randomize(model, seed)
+    return model.eval(), make_token_list(cfg.audio_bins, DATA_SIZES[config], cfg.na_repeat)
+
+
+_ALIASES = {"n_embd": "n_state", "non_acoustic_repeat": "na_repeat", "non-acoustic-repeat": "na_repeat"}
+
+
+def read_lm_config(checkpoint: str | Path, lm_config: str | None, token_list_file: str | None
+                   ) -> tuple[dict, list[str]]:
+    """(MegaByteModel constructor kwargs, token list) of a checkpoint: its training ``config.yaml`` (beside the
+    checkpoint or in its directory, or ``lm_config``) gives n_layer / n_head / n_embd / ... and the token list."""
+    import yaml
+
+    path = Path(lm_config) if lm_config else None
+    if path is None:
+        ck = Path(checkpoint)
+        for cand in ((ck / "config.yaml",) if ck.is_dir() else (ck.with_name("config.yaml"),
+                                                                 ck.parent.parent / "config.yaml")):
+            if cand.is_file():
+                path = cand
+                break
+    if path is None or not path.is_file():
+        raise ExportError(f"{checkpoint}: no config.yaml beside it; give --lm-config (the training config.yaml)")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ExportError(f"{path}: not a mapping")
+    kwargs = {}
+    for key, value in raw.items():
+        key = _ALIASES.get(key, key)
+        if key in ("n_vocab", "n_ctx", "n_state", "n_head", "n_layer", "prefix_lm", "na_repeat", "local_sos",
+                   "global_sos"):
+            kwargs[key] = value
+    tokens = raw.get("token_list")
+    if token_list_file:
+        text = Path(token_list_file).read_text(encoding="utf-8")
+        tokens = json.loads(text) if text.lstrip().startswith("[") else [t for t in text.splitlines() if t.strip()]
+    if not isinstance(tokens, list) or not tokens:
+        raise ExportError(f"{path}: no token_list; give --token-list (one token per line, or a JSON list)")
+    missing = {"n_state", "n_head", "n_layer"} - set(kwargs)
+    if missing:
+        raise ExportError(f"{path}: missing {sorted(missing)} (n_embd, n_head, n_layer of the training config)")
+    kwargs.setdefault("n_vocab", len(tokens))
+    for key, name in (("local_sos", "<mega_local>"), ("global_sos", "<mega_global>")):
+        if key not in kwargs and name in tokens:
+            kwargs[key] = tokens.index(name)
+    return kwargs, tokens
+
+
+def build_checkpoint(checkpoint: str, lm_config: str | None, token_list_file: str | None):
+    from voxlite.convert.common import read_state_dict
+    from voxlite.convert.uniaudio import load_official
+
+    kwargs, tokens = read_lm_config(checkpoint, lm_config, token_list_file)
+    ck = Path(checkpoint)
+    if ck.is_dir():
+        found = sorted(ck.glob("*.checkpoint")) or sorted(ck.glob("*.pt")) or sorted(ck.glob("*.pth"))
+        if not found:
+            raise ExportError(f"{ck}: no *.checkpoint / *.pt / *.pth weights")
+        ck = found[-1]
+    try:
+        model = load_official(read_state_dict(str(ck)), kwargs, tokens)
+    except ValueError as e:
+        raise ExportError(f"{ck}: {e}") from None
+    return model, tokens
+
+
+def main(argv=None, prog: str | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    add_source_arguments(parser, checkpoint_help="UniAudio LM checkpoint (training checkpoint or state dict; a "
+                         "directory: its newest *.checkpoint), with its training config.yaml beside it",
+                         config_default="tiny", config_help="preset for --random-init (tiny, v1)")
+    parser.add_argument("--codec-checkpoint", help="UniAudio's SoundStream checkpoint (codec .pth, config.yaml "
+                        "beside it); required with --checkpoint")
+    parser.add_argument("--lm-config", help="the LM's training config.yaml (default: beside the checkpoint)")
+    parser.add_argument("--token-list", help="the joint token list (one per line, or JSON), if config.yaml has none")
+    parser.add_argument("--tasks", nargs="+", help="UniAudio tasks to declare (default: random-init every "
+                        "buildable task; a checkpoint the released model's 11)")
+    parser.add_argument("--int8-blockwise", action="store_true", help="block-wise int8 lm graphs (default for "
+                        "models narrower than 256)")
+    args = parser.parse_args(argv)
+    weights = weights_provenance(parser, args)
+    if args.checkpoint:
+        if not args.codec_checkpoint:
+            parser.error("a checkpoint needs its codec: give --codec-checkpoint")
+        from .codec import soundstream_parts
+
+        model, tokens = build_checkpoint(args.checkpoint, args.lm_config, args.token_list)
+        codec = soundstream_parts(args.codec_checkpoint, None, args.seed)
+        tasks = args.tasks or tuple(t for t in RELEASED_TASKS if t in supported_tasks(tokens))
+    else:
+        model, tokens = build_random(args.config, args.seed)
+        codec = random_codec(model.config.audio_bins, args.config, args.seed)
+        tasks = args.tasks
+    provenance = {"family": "uniaudio", "config": "checkpoint" if args.checkpoint else args.config,
+                  "weights": weights, "codec": codec.config_source}
+    out = export_uniaudio(model, codec, tokens, args.out, tasks=tasks, precisions=tuple(args.precision),
+                          name=args.name, provenance=provenance, overwrite=args.overwrite,
+                          int8_blockwise=LM_GRAPHS if args.int8_blockwise or model.config.n_state < 256 else ())
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
