@@ -9,6 +9,7 @@ from .audioldm2 import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioLDM2Pr
 from .base import HParams
 from .codec import CodecHParams, StreamState, StreamWindow
 from .mela_tts import MelaTTSLMHParams
+from .semantic_units import SemanticUnitsHParams
 from .text import TextHParams
 from .uniaudio import UniAudioLMHParams
 from .valle import SPEECHX_TASKS, VallELMHParams
@@ -29,6 +30,7 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "audioldm2-unet": AudioLDM2UNetHParams,
     "audioldm2-decoder": AudioLDM2DecoderHParams,
     "clap-audio": ClapAudioHParams,
+    "semantic-units": SemanticUnitsHParams,
 }
 
 
@@ -43,6 +45,6 @@ def check_components(bundle) -> None:
 
 
 __all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
-           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "MelaTTSLMHParams", "StreamState", "StreamWindow", "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams",
+           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "MelaTTSLMHParams", "SemanticUnitsHParams", "StreamState", "StreamWindow", "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams",
            "ScriptTemplate", "VibeVoiceLMHParams",
            "VoxCPMLMHParams"]
