@@ -206,10 +206,16 @@ def soundstream_parts(checkpoint: str | None, config: str | None, seed: int) -> 
         torch.manual_seed(seed)
         model = SoundStream(cfg)
         _randomize(model, seed)
+    return soundstream_model_parts(model, source)
+
+
+def soundstream_model_parts(model, config_source: str = "") -> CodecParts:
+    """CodecParts of a built ``SoundStream`` (a codec bundle's, or the one inside a UniAudio bundle)."""
     model.eval()
+    cfg = model.cfg
     return CodecParts("soundstream", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
                       model.encoder, model.decoder, jsonable(dataclasses.asdict(cfg)), model.quantizer,
-                      decoder_min_frames=min_frames_for(model.decoder, upsampling=True), config_source=source)
+                      decoder_min_frames=min_frames_for(model.decoder, upsampling=True), config_source=config_source)
 
 
 def dac_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:

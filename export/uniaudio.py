@@ -267,18 +267,14 @@ def random_codec(bins: int, config: str, seed: int) -> CodecParts:
     the released codec's otherwise."""
     from voxlite.models.soundstream import PRESETS, SoundStream
 
-    from .codec import _randomize, min_frames_for
+    from .codec import _randomize, soundstream_model_parts
 
     name = "tiny" if config == "tiny" else "uniaudio_16khz"
     cfg = dataclasses.replace(PRESETS[name](), codebook_size=bins)
     torch.manual_seed(seed)
     model = SoundStream(cfg)
     _randomize(model, seed)
-    model.eval()
-    return CodecParts("soundstream", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
-                      model.encoder, model.decoder, jsonable(dataclasses.asdict(cfg)), model.quantizer,
-                      decoder_min_frames=min_frames_for(model.decoder, upsampling=True),
-                      config_source=f"preset {name}, {bins} codes per codebook")
+    return soundstream_model_parts(model, f"preset {name}, {bins} codes per codebook")
 
 
 def build_random(config: str, seed: int):
