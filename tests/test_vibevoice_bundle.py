@@ -209,6 +209,8 @@ def test_say_script(exported, voice_files, tmp_path, monkeypatch, capsys):
     (["--voice", "alice.wav"], "N=FILE"),
     (["--voice", "1=a.wav", "--voice", "1=b.wav"], "two voices"),
     (["--voice-text", "hi"], "need no transcripts"),
+    (["--speed", "0.8"], "--speed: a --script"),
+    (["--pause", "0.3"], "--pause: a --script"),
 ])
 def test_say_script_refusals(exported, tmp_path, capsys, extra, message):
     from voxlite.cli.main import main

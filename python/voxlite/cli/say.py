@@ -315,6 +315,14 @@ def _run_script(args, text: str, to_stdout: bool) -> int:
 
     if args.voice_text is not None:
         raise InvalidInput("--voice-text: a --script's voices need no transcripts")
+    refused = [flag for flag, given in (("--speed", args.speed != 1.0), ("--pause", args.pause is not None),
+                                        ("--ssml", args.ssml), ("--lexicon", bool(args.lexicon)),
+                                        ("--flow-start", args.flow_start is not None),
+                                        ("--temperature", args.temperature is not None),
+                                        ("--top-k", args.top_k is not None), ("--top-p", args.top_p is not None))
+               if given]
+    if refused:
+        raise InvalidInput(f"{refused[0]}: a --script is spoken by a multi-speaker model, which does not take it")
     voices = _speaker_voices(args.voice or [])
     if args.voice_name is not None:
         from ..voices import find_voice
@@ -329,7 +337,8 @@ def _run_script(args, text: str, to_stdout: bool) -> int:
     progress = _Progress(not args.quiet and sys.stderr.isatty(), model.sample_rate)
     try:
         with _open_output(args, rate) as out:
-            for chunk in model.stream(text, voices=voices, cfg=args.cfg, steps=args.steps, seed=args.seed):
+            for chunk in model.stream(text, voices=voices, cfg=args.cfg, steps=args.steps, seed=args.seed,
+                                      volume=args.volume):
                 out.write(resampler(chunk))
                 progress.add(len(chunk))
             out.write(resampler.flush())

@@ -34,6 +34,7 @@ from .codec import Codec
 from .generation import GenerationOptions, KVGroups, autoregress
 from .graph import GraphModel, one_component
 
+STEP_KV = "buffer"  # the step graph's cache contract this pipeline runs (fixed-size buffers + length)
 MAX_SCRIPT_CHARS = 200_000  # about an hour of speech; longer scripts are refused (split them yourself)
 MAX_PROMPT_SECONDS = 60.0  # per voice prompt
 # The default length limit: latents per script token (7.5 latents a second, about 3 BPE tokens spoken a second,
@@ -69,7 +70,11 @@ def _script_lines(script: str) -> list[tuple[int, str]]:
 
 def script_numbering(script: str) -> int:
     """What is subtracted from the script's speaker numbers to index voices: 1 unless some line says Speaker 0."""
-    return 1 if min(s for s, _ in _script_lines(script)) > 0 else 0
+    return _numbering(_script_lines(script))
+
+
+def _numbering(parsed: list[tuple[int, str]]) -> int:
+    return 1 if min(s for s, _ in parsed) > 0 else 0
 
 
 def parse_script(script: str, max_speakers: int = 4) -> list[tuple[int, str]]:
@@ -78,7 +83,7 @@ def parse_script(script: str, max_speakers: int = 4) -> list[tuple[int, str]]:
     index is N - 1 (so "Speaker 1" and "Speaker 2" are voices 0 and 1). A line that is not "Speaker N: ..." is
     refused (the official processor drops it with a warning)."""
     parsed = _script_lines(script)
-    shift = 1 if min(s for s, _ in parsed) > 0 else 0
+    shift = _numbering(parsed)
     lines = [(s - shift, text) for s, text in parsed]
     speakers = sorted({s for s, _ in lines})
     if len(speakers) > max_speakers:
@@ -168,6 +173,9 @@ class VibeVoiceModel(GraphModel):
             raise BundleError(f"codec latent_dim {self.codec.latent_dim} != lm acoustic_dim {hp.acoustic_dim}")
         if self.codec.hop_length != hp.semantic_hop:
             raise BundleError(f"codec hop {self.codec.hop_length} != the semantic encoder's {hp.semantic_hop}")
+        if hp.step_kv != STEP_KV:
+            raise BundleError(f"vibevoice bundle {bundle.name!r} has a step graph with the {hp.step_kv!r} cache "
+                              f"contract; this voxlite runs {STEP_KV!r} (fixed-size buffers + length): re-export it")
         expected = {"embeds", "length", *KVGroups.input_names(hp.kv)}
         step_inputs = {t.name for t in bundle.graph(f"{self.lm}/step").inputs}
         if step_inputs != expected:
@@ -354,9 +362,10 @@ class VibeVoiceModel(GraphModel):
                 raise InvalidInput("text is empty")
             text = "Speaker 1: " + " ".join(ln.strip() for ln in text.split("\n") if ln.strip())
         if prompt_audio is not None:
-            voices = {script_numbering(text) + min(s for s, _ in parse_script(text)): prompt_audio}
-            if len({s for s, _ in parse_script(text)}) > 1:
+            numbers = {n for n, _ in _script_lines(text)}  # as the script writes them
+            if len(numbers) > 1:
                 raise InvalidInput("prompt_audio is one voice; a script with several speakers needs voices={n: audio}")
+            voices = {numbers.pop(): prompt_audio}
         return text, voices
 
     def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, voices=None,
