@@ -52,6 +52,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .blocks.dit import PrefixDiT
+from ..pipelines.mela_tts import text_groups  # torch-free: the runtime's schedule is the reference's
 from .blocks.qwen2 import Qwen2Config as LMConfig  # the LM: Qwen2 (transformers' Qwen2Config names)
 from .blocks.transformer import KV, Transformer, TransformerConfig, append_kv
 
@@ -164,15 +165,6 @@ class MelaTTSConfig:
 
 
 # ---------------------------------------------------------------- sequence layouts
-
-
-def text_groups(n_text: int, text_per_group: int | None) -> list[tuple[int, int]]:
-    """The text slices fed before each group of chunks: [(start, end), ...]; offline (None) one slice. TOS follows
-    the last slice."""
-    if n_text < 1:
-        raise ValueError("no text tokens")
-    n = n_text if text_per_group is None else text_per_group
-    return [(s, min(s + n, n_text)) for s in range(0, n_text, n)]
 
 
 @dataclass

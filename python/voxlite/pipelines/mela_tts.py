@@ -45,8 +45,10 @@ def _logit(p: float) -> float:
 
 
 def text_groups(n_text: int, text_per_group: int | None) -> list[tuple[int, int]]:
-    """Text slices fed before each group of chunks (offline, ``None``: one); TOS follows the last. The same
-    schedule as ``voxlite.models.mela_tts.text_groups`` (this module runs without torch)."""
+    """The text slices fed before each group of chunks: [(start, end), ...]; offline (``None``) one slice. TOS
+    follows the last slice. The reference (``models.mela_tts``) uses this same function."""
+    if n_text < 1:
+        raise ValueError("no text tokens")
     n = n_text if text_per_group is None else text_per_group
     return [(s, min(s + n, n_text)) for s in range(0, n_text, n)]
 
