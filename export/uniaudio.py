@@ -45,12 +45,15 @@ import torch
 from torch import nn
 
 from voxlite.bundle import BundleWriter
+from voxlite.errors import InvalidInput
 from voxlite.hparams import KVGroup, UniAudioLMHParams
 
 from . import ExportError
 from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, write_codec_component
 from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, kv_buffers, weights_provenance, \
     write_graphs
+from .uniaudio_inputs import UniAudioInputs, check_inputs, copy_semantic_units, find_tables, write_sing_tables, \
+    write_t5, write_text_component
 
 # SNR (dB) of the quantized graphs' outputs against fp32 on the verify inputs. At the tiny random width (72) the
 # LM graphs are exported with block-wise int8 (per-block scales; dynamic int8's one scale per activation tensor is
@@ -77,7 +80,6 @@ DATA_SIZES = {"v1": {"phone": 306, "semantic": 500, "sing_phone": 68, "sing_midi
 # the tasks of the released UniAudio model (the paper's 11); a checkpoint declares these unless --tasks says
 RELEASED_TASKS = ("tts", "VC", "SE", "Spex", "sing", "TTM", "TSS", "Audit", "Speech_RIR", "InstructTTS",
                   "speech_edit")
-AUDIO_ONLY_TASKS = ("SE", "Speech_RIR", "Spex")  # speech-to-speech: every input is audio the codec encodes
 
 
 def make_token_list(bins: int, sizes: dict[str, int], codebooks: int = 3) -> list[str]:
@@ -227,9 +229,11 @@ def uniaudio_specs(model, token_list, tasks, *, defaults: dict | None = None) ->
 
 def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, tasks=None, precisions=("fp32",),
                     name: str | None = None, provenance: dict | None = None, overwrite: bool = False,
-                    int8_blockwise=(), defaults: dict | None = None, log=print) -> Path:
-    """Write the bundle: ``lm`` (kind ``uniaudio-lm``) and ``codec``. ``tasks``: the UniAudio tasks the weights were
-    trained for (None: every task the token list can build with an audio target)."""
+                    int8_blockwise=(), defaults: dict | None = None, inputs: UniAudioInputs | None = None,
+                    log=print) -> Path:
+    """Write the bundle: ``lm`` (kind ``uniaudio-lm``), ``codec`` and the front ends of ``inputs``
+    (``export.uniaudio_inputs``). ``tasks``: the UniAudio tasks the weights were trained for (None: every task the
+    token list can build with an audio target)."""
     precisions = check_precisions(precisions)
     c = model.config
     check_layout(c, token_list)
@@ -246,18 +250,27 @@ def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, ta
                           f"(buildable: {', '.join(available)})")
     if not tasks:
         raise ExportError("the bundle would do nothing: no task")
+    inputs = inputs or UniAudioInputs()
+    check_inputs(inputs, token_list, frame_rate=codec.sample_rate / codec.hop_length, continuous_dim=c.continuous_dim)
     specs, hparams = uniaudio_specs(model, token_list, tasks, defaults=defaults)
-    capabilities = ["speech-to-speech"] if any(t in AUDIO_ONLY_TASKS for t in tasks) else []
+    capabilities = inputs.capabilities(tasks)
     with BundleWriter(out, model_type="uniaudio", name=name or "uniaudio", sample_rate=codec.sample_rate,
                       default_precision="fp32", capabilities=capabilities, provenance=provenance or {},
                       overwrite=overwrite) as writer:
+        if inputs.semantic_units is not None:  # first: it brings its own files (graphs with shared data come later)
+            copy_semantic_units(writer, inputs.semantic_units)
         writer.component("lm", kind="uniaudio-lm", hparams=hparams.to_json())
+        if inputs.sing_phone_table is not None:
+            write_sing_tables(writer, inputs)
+        if inputs.phone_table is not None:
+            write_text_component(writer, inputs)
         metadata = {"family": "uniaudio", "sample_rate": codec.sample_rate}
         with tempfile.TemporaryDirectory() as tmp:
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=UNIAUDIO_BOUNDS, log=log,
                          shared_data="weights", metadata=metadata, component="lm",
                          int8_blockwise=tuple(int8_blockwise))
             write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata)
+            write_t5(writer, inputs, tmp, precisions=precisions, log=log)
         return writer.finish()
 
 
@@ -277,18 +290,40 @@ def random_codec(bins: int, config: str, seed: int) -> CodecParts:
     return soundstream_model_parts(model, f"preset {name}, {bins} codes per codebook")
 
 
-def build_random(config: str, seed: int):
-    """(model, token list) of a preset with random weights."""
+def build_random(config: str, seed: int, sizes: dict[str, int] | None = None):
+    """(model, token list) of a preset with random weights. ``sizes``: data-token runs that replace the preset's
+    (e.g. the sizes of the tables a bundle will carry; the vocabulary grows or shrinks to fit)."""
     from voxlite.models.uniaudio import UniAudioConfig, UniAudioLM
 
     presets = {"tiny": UniAudioConfig.tiny, "v1": UniAudioConfig.v1}
     if config not in presets:
         raise ExportError(f"unknown --config {config!r} (presets: {', '.join(presets)})")
     cfg = presets[config]()
+    tokens = make_token_list(cfg.audio_bins, {**DATA_SIZES[config], **(sizes or {})}, cfg.na_repeat)
+    cfg = dataclasses.replace(cfg, n_vocab=len(tokens))
     torch.manual_seed(seed)
     model = UniAudioLM(cfg)
     randomize(model, seed)
-    return model.eval(), make_token_list(cfg.audio_bins, DATA_SIZES[config], cfg.na_repeat)
+    return model.eval(), tokens
+
+
+def table_sizes(inputs: UniAudioInputs) -> dict[str, int]:
+    """The data-token runs the front ends of ``inputs`` need (for random-init bundles that carry them)."""
+    from voxlite.text.singing_score import read_midi_table, read_sing_phone_table
+    from voxlite.text.uniaudio_phones import read_phone_table
+
+    from .uniaudio_inputs import semantic_units_hparams
+
+    sizes = {}
+    if inputs.phone_table is not None:
+        sizes["phone"] = len(read_phone_table(inputs.phone_table)) + 1
+    if inputs.sing_phone_table is not None:
+        sizes["sing_phone"] = len(read_sing_phone_table(inputs.sing_phone_table))
+    if inputs.sing_midi_table is not None:
+        sizes["sing_midi"] = len(read_midi_table(inputs.sing_midi_table))
+    if inputs.semantic_units is not None:
+        sizes["semantic"] = semantic_units_hparams(inputs.semantic_units).n_clusters
+    return sizes
 
 
 _ALIASES = {"n_embd": "n_state", "non_acoustic_repeat": "na_repeat", "non-acoustic-repeat": "na_repeat"}
@@ -366,8 +401,26 @@ def main(argv=None, prog: str | None = None) -> int:
                         "buildable task; a checkpoint the released model's 11)")
     parser.add_argument("--int8-blockwise", action="store_true", help="block-wise int8 lm graphs (default for "
                         "models narrower than 256)")
+    front = parser.add_argument_group("front ends (what the bundle reads user input with; each optional)")
+    front.add_argument("--tables", metavar="CHECKOUT", help="a UniAudio checkout: its phone table and singing "
+                       "tables (tools/tokenizer/phone/phone_dict, Sing/dict_phone.txt, Sing/f0_dict.txt)")
+    front.add_argument("--phone-table", help="UniAudio's phone_dict (text in: text-to-speech)")
+    front.add_argument("--sing-phone-table", help="UniAudio's Sing/dict_phone.txt (singing)")
+    front.add_argument("--sing-midi-table", help="UniAudio's Sing/f0_dict.txt (singing)")
+    front.add_argument("--lexicon", help="English lexicon for the G2P (default: misaki's US data)")
+    front.add_argument("--letter-to-sound", help="an exported letter-to-sound graph for words the lexicon lacks")
+    front.add_argument("--semantic-units", metavar="BUNDLE", help="a bundle of python -m export hubert (HuBERT "
+                       "layer 9 + k-means 500 for UniAudio): voice conversion from recordings")
+    front.add_argument("--t5", metavar="DIR", help="a T5 checkpoint directory in transformers' layout "
+                       "(google/t5-v1_1-base for UniAudio): sound and music from captions")
     args = parser.parse_args(argv)
     weights = weights_provenance(parser, args)
+    tables = find_tables(args.tables) if args.tables else {}
+    inputs = UniAudioInputs(phone_table=args.phone_table or tables.get("phone_table"), lexicon=args.lexicon,
+                            letter_to_sound=args.letter_to_sound,
+                            sing_phone_table=args.sing_phone_table or tables.get("sing_phone_table"),
+                            sing_midi_table=args.sing_midi_table or tables.get("sing_midi_table"),
+                            semantic_units=args.semantic_units, t5=args.t5)
     if args.checkpoint:
         if not args.codec_checkpoint:
             parser.error("a checkpoint needs its codec: give --codec-checkpoint")
@@ -377,14 +430,19 @@ def main(argv=None, prog: str | None = None) -> int:
         codec = soundstream_parts(args.codec_checkpoint, None, args.seed)
         tasks = args.tasks or tuple(t for t in RELEASED_TASKS if t in supported_tasks(tokens))
     else:
-        model, tokens = build_random(args.config, args.seed)
+        try:
+            sizes = table_sizes(inputs)
+        except InvalidInput as e:
+            raise ExportError(str(e)) from None
+        model, tokens = build_random(args.config, args.seed, sizes)
         codec = random_codec(model.config.audio_bins, args.config, args.seed)
         tasks = args.tasks
     provenance = {"family": "uniaudio", "config": "checkpoint" if args.checkpoint else args.config,
                   "weights": weights, "codec": codec.config_source}
     out = export_uniaudio(model, codec, tokens, args.out, tasks=tasks, precisions=tuple(args.precision),
                           name=args.name, provenance=provenance, overwrite=args.overwrite,
-                          int8_blockwise=LM_GRAPHS if args.int8_blockwise or model.config.n_state < 256 else ())
+                          int8_blockwise=LM_GRAPHS if args.int8_blockwise or model.config.n_state < 256 else (),
+                          inputs=inputs)
     print(f"wrote {out}")
     return 0
 

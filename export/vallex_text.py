@@ -18,12 +18,11 @@ from pathlib import Path
 from voxlite.bundle import BundleWriter
 from voxlite.errors import BundleError
 from voxlite.hparams import TextHParams
-from voxlite.text import lexicon as lexicon_files
-from voxlite.text.english_g2p import EnglishG2P
 from voxlite.text.frontends import FILE_ROLES
 from voxlite.text.vallex_phonemes import SYMBOLS, read_vocab
 
 from . import ExportError
+from .english_g2p_files import add_english_g2p
 
 TYPE = "vallex-phonemes"
 
@@ -65,16 +64,4 @@ def write_vallex_text_component(writer: BundleWriter, vocab_path: str | os.PathL
         raise ExportError(f"{vocab_path} lacks {' '.join(missing)}: not VALL-E X's bpe_69.json?")
     writer.component(component, kind="text", hparams=TextHParams(type=TYPE).to_json())
     writer.add_component_file(component, FILE_ROLES[TYPE], vocab_path, "bpe_69.json")
-    role = FILE_ROLES["voxlite-g2p-en"]  # the G2P's lexicon, where EnglishG2P.from_component reads it
-    if lexicon is not None:
-        writer.add_component_file(component, role, lexicon, "lexicon.json")
-    else:
-        entries, source = lexicon_files.from_misaki("us")
-        with tempfile.TemporaryDirectory() as tmp:
-            lexicon_files.save(Path(tmp) / "lexicon.json", entries, source)
-            writer.add_component_file(component, role, Path(tmp) / "lexicon.json", "lexicon.json")
-    if letter_to_sound is not None:
-        from .graphs import graph_precision  # torch: only when there is a graph
-
-        writer.add_graph(EnglishG2P.LETTER_TO_SOUND_GRAPH, graph_precision(letter_to_sound), letter_to_sound,
-                         component=component, metadata={"placement": "cpu", "max_threads": 1})
+    add_english_g2p(writer, component, lexicon=lexicon, letter_to_sound=letter_to_sound)

@@ -196,7 +196,7 @@ def test_decoded_audio_equals_the_reference_codec(bundle):
     result = m.run_task("tts", phone_seq=PHONES, prompt_seq=PROMPT, seed=4, temperature=0, max_length=10,
                         min_length=10)
     assert result.codes.shape == (3, 10)
-    audio = m.synthesize(phones=PHONES, prompt=PROMPT, seed=4, temperature=0, max_length=10, min_length=10)
+    audio = m._audio("tts", dict(seed=4, temperature=0), frames=10, phone_seq=PHONES, prompt_seq=PROMPT)
     with torch.no_grad():
         want = codec.decoder(codec.rvq.decode(torch.from_numpy(result.codes)[None]))[0, 0].numpy()
     assert audio.sample_rate == 16000 and audio.samples.shape == want.shape == (10 * 320,)
@@ -211,19 +211,27 @@ def test_task_methods(bundle, tmp_path):
     noisy = Audio((RNG.standard_normal(8000) * 0.1).astype(np.float32), 16000)
     codes = m.encode_audio(noisy)
     assert codes.shape == (3, 25) and codes.min() >= 0 and codes.max() < 23
-    se = m.transform(noisy, task="SE", seed=1, max_length=6)
-    assert se.sample_rate == 16000 and 0 < se.samples.size <= 6 * 320
+    # targets aligned with an input are exactly as long as it (25 frames of 20 ms)
+    se = m.transform(noisy, task="SE", seed=1)
+    assert se.sample_rate == 16000 and se.samples.size == 25 * 320
+    np.testing.assert_array_equal(m.enhance(noisy, seed=1).samples, se.samples)
+    assert m.dereverb(noisy, seed=1).samples.size == 25 * 320
     wav = tmp_path / "enrol.wav"
     noisy.save(wav)
-    spex = m.transform(noisy, task="Spex", enrolment=wav, seed=1, max_length=5)
-    assert spex.samples.size > 0
-    vc = m.convert(SEMANTIC, noisy, seed=2, max_length=5, min_length=5)
-    assert vc.samples.size == 5 * 320
-    music = m.generate(T5, task="music", seed=3, max_length=5, min_length=5)
-    np.testing.assert_array_equal(music.samples, m.generate(T5, task="TTM", seed=3, max_length=5,
-                                                            min_length=5).samples)
-    tts = m.synthesize(phones=PHONES, prompt=noisy, seed=0, max_length=4, min_length=4)
-    assert tts.samples.size == 4 * 320
+    spex = m.transform(noisy, task="Spex", enrolment=wav, seed=1)
+    np.testing.assert_array_equal(m.extract(noisy, wav, seed=1).samples, spex.samples)
+    assert spex.samples.size == 25 * 320
+    vc = m.convert(SEMANTIC, noisy, seed=2)
+    assert vc.samples.size == SEMANTIC.size * 320
+    music = m.generate(T5, task="music", seed=3, seconds=0.1)
+    assert music.samples.size == 5 * 320
+    np.testing.assert_array_equal(music.samples, m.generate(T5, task="TTM", seed=3, seconds=0.1).samples)
+    tts = m.synthesize(phones=PHONES, prompt=noisy, seed=0, max_length=4)
+    assert 0 < tts.samples.size <= 4 * 320
+    with pytest.raises(CapabilityError, match="cannot keep"):
+        m.enhance(noisy, keep="noise")
+    with pytest.raises(InvalidInput, match="transcript"):
+        m.enhance(noisy, transcript="hello")
 
 
 def test_int8_bundle_runs_and_is_reproducible(bundle):
@@ -252,19 +260,23 @@ def test_bad_input_is_refused(bundle, tts_only):
         m.run_task("tts", phone_seq=PHONES)
     with pytest.raises(InvalidInput, match="too long"):
         m.synthesize(phones=np.tile([1, 2], 60))  # 120 phone frames: the tiny context is 101
-    with pytest.raises(InvalidInput, match="phone"):
-        m.synthesize("hello")  # no text front end in this bundle yet
-    with pytest.raises(InvalidInput, match="T5"):
+    with pytest.raises(CapabilityError, match="no text front end"):
+        m.synthesize("hello")  # this bundle was exported without a phone table
+    with pytest.raises(CapabilityError, match="no T5"):
         m.generate("a dog barking")
     with pytest.raises(InvalidInput, match="768 columns"):
         m.generate(np.ones((3, 16), np.float32))
-    with pytest.raises(InvalidInput, match="semantic unit ids"):
+    with pytest.raises(CapabilityError, match="no semantic tokenizer"):
         m.convert("source.wav", PROMPT)
+    with pytest.raises(CapabilityError, match="no singing tables"):
+        m.sing({"notes": [{"note": "C4", "seconds": 0.2, "pinyin": "la"}]}, PROMPT)
+    with pytest.raises(InvalidInput, match="seconds"):
+        m.generate(T5, seconds=0)
     with pytest.raises(InvalidInput, match="top_k"):
         m.synthesize(phones=PHONES, top_k=-1)
     small = voxlite.load(tts_only)
     assert small.tasks == ("tts", "plain_tts") and small.bundle.capabilities == ()
-    assert small.synthesize(phones=PHONES, max_length=3, min_length=3).samples.size == 3 * 320
+    assert 0 < small.synthesize(phones=PHONES, max_length=3).samples.size <= 3 * 320
     with pytest.raises(CapabilityError, match="not trained for VC"):
         small.convert(SEMANTIC, PROMPT)
     with pytest.raises(CapabilityError, match="not trained for TSS"):

@@ -17,7 +17,8 @@ def load(path: str | os.PathLike | None = None, *, backend: str = "auto", precis
     ``backend``: "auto" (TensorRT > CUDA > CPU, whichever is really present), or one of "cpu", "openvino",
     "cuda", "ort-tensorrt", "tensorrt". An absent backend raises BackendUnavailable unless
     ``allow_fallback=True``; the backend that runs is ``model.backend``. ``task``: a capability the model must
-    have ("text-to-speech", "voice-cloning", "codec", "text-to-audio", "speech-to-speech", "multi-speaker"); a
+    have ("text-to-speech", "voice-cloning", "codec", "text-to-audio", "speech-to-speech", "multi-speaker",
+    "singing"); a
     bundle that cannot do it raises CapabilityError naming what it can do, before any graph is opened.
     """
     if path is None:

@@ -10,6 +10,7 @@ by capability (``require``), never by family name.
 | ``text-to-audio`` | ``TextToAudio`` | ``generate(prompt, seed=, ...) -> Audio`` (sound, music) |
 | ``speech-to-speech`` | ``SpeechToSpeech`` | ``transform(audio, task=, ...) -> Audio`` (editing, denoising, conversion) |
 | ``multi-speaker`` | ``MultiSpeaker`` | ``synthesize(script, voices={n: audio}, ...)``: "Speaker n: ..." lines, a voice each |
+| ``singing`` | ``Singing`` | ``sing(score, prompt_audio=, seed=, ...) -> Audio``: a note-by-note score (lyrics, pitches, durations) |
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from .errors import BundleError, CapabilityError
 if TYPE_CHECKING:
     from .audio import Audio
 
-TEXT_TO_SPEECH, VOICE_CLONING, CODEC, TEXT_TO_AUDIO, SPEECH_TO_SPEECH, MULTI_SPEAKER = CAPABILITIES
+TEXT_TO_SPEECH, VOICE_CLONING, CODEC, TEXT_TO_AUDIO, SPEECH_TO_SPEECH, MULTI_SPEAKER, SINGING = CAPABILITIES
 
 
 @runtime_checkable
@@ -68,8 +69,16 @@ class MultiSpeaker(TextToSpeech, Protocol):
     """``synthesize(script, voices={1: "alice.wav", 2: ...})``: a dialogue of "Speaker n: text" lines."""
 
 
+@runtime_checkable
+class Singing(Protocol):
+    sample_rate: int
+
+    def sing(self, score, **options) -> "Audio": ...
+
+
 PROTOCOLS = {TEXT_TO_SPEECH: TextToSpeech, VOICE_CLONING: VoiceCloning, CODEC: AudioCodec,
-             TEXT_TO_AUDIO: TextToAudio, SPEECH_TO_SPEECH: SpeechToSpeech, MULTI_SPEAKER: MultiSpeaker}
+             TEXT_TO_AUDIO: TextToAudio, SPEECH_TO_SPEECH: SpeechToSpeech, MULTI_SPEAKER: MultiSpeaker,
+             SINGING: Singing}
 
 
 def check_declared(model_class, bundle) -> None:

@@ -54,7 +54,8 @@ SUPPORTED_VERSIONS = (2,)
 MIGRATABLE_VERSIONS = (1,)  # `voxlite bundle migrate` rewrites these
 
 # What a model can be asked to do (see voxlite.capabilities); a manifest declares a subset.
-CAPABILITIES = ("text-to-speech", "voice-cloning", "codec", "text-to-audio", "speech-to-speech", "multi-speaker")
+CAPABILITIES = ("text-to-speech", "voice-cloning", "codec", "text-to-audio", "speech-to-speech", "multi-speaker",
+                "singing")
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")

@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "enhance": "voxlite.cli.enhance",
     "extract": "voxlite.cli.extract",
     "edit": "voxlite.cli.edit",
+    "convert": "voxlite.cli.convert",
+    "sing": "voxlite.cli.sing",
     "generate": "voxlite.cli.generate",
     "serve": "voxlite.cli.serve",
 }

@@ -392,8 +392,8 @@ def run(args) -> int:
         bundle = args.bundle or default_bundle()
     task = "voice-cloning" if voice is not None else "text-to-speech"
     model = voxlite.load(bundle, backend=args.backend, precision=args.precision, threads=args.threads, task=task)
-    # a model that reads voices without transcripts (VibeVoice: the multi-speaker capability) needs no --voice-text
-    if voice is not None and args.voice_text is None and "multi-speaker" not in model.bundle.capabilities:
+    # a model that reads voices without transcripts (VibeVoice, UniAudio) needs no --voice-text
+    if voice is not None and args.voice_text is None and getattr(model, "prompt_needs_transcript", True):
         raise InvalidInput("--voice and --voice-text go together (the recording and its transcript)")
     for lexicon in args.lexicon or ():
         if not hasattr(model, "add_lexicon"):

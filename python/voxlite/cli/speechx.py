@@ -1,13 +1,18 @@
-"""What ``voxlite enhance``, ``voxlite extract`` and ``voxlite edit`` share: a speech-to-speech bundle (SpeechX task
-prompting), sampling options, and an output written whole or not at all."""
+"""What ``voxlite enhance``, ``extract``, ``edit``, ``convert`` and ``sing`` share: a speech-to-speech bundle
+(SpeechX or UniAudio task prompting), sampling options, and an output written whole or not at all."""
 from __future__ import annotations
 
 
 def add_common_arguments(parser) -> None:
     parser.add_argument("-o", "--output", required=True, help="output audio file (.wav, .flac, ...)")
-    parser.add_argument("--bundle", required=True,
-                        help="a speech-to-speech bundle (SpeechX-style task prompting; python -m export valle)")
-    parser.add_argument("--transcript", default=None, help="what is said, if known (helps the model)")
+    parser.add_argument("--bundle", required=True, help="a speech-to-speech bundle (SpeechX task prompting: python "
+                        "-m export valle --speechx; UniAudio: python -m export uniaudio)")
+    parser.add_argument("--transcript", default=None, help="what is said, if known (helps a SpeechX model)")
+    add_backend_arguments(parser)
+
+
+def add_backend_arguments(parser) -> None:
+    """Backend, precision, threads and the sampling options (what every speech-to-speech command takes)."""
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--precision", default=None, help="graph precision (fp32, int8); default: the bundle's")
     parser.add_argument("--threads", type=int, default=None)

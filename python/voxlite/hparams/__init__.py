@@ -10,6 +10,7 @@ from .base import HParams
 from .codec import CodecHParams, StreamState, StreamWindow
 from .mela_tts import MelaTTSLMHParams
 from .semantic_units import SemanticUnitsHParams
+from .t5_features import T5FeaturesHParams
 from .text import TextHParams
 from .uniaudio import UniAudioLMHParams
 from .valle import SPEECHX_TASKS, VallELMHParams
@@ -31,6 +32,7 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "audioldm2-decoder": AudioLDM2DecoderHParams,
     "clap-audio": ClapAudioHParams,
     "semantic-units": SemanticUnitsHParams,
+    "t5-features": T5FeaturesHParams,
 }
 
 
@@ -45,6 +47,7 @@ def check_components(bundle) -> None:
 
 
 __all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
-           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup", "MelaTTSLMHParams", "SemanticUnitsHParams", "StreamState", "StreamWindow", "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams",
-           "ScriptTemplate", "VibeVoiceLMHParams",
-           "VoxCPMLMHParams"]
+           "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup",
+           "MelaTTSLMHParams", "SemanticUnitsHParams", "StreamState", "StreamWindow", "T5FeaturesHParams",
+           "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams", "ScriptTemplate",
+           "VibeVoiceLMHParams", "VoxCPMLMHParams"]

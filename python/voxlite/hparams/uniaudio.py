@@ -23,7 +23,9 @@ class UniAudioLMHParams(HParams):
     temperature: float = 1.0
     maxlen_ratio: float = 7.0  # at most int(maxlen_ratio * prefix frames) frames (and what n_ctx leaves)
     minlen_ratio: float = 0.5  # <audio_end> allowed from frame int(minlen_ratio * prefix frames) on
-    max_prompt_seconds: float = 30.0
+    max_prompt_seconds: float = 30.0  # the longest recording an input may be
+    prompt_seconds: float = 3.0  # voice prompts are cut to their first prompt_seconds (UniAudio trained on 3 s)
+    sound_seconds: float = 10.0  # generate's default length (AudioCaps-style clips)
     config: dict = field(default_factory=dict)  # the reference model's configuration (informative)
 
     def check(self) -> None:
@@ -37,6 +39,9 @@ class UniAudioLMHParams(HParams):
             raise ValueError(f"na_repeat: the sequence builder's frames are {FRAME} tokens, got {self.na_repeat}")
         if set(self.kv) != {"global", "local"}:
             raise ValueError(f"kv: needs the groups 'global' and 'local', got {sorted(self.kv)}")
+        for name in ("max_prompt_seconds", "prompt_seconds", "sound_seconds"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.temperature <= 100:
             raise ValueError(f"temperature must lie in [0, 100], got {self.temperature}")
         if not self.maxlen_ratio > 0 or not 0 <= self.minlen_ratio <= self.maxlen_ratio:

@@ -308,11 +308,16 @@ class AudioLDM2Model(GraphModel):
             audio = audio[order]
         return [Audio(np.ascontiguousarray(a, dtype=np.float32), self.sample_rate) for a in audio]
 
-    def generate(self, prompt: str, **options) -> Audio:
+    def generate(self, prompt: str, *, seconds: float | None = None, steps: int | None = None,
+                 guidance: float | None = None, negative: str | None = None, seed: int = 0, solver: str = "ddim",
+                 waveforms: int = 1, transcription: str | None = None, noise: np.ndarray | None = None,
+                 progress: Callable[[int, int], object] | None = None) -> Audio:
         """Text -> sound or music (``voxlite generate``): the best of ``waveforms`` generations."""
         if self.speech:
             raise InvalidInput(f"bundle {self.bundle.name!r} is a speech model: use synthesize(text, prompt=...)")
-        return self.generate_all(prompt, **options)[0]
+        return self.generate_all(prompt, seconds=seconds, steps=steps, guidance=guidance, negative=negative,
+                                 seed=seed, solver=solver, waveforms=waveforms, transcription=transcription,
+                                 noise=noise, progress=progress)[0]
 
     def synthesize(self, text: str, *, prompt: str | None = None, cfg: float | None = None,
                    flow_start: float | None = None, progress=None, **options) -> Audio:

@@ -16,15 +16,33 @@ of its inputs: the same seed gives the same tokens on every backend whose logits
 bundle (UniAudio's top-k 30; at most ``maxlen_ratio`` and at least ``minlen_ratio`` times the prefix's frames,
 its <audio_start> frame not counted).
 
-Task methods: ``synthesize`` (tts / plain_tts / InstructTTS from phone ids), ``convert`` (VC from semantic ids and
-a target voice), ``generate`` (TSS / TTM from T5 features), ``transform`` (SE, Speech_RIR, Spex: audio in, audio
-out), and ``run_task`` for any task the bundle declares. A task the bundle was not trained for raises
-CapabilityError; bad input InvalidInput.
+Task methods, each reading what a user has (text, recordings, captions, scores) through the bundle's front ends
+(``export/uniaudio_inputs.py``: a phone table + G2P, semantic units, a T5 encoder, singing tables), or ids / codes /
+features directly:
+
+- ``synthesize`` / ``stream`` (text-to-speech): ``tts`` with a voice recording, ``plain_tts`` without,
+  ``InstructTTS`` with an ``instruction`` caption; text is spoken in chunks of whole sentences;
+- ``generate`` (text-to-audio): ``TSS`` / ``TTM`` from a caption, ``seconds`` long;
+- ``enhance`` (SE), ``dereverb`` (Speech_RIR), ``extract`` (Spex), ``convert`` (VC from a recording's semantic
+  units, in a target voice), ``transform`` (the first three by name): speech-to-speech;
+- ``sing`` (singing): a score's frame-level sing phones and MIDI notes, in a voice;
+- ``run_task`` for any task the bundle declares.
+
+Tasks whose target is aligned with an input (SE, Speech_RIR, Spex, VC, sing) generate exactly as many frames as that
+input (``<audio_end>`` is forbidden until then), and a sound is exactly ``seconds`` long: a chosen length, where
+UniAudio's own inference uses the length ratios, which fit TTS. Voice prompts are cut to their first
+``prompt_seconds`` (3 s: what UniAudio was trained with). A task the bundle was not trained for, or whose front end
+it lacks, raises CapabilityError; bad input InvalidInput.
+
+Streaming: one chunk per sentence group. UniAudio's SoundStream decoder is not causal and has an LSTM at its
+bottleneck, so its frames cannot be decoded one window at a time to the offline result; a frame-level stream would
+need a stateful LSTM between windowed convolutions (planned).
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -38,6 +56,11 @@ from .uniaudio_sequences import AUDIO_TYPES, FRAME, TASK_FORMATS, TASKS, UniAudi
 
 KV_START_FRAMES = 128  # the global cache starts with this many free slots and doubles when full
 TASK_ALIASES = {"sound": "TSS", "music": "TTM"}
+MAX_TEXT_CHARS = 5000  # synthesize / stream: longer input is refused (voxlite say cuts long text into pieces)
+MAX_CHUNK_PHONES = 160  # text is spoken in chunks of whole sentences of at most this many phones (~13 s of speech)
+PREFIX_MARKER_FRAMES = 8  # frames of a TTS prefix that are not phones or prompt (<start>, the task, the markers)
+MAX_SECONDS = 60.0  # generate: the longest sound or music asked for in one call
+SING_PHONES, SING_MIDI = "sing_phones", "sing_midi"  # the lm component's singing tables (file roles)
 
 
 @dataclass
@@ -54,7 +77,8 @@ class UniAudioResult:
 
 
 class UniAudioModel(GraphModel):
-    capabilities = ("speech-to-speech",)
+    capabilities = ("text-to-speech", "voice-cloning", "text-to-audio", "speech-to-speech", "singing")
+    prompt_needs_transcript = False  # a voice prompt is audio only
 
     def __init__(self, bundle, **kwargs):
         super().__init__(bundle, **kwargs)
@@ -81,6 +105,11 @@ class UniAudioModel(GraphModel):
         self.tasks = hp.tasks
         self.defaults = {"temperature": hp.temperature, "top_k": hp.top_k}
         self._codebase = np.array([self.vocab.codebook_range(c)[0] for c in range(FRAME)], np.int64)
+        # front ends (each optional; export/uniaudio_inputs.py), opened when first used
+        self.text_component = one_component(bundle, "text", required=False)
+        self.semantic_component = one_component(bundle, "semantic-units", required=False)
+        self.t5_component = one_component(bundle, "t5-features", required=False)
+        self._phones = self._units = self._t5 = self._sing_tables = None
 
     # -- options / tasks -------------------------------------------------------------------------------------
     def options(self, *, seed=0, temperature=None, top_k=None, max_length=None) -> GenerationOptions:
@@ -128,10 +157,10 @@ class UniAudioModel(GraphModel):
         return self.sessions.get(f"{self.lm}/{graph}")
 
     def search(self, sequence: UniAudioSequence, options: GenerationOptions | None = None, *,
-               min_length: int | None = None) -> UniAudioResult:
+               min_length: int | None = None, progress=None) -> UniAudioResult:
         """Generate audio frames after a prefix (``prefix``'s result). ``options.max_length`` / ``min_length``
         count frames (defaults: the bundle's ratios of the prefix's frames); <audio_end> is forbidden in frames
-        0 .. min_length-2."""
+        0 .. min_length-2. ``progress(frames done, at most)`` is called after each frame."""
         from ..kernels import sampling
         from ..kernels.kvcache import KVCache
 
@@ -204,6 +233,8 @@ class UniAudioModel(GraphModel):
                     ended = True
                     break
                 frame.append(token)
+            if progress is not None:
+                progress(i + 1, maxlen)
             if ended:
                 break
             prev = np.array(frame, np.int64)
@@ -214,11 +245,11 @@ class UniAudioModel(GraphModel):
                               ended=ended, partial=np.array(body[n_whole * FRAME:], np.int64), prefix_frames=P)
 
     def run_task(self, task: str, *, seed: int = 0, temperature=None, top_k=None, max_length=None,
-                 min_length=None, **inputs) -> UniAudioResult:
+                 min_length=None, progress=None, **inputs) -> UniAudioResult:
         """Any task the bundle declares, its inputs by the task format's keys (``TASK_FORMATS``): codes / ids /
         features, or recordings for audio keys."""
         options = self.options(seed=seed, temperature=temperature, top_k=top_k, max_length=max_length)
-        return self.search(self.prefix(task, **inputs), options, min_length=min_length)
+        return self.search(self.prefix(task, **inputs), options, min_length=min_length, progress=progress)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Codes (3, F) -> float32 samples at ``sample_rate`` (F hops long; fewer frames than the decoder takes are
@@ -233,60 +264,245 @@ class UniAudioModel(GraphModel):
         samples = self.codec.decode(np.ascontiguousarray(codes[None]), n_q=FRAME).samples
         return samples[:F * self.codec.hop_length] if F < self.codec.min_frames else samples
 
-    def _audio(self, task: str, sampling: dict, **inputs) -> Audio:
+    def _audio(self, task: str, sampling: dict, *, frames: int | None = None, **inputs) -> Audio:
+        """One run decoded. ``frames``: the output's exact length in codec frames (tasks whose target is aligned
+        with an input: enhancement, extraction, conversion, singing), clamped to what the context leaves."""
+        if frames is not None:  # <audio_end> forbidden through frame ``frames - 1``, and the run stops after it
+            sampling = dict(sampling, max_length=frames, min_length=frames + 1)
         result = self.run_task(task, **sampling, **inputs)
         return Audio(self.decode(result.codes), self.sample_rate)
 
-    # -- task methods ----------------------------------------------------------------------------------------
-    def synthesize(self, text=None, *, phones=None, prompt=None, instruction=None, seed: int = 0,
-                   **sampling) -> Audio:
-        """Speech from phone ids (``phones``: indices into the bundle's phone table): ``tts`` with a voice
-        ``prompt`` (a recording or codes (3, T)), ``plain_tts`` without, ``InstructTTS`` with ``instruction``
-        (T5 features (L, D) of the style description)."""
-        if text is not None:
-            raise InvalidInput("this bundle has no text-to-phone front end yet: pass phones= (phone ids)")
-        if phones is None:
-            raise InvalidInput("synthesize needs phones= (phone ids)")
+    @staticmethod
+    def _refuse(**unsupported) -> None:
+        for name, value in unsupported.items():
+            if value is not None:
+                raise InvalidInput(f"{name}: a UniAudio model has no such option (it samples codec tokens with "
+                                   "top-k and a temperature)")
+
+    def _sampling(self, seed, temperature, top_k, max_length=None) -> dict:
+        return dict(seed=seed, temperature=temperature, top_k=top_k, max_length=max_length)
+
+    def _voice(self, audio, what: str = "prompt_audio") -> np.ndarray:
+        """A voice prompt's codes (3, T): a recording (cut to its first ``prompt_seconds``, the length UniAudio was
+        trained with) or codes as given."""
+        if isinstance(audio, (Audio, str, os.PathLike)):
+            codes = self.encode_audio(audio, what=what)
+            return codes[:, :max(1, int(round(self.hparams.prompt_seconds * self.frame_rate)))]
+        return audio
+
+    # -- text in ---------------------------------------------------------------------------------------------
+    @property
+    def phones(self):
+        """The bundle's text front end (``UniAudioPhones``); CapabilityError when it has none."""
+        if self._phones is None:
+            if self.text_component is None:
+                raise CapabilityError(f"bundle {self.bundle.name!r} has no text front end (export it with "
+                                      "--tables or --phone-table): pass phones= (phone ids)")
+            from ..text.frontends import load_front_end
+
+            self._phones = load_front_end(self.bundle, self.text_component, self.sessions)
+        return self._phones
+
+    def add_lexicon(self, lexicon) -> int:
+        """User pronunciations for the G2P (``EnglishG2P.add_lexicon``)."""
+        return self.phones.add_lexicon(lexicon)
+
+    def _chunk_phones(self, prompt_frames: int) -> int:
+        """The most phones one chunk of text may have: at most ``MAX_CHUNK_PHONES``, and a prefix (markers, the
+        prompt, the phones) of at most half the context, so the other half is left to the audio."""
+        budget = self.hparams.n_ctx // 2 - prompt_frames - PREFIX_MARKER_FRAMES
+        if budget < 1:
+            raise InvalidInput(f"the voice prompt ({prompt_frames} frames) leaves no room for text in the model's "
+                               f"{self.hparams.n_ctx}-frame context: use a shorter one")
+        return min(MAX_CHUNK_PHONES, budget)
+
+    def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, instruction=None,
+               seed: int = 0, temperature=None, top_k=None, max_length=None, progress=None) -> Iterator[np.ndarray]:
+        """Text -> audio (float32 at ``sample_rate``), one chunk per sentence group (chunk k samples with seed + k).
+        ``prompt_audio``: a recording of the voice (``tts``; its first ``prompt_seconds`` are used; UniAudio reads
+        no transcript, so ``prompt_text`` is not needed); without it ``plain_tts``; ``instruction``: T5 features or
+        a caption describing the voice (``InstructTTS``, with the bundle's T5 component)."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInput("text is empty")
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidInput(f"text is {len(text)} characters; the limit is {MAX_TEXT_CHARS} (split it)")
+        from ..text.sentences import chunk_text, split_sentences
+
+        phones = self.phones
         if instruction is not None:
-            if prompt is not None:
+            if prompt_audio is not None:
                 raise InvalidInput("InstructTTS takes no voice prompt (the instruction describes the voice)")
-            return self._audio("InstructTTS", dict(seed=seed, **sampling), phone_seq=phones,
-                               text_t5_seq=instruction)
+            task, extra = self.require_task("InstructTTS"), {"text_t5_seq": self._t5_rows(instruction)}
+            overhead = len(extra["text_t5_seq"])  # one frame per T5 row
+        elif prompt_audio is not None:
+            task, extra = self.require_task("tts"), {"prompt_seq": self._voice(prompt_audio)}
+            overhead = np.asarray(extra["prompt_seq"]).shape[-1]
+        else:
+            task, extra, overhead = self._plain_tts_task(), {}, 0
+        limit = self._chunk_phones(overhead)
+        chunks = [piece for sentence in split_sentences(text) if sentence.strip()
+                  for piece in chunk_text(sentence, limit, phones.count) if phones.count(piece)]
+        if not chunks:
+            raise InvalidInput("text has nothing to say (no words)")
+        for k, chunk in enumerate(chunks):
+            if progress is not None:
+                progress(k, len(chunks), chunk)
+            audio = self._audio(task, self._sampling(seed + k, temperature, top_k, max_length),
+                                phone_seq=phones.indices(chunk), **extra)
+            yield audio.samples
+
+    def synthesize(self, text=None, prompt_audio=None, prompt_text: str | None = None, *, phones=None,
+                   instruction=None, prompt=None, seed: int = 0, temperature=None, top_k=None, max_length=None,
+                   progress=None) -> Audio:
+        """Speech: from ``text`` (the bundle's G2P onto UniAudio's phone table; ``stream``'s chunks joined) or from
+        ``phones`` (phone indices of the bundle's table, one utterance). ``prompt_audio`` (or ``prompt``: a
+        recording or codes (3, T)) gives the voice (``tts``), none ``plain_tts``, ``instruction`` (T5 features or a
+        caption) ``InstructTTS``."""
         if prompt is not None:
-            return self._audio("tts", dict(seed=seed, **sampling), phone_seq=phones, prompt_seq=prompt)
-        return self._audio("plain_tts", dict(seed=seed, **sampling), phone_seq=phones)
+            if prompt_audio is not None:
+                raise InvalidInput("give the voice once: prompt_audio or prompt")
+            prompt_audio = prompt
+        sampling = self._sampling(seed, temperature, top_k, max_length)
+        if phones is None:
+            if text is None:
+                raise InvalidInput("synthesize needs text (or phones=, phone ids)")
+            chunks = list(self.stream(text, prompt_audio, prompt_text, instruction=instruction, progress=progress,
+                                      **sampling))
+            return Audio(np.concatenate(chunks).astype(np.float32), self.sample_rate)
+        if text is not None:
+            raise InvalidInput("give text or phones=, not both")
+        if instruction is not None:
+            if prompt_audio is not None:
+                raise InvalidInput("InstructTTS takes no voice prompt (the instruction describes the voice)")
+            return self._audio("InstructTTS", sampling, phone_seq=phones, text_t5_seq=self._t5_rows(instruction))
+        if prompt_audio is not None:
+            return self._audio("tts", sampling, phone_seq=phones, prompt_seq=self._voice(prompt_audio))
+        return self._audio(self._plain_tts_task(), sampling, phone_seq=phones)
 
-    def convert(self, source, target_voice, *, seed: int = 0, **sampling) -> Audio:
-        """Voice conversion: ``source`` the semantic (HuBERT unit) ids of the speech to convert, ``target_voice``
-        a recording (or codes (3, T)) of the voice to speak it in."""
-        if isinstance(source, (Audio, str, os.PathLike)):
-            raise InvalidInput("convert takes the source's semantic unit ids (this bundle has no semantic "
-                               "tokenizer yet), not a recording")
-        return self._audio("VC", dict(seed=seed, **sampling), semantic_seq=source, prompt_seq=target_voice)
+    def _plain_tts_task(self) -> str:
+        if "plain_tts" not in self.tasks and "tts" in self.tasks:
+            raise CapabilityError(f"bundle {self.bundle.name!r} speaks in the voice of a prompt (tts): give one "
+                                  "(prompt_audio=, voxlite say --voice FILE)")
+        return self.require_task("plain_tts")
 
-    def generate(self, prompt, *, task: str = "TSS", seed: int = 0, **sampling) -> Audio:
-        """Sound (``task="TSS"`` / "sound") or music (``"TTM"`` / "music") from a description's T5 encoder
-        features ``prompt`` (L, continuous_dim)."""
-        if isinstance(prompt, str):
-            raise InvalidInput("this bundle has no T5 text encoder yet: pass the description's T5 features "
-                               f"(rows, {self.hparams.continuous_dim})")
+    # -- captions in -----------------------------------------------------------------------------------------
+    def _t5_rows(self, caption) -> np.ndarray:
+        """T5 encoder rows (L, continuous_dim) of a caption (the bundle's T5 component), or rows as given."""
+        if isinstance(caption, str):
+            if self.t5_component is None:
+                raise CapabilityError(f"bundle {self.bundle.name!r} has no T5 text encoder (export it with --t5): "
+                                      f"pass the caption's T5 features (rows, {self.hparams.continuous_dim})")
+            if self._t5 is None:
+                from .t5_features import T5Features
+
+                self._t5 = T5Features(self.bundle, self.sessions, self.t5_component)
+            return self._t5.features(caption)
+        return caption
+
+    def generate(self, prompt, *, task: str = "TSS", seconds: float | None = None, seed: int = 0,
+                 temperature=None, top_k=None, progress=None) -> Audio:
+        """Sound (``task="TSS"`` / "sound") or music (``"TTM"`` / "music") from a caption (the bundle's T5
+        component) or its T5 features (L, continuous_dim). ``seconds``: the length (default ``sound_seconds``;
+        at most what the context leaves)."""
         task = self.require_task(task)
         if task not in ("TSS", "TTM"):
             raise InvalidInput(f"generate does sound (TSS) or music (TTM), not {task}")
-        return self._audio(task, dict(seed=seed, **sampling), text_t5_seq=prompt)
+        seconds = self.hparams.sound_seconds if seconds is None else seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_SECONDS:
+            raise InvalidInput(f"seconds must be in (0, {MAX_SECONDS}], got {seconds!r}")
+        frames = max(1, int(round(seconds * self.frame_rate)))
+        return self._audio(task, dict(self._sampling(seed, temperature, top_k), progress=progress), frames=frames,
+                           text_t5_seq=self._t5_rows(prompt))
 
+    # -- audio in --------------------------------------------------------------------------------------------
     def transform(self, audio, *, task: str = "SE", enrolment=None, sample_rate: int | None = None, seed: int = 0,
-                  **sampling) -> Audio:
-        """Speech to speech: ``SE`` (enhancement), ``Speech_RIR`` (dereverberation), ``Spex`` (target speaker
-        extraction: ``enrolment`` a recording of the speaker)."""
+                  temperature=None, top_k=None) -> Audio:
+        """Speech to speech, as long as the input: ``SE`` (enhancement), ``Speech_RIR`` (dereverberation),
+        ``Spex`` (target speaker extraction: ``enrolment`` a recording of the speaker)."""
         task = self.require_task(task)
         if task not in ("SE", "Speech_RIR", "Spex"):
             raise InvalidInput(f"transform does SE, Speech_RIR or Spex, not {task} (see run_task)")
         noisy = self.encode_audio(audio, sample_rate, what="audio")
+        sampling = self._sampling(seed, temperature, top_k)
         if task == "Spex":
             if enrolment is None:
                 raise InvalidInput("Spex needs enrolment= (a recording of the target speaker)")
-            return self._audio(task, dict(seed=seed, **sampling), noise_seq=noisy, prompt_seq=enrolment)
+            return self._audio(task, sampling, frames=noisy.shape[1], noise_seq=noisy,
+                               prompt_seq=self._voice(enrolment, "enrolment"))
         if enrolment is not None:
             raise InvalidInput(f"{task} takes no enrolment")
-        return self._audio(task, dict(seed=seed, **sampling), noise_seq=noisy)
+        return self._audio(task, sampling, frames=noisy.shape[1], noise_seq=noisy)
+
+    def enhance(self, audio, *, transcript: str | None = None, keep: str = "speech", seed: int = 0,
+                temperature=None, top_k=None, top_p=None) -> Audio:
+        """Noise suppression (``SE``). UniAudio reads no transcript and cannot keep the noise instead."""
+        self._refuse(transcript=transcript, top_p=top_p)
+        if keep != "speech":
+            raise CapabilityError(f"UniAudio removes noise from speech; it cannot keep {keep!r} instead")
+        return self.transform(audio, task="SE", seed=seed, temperature=temperature, top_k=top_k)
+
+    def dereverb(self, audio, *, seed: int = 0, temperature=None, top_k=None, top_p=None) -> Audio:
+        """Dereverberation (``Speech_RIR``)."""
+        self._refuse(top_p=top_p)
+        return self.transform(audio, task="Speech_RIR", seed=seed, temperature=temperature, top_k=top_k)
+
+    def extract(self, mixture, enrolment, *, transcript: str | None = None, seed: int = 0, temperature=None,
+                top_k=None, top_p=None) -> Audio:
+        """Target speaker extraction (``Spex``): the speech of ``enrolment``'s speaker in ``mixture``."""
+        self._refuse(transcript=transcript, top_p=top_p)
+        return self.transform(mixture, task="Spex", enrolment=enrolment, seed=seed, temperature=temperature,
+                              top_k=top_k)
+
+    def semantic_units(self, audio, sample_rate: int | None = None) -> np.ndarray:
+        """A recording's semantic unit ids (T,) (the bundle's semantic-units component, 50 per second)."""
+        if self.semantic_component is None:
+            raise CapabilityError(f"bundle {self.bundle.name!r} has no semantic tokenizer (export it with "
+                                  "--semantic-units): pass the source's unit ids")
+        if self._units is None:
+            from .semantic_units import SemanticUnits
+
+            self._units = SemanticUnits(self.bundle, self.sessions, self.semantic_component)
+        samples, rate = input_samples(audio, sample_rate, what="source", max_seconds=self.hparams.max_prompt_seconds)
+        return self._units.units(samples, rate)
+
+    def convert(self, source, target_voice, *, sample_rate: int | None = None, seed: int = 0, temperature=None,
+                top_k=None, top_p=None) -> Audio:
+        """Voice conversion (``VC``): ``source`` (a recording, or its semantic unit ids) said in the voice of
+        ``target_voice`` (a recording, or codes (3, T)); as long as the source."""
+        self._refuse(top_p=top_p)
+        self.require_task("VC")
+        if isinstance(source, (Audio, str, os.PathLike)) or (sample_rate is not None and source is not None):
+            source = self.semantic_units(source, sample_rate)
+        units = np.asarray(source)
+        if units.ndim != 1 or units.size == 0:
+            raise InvalidInput(f"source must be a recording or 1-D unit ids, got shape {units.shape}")
+        return self._audio("VC", self._sampling(seed, temperature, top_k), frames=units.size, semantic_seq=units,
+                           prompt_seq=self._voice(target_voice, "target_voice"))
+
+    # -- singing ---------------------------------------------------------------------------------------------
+    def sing(self, score, prompt_audio=None, *, seed: int = 0, temperature=None, top_k=None, progress=None) -> Audio:
+        """Singing (``sing``): a score (a path to its JSON, or the parsed object; ``voxlite.text.singing_score``)
+        sung in the voice of ``prompt_audio`` (a recording or codes (3, T)); as long as the score."""
+        from ..text.singing_score import load_score, score_to_frames
+
+        task = self.require_task("sing")
+        if prompt_audio is None:
+            raise InvalidInput("singing needs a voice: prompt_audio= (a recording of the singer)")
+        phone_table, midi_table = self.sing_tables
+        phones, midi = score_to_frames(load_score(score), phone_table, midi_table, frame_rate=self.frame_rate)
+        return self._audio(task, dict(self._sampling(seed, temperature, top_k), progress=progress), frames=len(phones),
+                           sing_phone_seq=phones,
+                           sing_midi_seq=midi, prompt_seq=self._voice(prompt_audio))
+
+    @property
+    def sing_tables(self):
+        """(sing phone symbols, midi values) of the bundle's singing tables; CapabilityError without them."""
+        if self._sing_tables is None:
+            files = self.bundle.component(self.lm).files
+            if SING_PHONES not in files or SING_MIDI not in files:
+                raise CapabilityError(f"bundle {self.bundle.name!r} has no singing tables (export it with --tables)")
+            from ..text.singing_score import read_midi_table, read_sing_phone_table
+
+            self._sing_tables = (read_sing_phone_table(self.bundle.component_file(self.lm, SING_PHONES)),
+                                 read_midi_table(self.bundle.component_file(self.lm, SING_MIDI)))
+        return self._sing_tables

@@ -161,6 +161,7 @@ def build_prompt(lines: list[tuple[int, str]], voices: Mapping[int, np.ndarray] 
 
 class VibeVoiceModel(GraphModel):
     capabilities = ("text-to-speech", "voice-cloning", "multi-speaker")
+    prompt_needs_transcript = False  # voices are recordings only
 
     def __init__(self, bundle, **kwargs):
         super().__init__(bundle, **kwargs)

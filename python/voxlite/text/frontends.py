@@ -30,12 +30,14 @@ FRONT_ENDS: dict[str, str] = {
     "hf-tokenizers": "voxlite.text.voxcpm_tokenizer:VoxCPMTokenizer.from_component",
     "voxlite-g2p-en": "voxlite.text.english_g2p:EnglishG2P.from_component",
     "vallex-phonemes": "voxlite.text.vallex_phonemes:VallEXPhonemes.from_component",
+    "uniaudio-phones": "voxlite.text.uniaudio_phones:UniAudioPhones.from_component",
 }
 # the role under which each front end's main file is stored in its component ("files": {role: path}).
 # "vallex-phonemes" stores two: its main "vocab" (VALL-E X's tokenizer JSON) and the "lexicon" of the English G2P
 # that reads its words, found under FILE_ROLES["voxlite-g2p-en"] as that front end finds its own (with the optional
 # letter-to-sound graph).
-FILE_ROLES: dict[str, str] = {"hf-tokenizers": "tokenizer", "voxlite-g2p-en": "lexicon", "vallex-phonemes": "vocab"}
+FILE_ROLES: dict[str, str] = {"hf-tokenizers": "tokenizer", "voxlite-g2p-en": "lexicon", "vallex-phonemes": "vocab",
+                              "uniaudio-phones": "phone_table"}
 
 
 def load_front_end(bundle: "Bundle", component: str, sessions) -> TextFrontEnd:

@@ -75,6 +75,7 @@ from typing import Collection, Mapping, Sequence
 import numpy as np
 
 from ..errors import InvalidInput
+from .tables import table_lines
 
 UNK = "<UNK>"
 SILENCE = "SIL"
@@ -97,22 +98,7 @@ def read_phone_table(path_or_text: str | os.PathLike) -> tuple[str, ...]:
     """UniAudio's ``phone_dict`` (format and checks: module docstring) -> its symbols in id order (``<UNK>``, at
     ``len(table)``, not included). ``path_or_text``: a path (``os.PathLike``, or a ``str`` without a line break) or
     the file's text (a ``str`` with one)."""
-    if isinstance(path_or_text, str) and ("\n" in path_or_text or "\r" in path_or_text):
-        text, where = path_or_text, "the phone table"
-    elif isinstance(path_or_text, (str, os.PathLike)):
-        where = f"phone table {os.fspath(path_or_text)}"
-        try:
-            with open(path_or_text, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as e:
-            raise InvalidInput(f"unreadable {where}: {e}") from None
-    else:
-        raise InvalidInput(f"read_phone_table takes a path or the file's text, got {type(path_or_text).__name__}")
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # the line breaks open() reads as such
-    while lines and not lines[-1].strip():  # trailing blank lines (a final newline)
-        lines.pop()
-    if not lines:
-        raise InvalidInput(f"{where} is empty")
+    where, lines = table_lines(path_or_text, "phone table", "read_phone_table")
     symbols: dict[str, int] = {}  # symbol -> line number (1-based)
     indexed: bool | None = None
     for number, line in enumerate(lines, 1):
@@ -260,6 +246,38 @@ class UniAudioPhones:
         self.table = check_phone_table(table)
         self.index = {s: i for i, s in enumerate(self.table)}
         self.g2p, self.leading_silence, self.unknown = g2p, leading_silence, unknown
+
+    @classmethod
+    def from_component(cls, bundle, component: str, sessions) -> "UniAudioPhones":
+        """A bundle's ``uniaudio-phones`` text component: its ``phone_table`` (the user's UniAudio phone_dict, stored
+        by the exporter) and, read as the ``voxlite-g2p-en`` front end reads its own component, its ``lexicon`` and
+        optional letter-to-sound graph."""
+        from .english_g2p import EnglishG2P
+        from .frontends import FILE_ROLES
+
+        g2p = EnglishG2P.from_component(bundle, component, sessions)
+        return cls(g2p, read_phone_table(bundle.component_file(component, FILE_ROLES["uniaudio-phones"])))
+
+    supports_phonemes = True
+
+    def add_lexicon(self, lexicon) -> int:
+        """As ``EnglishG2P.add_lexicon`` (pronunciations in misaki's symbols or common IPA)."""
+        return self.g2p.add_lexicon(lexicon)
+
+    def count(self, text: str) -> int:
+        """Phones of ``text`` (0 when nothing is speakable): the unit long input is chunked by."""
+        try:
+            return len(self.symbols(text))
+        except InvalidInput:
+            if not isinstance(text, str):
+                raise
+            return 0
+
+    def encode_pair(self, text: str, prompt_text: str | None = None) -> tuple[list[int], int]:
+        """(phone indices of ``text``, their count). UniAudio's voice prompt is audio only: its transcript is not
+        part of the sequence, so ``prompt_text`` is not read."""
+        ids = self.indices(text).tolist()
+        return ids, len(ids)
 
     @property
     def unk_index(self) -> int:

@@ -18,7 +18,7 @@ constexpr const char* FORMAT = "voxlite.bundle";
 constexpr int64_t FORMAT_VERSION = 2;
 constexpr int64_t MAX_MANIFEST_BYTES = 16 << 20;
 const char* const CAPABILITIES[] = {"text-to-speech", "voice-cloning", "codec", "text-to-audio", "speech-to-speech",
-                                    "multi-speaker"};
+                                    "multi-speaker", "singing"};
 const char* const DTYPES[] = {"float32", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"};
 
 std::string quoted(const std::string& s) { return "'" + s + "'"; }
