@@ -27,10 +27,16 @@ Graphs of component ``lm`` (each verified against the PyTorch reference before t
   step may emit), ``present.local.*``.
 
 Component ``codec``: the SoundStream (``export.codec.write_codec_component``: encoder, decoder, codebooks).
-Capabilities: ``speech-to-speech`` when the bundle has a task whose inputs are all audio (SE, Speech_RIR, Spex);
-the UniAudio task list (hparams ``tasks``) is what the runtime's task methods accept. Text-to-speech /
-text-to-audio are not declared: they need a phone front end / a T5 encoder this bundle does not carry yet (the
-runtime takes phone ids and T5 features directly).
+Front ends (``export.uniaudio_inputs``), each optional: ``--tables CHECKOUT`` (or ``--phone-table`` /
+``--sing-phone-table`` / ``--sing-midi-table``: the user's UniAudio tables; text in through voxlite's G2P, singing
+scores), ``--semantic-units BUNDLE`` (a ``python -m export hubert`` bundle: voice conversion from recordings),
+``--t5 DIR`` (a T5 checkpoint: captions for sound / music / instructed TTS). Each is checked against the token list
+(a table of another size is refused). Capabilities follow the tasks and front ends: ``text-to-speech`` (+
+``voice-cloning`` with ``tts``), ``text-to-audio``, ``speech-to-speech``, ``singing``.
+
+    python -m export uniaudio --checkpoint ~/models/uniaudio/ep1.checkpoint \
+        --codec-checkpoint ~/models/uniaudio/codec/ckpt_01135000.pth --tables ~/src/UniAudio \
+        --semantic-units bundles/hubert-base-l9-km500 --t5 ~/models/t5-v1_1-base --out bundles/uniaudio
 """
 from __future__ import annotations
 
