@@ -248,6 +248,7 @@ def test_int8_bundle_runs_and_is_reproducible(bundle):
 def test_bad_input_is_refused(bundle, tts_only):
     from export import ExportError
     from export.uniaudio import export_uniaudio
+    from voxlite.audio import Audio
 
     path, model, tokens, codec = bundle
     m = voxlite.load(path)
@@ -266,6 +267,10 @@ def test_bad_input_is_refused(bundle, tts_only):
         m.generate("a dog barking")
     with pytest.raises(InvalidInput, match="768 columns"):
         m.generate(np.ones((3, 16), np.float32))
+    with pytest.raises(InvalidInput, match="too long"):
+        m.generate(T5, seconds=3)  # 150 frames: the tiny context holds 101
+    with pytest.raises(InvalidInput, match="too long"):
+        m.transform(Audio((RNG.standard_normal(48000) * 0.1).astype(np.float32), 16000))
     with pytest.raises(CapabilityError, match="no semantic tokenizer"):
         m.convert("source.wav", PROMPT)
     with pytest.raises(CapabilityError, match="no singing tables"):

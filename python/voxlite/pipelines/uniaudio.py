@@ -264,12 +264,23 @@ class UniAudioModel(GraphModel):
         samples = self.codec.decode(np.ascontiguousarray(codes[None]), n_q=FRAME).samples
         return samples[:F * self.codec.hop_length] if F < self.codec.min_frames else samples
 
-    def _audio(self, task: str, sampling: dict, *, frames: int | None = None, **inputs) -> Audio:
+    def _audio(self, task: str, sampling: dict, *, frames: int | None = None, fit: bool = False, **inputs) -> Audio:
         """One run decoded. ``frames``: the output's exact length in codec frames (tasks whose target is aligned
-        with an input: enhancement, extraction, conversion, singing), clamped to what the context leaves."""
+        with an input: enhancement, extraction, conversion, singing; a sound's length); more than the context
+        leaves is refused, or with ``fit`` (a default length, not the user's) cut to what it leaves."""
+        sampling = dict(sampling)
+        progress = sampling.pop("progress", None)
+        min_length = sampling.pop("min_length", None)
+        sequence = self.prefix(task, **inputs)
         if frames is not None:  # <audio_end> forbidden through frame ``frames - 1``, and the run stops after it
-            sampling = dict(sampling, max_length=frames, min_length=frames + 1)
-        result = self.run_task(task, **sampling, **inputs)
+            prefix_frames = len(sequence.ids) // FRAME
+            if fit:
+                frames = max(1, min(frames, self.hparams.n_ctx - prefix_frames))
+            if prefix_frames + frames > self.hparams.n_ctx:
+                raise InvalidInput(f"the input is too long: {task} needs {prefix_frames} + {frames} frames, the "
+                                   f"model's context holds {self.hparams.n_ctx}; shorten it")
+            sampling["max_length"], min_length = frames, frames + 1
+        result = self.search(sequence, self.options(**sampling), min_length=min_length, progress=progress)
         return Audio(self.decode(result.codes), self.sample_rate)
 
     @staticmethod
@@ -402,17 +413,18 @@ class UniAudioModel(GraphModel):
     def generate(self, prompt, *, task: str = "TSS", seconds: float | None = None, seed: int = 0,
                  temperature=None, top_k=None, progress=None) -> Audio:
         """Sound (``task="TSS"`` / "sound") or music (``"TTM"`` / "music") from a caption (the bundle's T5
-        component) or its T5 features (L, continuous_dim). ``seconds``: the length (default ``sound_seconds``;
-        at most what the context leaves)."""
+        component) or its T5 features (L, continuous_dim). ``seconds``: the length (default ``sound_seconds``, cut
+        to what the context leaves; a longer length asked for is refused)."""
         task = self.require_task(task)
         if task not in ("TSS", "TTM"):
             raise InvalidInput(f"generate does sound (TSS) or music (TTM), not {task}")
+        fit = seconds is None  # the default length is cut to what the context leaves; a length asked for is not
         seconds = self.hparams.sound_seconds if seconds is None else seconds
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_SECONDS:
             raise InvalidInput(f"seconds must be in (0, {MAX_SECONDS}], got {seconds!r}")
         frames = max(1, int(round(seconds * self.frame_rate)))
         return self._audio(task, dict(self._sampling(seed, temperature, top_k), progress=progress), frames=frames,
-                           text_t5_seq=self._t5_rows(prompt))
+                           fit=fit, text_t5_seq=self._t5_rows(prompt))
 
     # -- audio in --------------------------------------------------------------------------------------------
     def transform(self, audio, *, task: str = "SE", enrolment=None, sample_rate: int | None = None, seed: int = 0,
