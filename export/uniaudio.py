@@ -61,11 +61,15 @@ from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, kv
 from .uniaudio_inputs import UniAudioInputs, check_inputs, copy_semantic_units, find_tables, write_sing_tables, \
     write_t5, write_text_component
 
-# SNR (dB) of the quantized graphs' outputs against fp32 on the verify inputs. At the tiny random width (72) the
-# LM graphs are exported with block-wise int8 (per-block scales; dynamic int8's one scale per activation tensor is
-# too coarse there, as for VALL-E): measured 42-44 dB on g2l and K/V, 56 dB on the local logits.
+# SNR (dB) of the quantized graphs' outputs against fp32 on the verify inputs. The LM graphs are exported with
+# block-wise int8 (per-block weight scales): dynamic int8's one scale per activation tensor is too coarse at every
+# width measured (tiny 72: as for VALL-E; the released 768: global_prefill's g2l at 20.0 dB, on the bound), where
+# block-wise gives 42-44 dB on g2l and K/V, 56 dB on the local logits at the tiny width.
 MIN_SNR_DB = {"fp16": {"logits": 25.0, "g2l": 25.0}, "int8": {"logits": 20.0, "g2l": 20.0}}
 LM_GRAPHS = ("global_prefill", "global_step", "local_step")
+# the codec stays float in int8 bundles: at the released size its int8 convolutions (ConvInteger) decode slower
+# than fp32 (0.69 s against 0.44 s for 5 s of audio, 1 thread) and save 3.5 MB of 31.5
+CODEC_FLOAT_ONLY = ("encoder", "decoder")
 UNIAUDIO_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB, graphs={g: CODEC_BOUNDS for g in ("encoder", "decoder")})
 
 # UniAudio's special tokens in id order (its data loader's list); the rest of the first 128 ids are unused
@@ -235,7 +239,7 @@ def uniaudio_specs(model, token_list, tasks, *, defaults: dict | None = None) ->
 
 def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, tasks=None, precisions=("fp32",),
                     name: str | None = None, provenance: dict | None = None, overwrite: bool = False,
-                    int8_blockwise=(), defaults: dict | None = None, inputs: UniAudioInputs | None = None,
+                    int8_blockwise=LM_GRAPHS, defaults: dict | None = None, inputs: UniAudioInputs | None = None,
                     log=print) -> Path:
     """Write the bundle: ``lm`` (kind ``uniaudio-lm``), ``codec`` and the front ends of ``inputs``
     (``export.uniaudio_inputs``). ``tasks``: the UniAudio tasks the weights were trained for (None: every task the
@@ -275,7 +279,8 @@ def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, ta
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=UNIAUDIO_BOUNDS, log=log,
                          shared_data="weights", metadata=metadata, component="lm",
                          int8_blockwise=tuple(int8_blockwise))
-            write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata)
+            write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata,
+                                  float_only=CODEC_FLOAT_ONLY)
             write_t5(writer, inputs, tmp, precisions=precisions, log=log)
         return writer.finish()
 
@@ -405,8 +410,8 @@ def main(argv=None, prog: str | None = None) -> int:
     parser.add_argument("--token-list", help="the joint token list (one per line, or JSON), if config.yaml has none")
     parser.add_argument("--tasks", nargs="+", help="UniAudio tasks to declare (default: random-init every "
                         "buildable task; a checkpoint the released model's 11)")
-    parser.add_argument("--int8-blockwise", action="store_true", help="block-wise int8 lm graphs (default for "
-                        "models narrower than 256)")
+    parser.add_argument("--int8-dynamic", action="store_true", help="dynamic int8 lm graphs (one scale per "
+                        "activation tensor) instead of block-wise; fails the bounds at the published size")
     front = parser.add_argument_group("front ends (what the bundle reads user input with; each optional)")
     front.add_argument("--tables", metavar="CHECKOUT", help="a UniAudio checkout: its phone table and singing "
                        "tables (tools/tokenizer/phone/phone_dict, Sing/dict_phone.txt, Sing/f0_dict.txt)")
@@ -447,7 +452,7 @@ def main(argv=None, prog: str | None = None) -> int:
                   "weights": weights, "codec": codec.config_source}
     out = export_uniaudio(model, codec, tokens, args.out, tasks=tasks, precisions=tuple(args.precision),
                           name=args.name, provenance=provenance, overwrite=args.overwrite,
-                          int8_blockwise=LM_GRAPHS if args.int8_blockwise or model.config.n_state < 256 else (),
+                          int8_blockwise=() if args.int8_dynamic else LM_GRAPHS,
                           inputs=inputs)
     print(f"wrote {out}")
     return 0

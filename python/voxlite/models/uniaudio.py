@@ -333,10 +333,14 @@ class UniAudioLM(nn.Module):
         logits of the ids the step may emit (``allowed_rows(index)``: (B, audio_bins + 1)); the full-vocabulary
         normalisation of the reference's log-softmax is a per-row constant, which top-k and the temperature
         softmax ignore."""
+        c = self.config
         z = self.local_embed(token) + g2l + self.local_pos(index.reshape(1))
         z, present = self.local_stack.forward_buffer(z[:, None], index, cache)
-        weight = self.lm_head.weight[self.allowed_rows(index)]  # (audio_bins + 1, C)
-        return z[:, 0] @ weight.t(), present
+        # every codebook's rows at once, then the step's: the head rows are then one constant matrix (which int8
+        # quantizes) instead of rows gathered per step (3x the head's multiply-adds, a few % of the step)
+        rows = torch.cat([self.allowed_rows(torch.tensor([l])) for l in range(c.na_repeat)])
+        logits = (z[:, 0] @ self.lm_head.weight[rows].t()).reshape(z.shape[0], c.na_repeat, c.audio_bins + 1)
+        return logits.index_select(1, index.reshape(1))[:, 0], present
 
     # ------------------------------------------------------------------------------------------ generation
     def allowed_ids(self, index: int) -> torch.Tensor:
