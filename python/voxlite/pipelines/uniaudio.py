@@ -41,7 +41,7 @@ need a stateful LSTM between windowed convolutions (planned).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -74,6 +74,14 @@ class UniAudioResult:
     ended: bool
     partial: np.ndarray
     prefix_frames: int
+
+
+@dataclass
+class _SearchState:
+    """What ``search_frames`` leaves behind: every generated id, whether <audio_end> came, the prefix's frames."""
+    tokens: list[int] = field(default_factory=list)
+    ended: bool = False
+    prefix_frames: int = 0
 
 
 class UniAudioModel(GraphModel):
@@ -161,6 +169,20 @@ class UniAudioModel(GraphModel):
         """Generate audio frames after a prefix (``prefix``'s result). ``options.max_length`` / ``min_length``
         count frames (defaults: the bundle's ratios of the prefix's frames); <audio_end> is forbidden in frames
         0 .. min_length-2. ``progress(frames done, at most)`` is called after each frame."""
+        run = _SearchState()
+        whole = np.array(list(self.search_frames(sequence, options, min_length=min_length, progress=progress,
+                                                 state=run)), np.int64).reshape(-1, FRAME)
+        body = run.tokens[:-1] if run.ended else run.tokens
+        return UniAudioResult(frames=whole, codes=(whole - self._codebase).T.copy(),
+                              tokens=np.array(run.tokens, np.int64), ended=run.ended,
+                              partial=np.array(body[whole.size:], np.int64), prefix_frames=run.prefix_frames)
+
+    def search_frames(self, sequence: UniAudioSequence, options: GenerationOptions | None = None, *,
+                      min_length: int | None = None, progress=None, state: "_SearchState | None" = None
+                      ) -> Iterator[np.ndarray]:
+        """``search`` one frame at a time: yields each complete frame (3,) of joint ids as soon as it is sampled
+        (a frame <audio_end> cuts short is not yielded). ``state`` (a ``_SearchState``) receives every token, whether
+        <audio_end> came, and the prefix's frame count."""
         from ..kernels import sampling
         from ..kernels.kvcache import KVCache
 
@@ -207,8 +229,9 @@ class UniAudioModel(GraphModel):
         greedy = not options.temperature
 
         prev = frames[0, -1]
-        tokens: list[int] = []
-        ended = False
+        state = state if state is not None else _SearchState()
+        state.prefix_frames = P
+        tokens = state.tokens
         for i in range(maxlen):
             kv.make_room(1)
             g = global_step.run({**kv.feeds(), "frame": prev[None], "length": np.array([kv.length], np.int64)})
@@ -230,19 +253,15 @@ class UniAudioModel(GraphModel):
                 token = audio_end if j == bins else int(self._codebase[l]) + j
                 tokens.append(token)
                 if token == audio_end:
-                    ended = True
+                    state.ended = True
                     break
                 frame.append(token)
             if progress is not None:
                 progress(i + 1, maxlen)
-            if ended:
-                break
+            if state.ended:
+                return
             prev = np.array(frame, np.int64)
-        body = tokens[:-1] if ended else tokens
-        n_whole = len(body) // FRAME
-        whole = np.array(body[:n_whole * FRAME], np.int64).reshape(n_whole, FRAME)
-        return UniAudioResult(frames=whole, codes=(whole - self._codebase).T.copy(), tokens=np.array(tokens, np.int64),
-                              ended=ended, partial=np.array(body[n_whole * FRAME:], np.int64), prefix_frames=P)
+            yield prev
 
     def run_task(self, task: str, *, seed: int = 0, temperature=None, top_k=None, max_length=None,
                  min_length=None, progress=None, **inputs) -> UniAudioResult:
