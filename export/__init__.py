@@ -38,8 +38,10 @@ EXPORTERS: dict[str, tuple[str, str]] = {
                   "bundle (text to sound / music, or speech)"),
     "vibevoice": ("export.vibevoice", "VibeVoice (a transformers or Microsoft checkpoint directory, or a random "
                   "tiny / 1.5B model) -> vibevoice bundle (multi-speaker scripts)"),
-    "hubert": ("export.hubert", "HuBERT (transformers' or fairseq's layout) to one layer + k-means centroids -> a "
-               "semantic-units bundle (speech -> unit ids)"),
+    "hubert": ("export.hubert", "HuBERT (transformers' or fairseq's layout) or wav2vec 2.0 / XLSR-53 (transformers') "
+               "to one layer + k-means centroids -> a semantic-units bundle (speech -> unit ids)"),
+    "w2v-bert": ("export.w2v_bert", "w2v-BERT 2.0 (transformers' layout) to one layer + k-means centroids -> a "
+                 "semantic-units bundle (Spear-TTS's semantic tokens)"),
     "letter-to-sound": ("export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
 }
 

@@ -1,16 +1,21 @@
-"""Export HuBERT + k-means as a ``semantic-units`` component (audio -> discrete units; UniAudio's semantic tokens):
-inside another family's bundle (``write_semantic_units_component``) or as a bundle of its own (``model_type:
-"graph"``, read by ``voxlite.pipelines.semantic_units.SemanticUnits``).
+"""Export HuBERT (or wav2vec 2.0 / XLSR-53, the same encoder) + k-means as a ``semantic-units`` component (audio ->
+discrete units; UniAudio's semantic tokens): inside another family's bundle (``write_semantic_units_component``) or
+as a bundle of its own (``model_type: "graph"``, read by ``voxlite.pipelines.semantic_units.SemanticUnits``).
 
     python -m export.hubert --random-init --config tiny --layer 2 --n-clusters 17 --out /tmp/tiny-units
     python -m export.hubert --checkpoint ~/models/hubert_base_ls960.pt --trust-pickle --layer 9 \\
         --centroids ~/models/km500_centroids.npy --out bundles/hubert-base-l9-km500 --precision fp32 int8
     python -m export.hubert --checkpoint ~/models/hubert-base-ls960/ ...   (a transformers folder)
+    python -m export.hubert --checkpoint ~/models/wav2vec2-large-xlsr-53/ --layer K --centroids km.npy ...
 
-Nothing is downloaded. ``--checkpoint``: a transformers folder (config.json + weights) or a fairseq ``.pt``
+Nothing is downloaded. ``--checkpoint``: a transformers folder (config.json + weights) or a fairseq HuBERT ``.pt``
 (``voxlite.convert.hubert``; fairseq pickles its config, so ``--trust-pickle`` is needed unless the file was
-re-saved with a plain-dict config). ``--centroids``: the k-means centres as a ``.npy`` (n_clusters, dim) float array,
-or an ``.npz`` holding ``cluster_centers_`` (or one array). A scikit-learn k-means file (fairseq's / UniAudio's
+re-saved with a plain-dict config). A transformers folder's ``model_type`` (config.json) picks the converter:
+``hubert`` (or none) -> ``voxlite.convert.hubert``, ``wav2vec2`` -> ``voxlite.convert.wav2vec2`` (the component's
+hparams say which: ``model``); and its ``preprocessor_config.json``'s ``do_normalize``, when present, is the
+component's waveform normalisation unless ``--normalize`` / ``--no-normalize`` says otherwise (default without it:
+off). ``--centroids``: the k-means centres as a ``.npy`` (n_clusters, dim) float array, or an ``.npz`` holding
+``cluster_centers_`` (or one array). A scikit-learn k-means file (fairseq's / UniAudio's
 ``hubert_base_ls960_L9_km500.bin``, a joblib pickle) is converted once where scikit-learn is installed::
 
     python -c "import joblib, numpy; numpy.save('km500.npy', joblib.load('km.bin').cluster_centers_)"
@@ -18,16 +23,19 @@ or an ``.npz`` holding ``cluster_centers_`` (or one array). A scikit-learn k-mea
 Component (kind ``semantic-units``, default name ``semantic``): graph ``hubert`` ``audio`` (B, N) float32 16 kHz ->
 ``features`` (B, T, dim), the hidden state after ``layer`` layers (the later layers are not in the graph);
 tensor ``centroids`` (n_clusters, dim) float32; hparams ``SemanticUnitsHParams`` (layer, sample rate, hop, receptive
-field, n_clusters, dim, waveform normalisation, the model config). Each variant is verified against the PyTorch
-reference on 1 s of noise-like audio before anything is written: fp32 within ``FP32_MAX_ABS``, fp16 / int8 within
-``MIN_SNR_DB`` on ``features``. int8 keeps the conv feature extractor and the (grouped) positional conv in float;
+field, n_clusters, dim, waveform normalisation, the encoder's family, the model config). Centroids fitted on your own
+audio: ``recipes/semantic_units/fit_kmeans.py``. Each variant is verified against the PyTorch reference on 1 s of
+noise-like audio before anything is written: fp32 within ``FP32_MAX_ABS``, fp16 / int8 within ``MIN_SNR_DB`` on
+``features``. int8 keeps the conv feature extractor and the (grouped) positional conv in float;
 the transformer's matmuls are dynamically quantized.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +58,7 @@ MIN_SNR_DB = {"fp16": {"features": 30.0}, "int8": {"features": 15.0}}
 SEMANTIC_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB)
 INT8_KEEP_FLOAT = ("feature_extractor", "pos_conv")  # node-name substrings left in float for int8
 PRESETS = {"tiny": HubertConfig.tiny, "base": HubertConfig.base, "large": HubertConfig.large}
+FAMILIES = ("hubert", "wav2vec2")  # SemanticUnitsHParams.model: where the weights come from (same graph)
 
 
 class UnitsEncoder(nn.Module):
@@ -82,12 +91,18 @@ def semantic_units_specs(model: Hubert, layer: int, audio: torch.Tensor | None =
                     {"audio": {0: "batch", 1: "samples"}, "features": {0: "batch", 1: "frames"}})}
 
 
-def semantic_units_hparams(model: Hubert, layer: int, n_clusters: int, *, normalize: bool = False
-                           ) -> SemanticUnitsHParams:
+def check_family(family: str) -> str:
+    if family not in FAMILIES:
+        raise ExportError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    return family
+
+
+def semantic_units_hparams(model: Hubert, layer: int, n_clusters: int, *, normalize: bool = False,
+                           family: str = "hubert") -> SemanticUnitsHParams:
     cfg = model.config
     hp = SemanticUnitsHParams(layer=layer, n_clusters=n_clusters, dim=cfg.dim, sample_rate=SAMPLE_RATE,
                               hop_length=cfg.hop_length, receptive_field=cfg.receptive_field, normalize=normalize,
-                              config=cfg.to_dict())
+                              model=check_family(family), config=cfg.to_dict())
     hp.check()
     return hp
 
@@ -103,31 +118,34 @@ def check_centroids(centroids, dim: int) -> np.ndarray:
 
 def write_semantic_units_component(writer: BundleWriter, model: Hubert, centroids, tmp: str | Path, *, layer: int,
                                    component: str = "semantic", precisions=("fp32",), normalize: bool = False,
-                                   bounds: Bounds | None = None, log=print, **graph_options) -> SemanticUnitsHParams:
+                                   family: str = "hubert", bounds: Bounds | None = None, log=print,
+                                   **graph_options) -> SemanticUnitsHParams:
     """Declare a ``semantic-units`` component on ``writer`` and write its graph (verified, every precision) and its
-    centroids: the same component in a bundle of its own and inside another family's (UniAudio's ``semantic``)."""
+    centroids: the same component in a bundle of its own and inside another family's (UniAudio's ``semantic``).
+    ``family``: "hubert" or "wav2vec2" (the weights' origin, recorded in the hparams)."""
     c = check_centroids(centroids, model.config.dim)
-    hparams = semantic_units_hparams(model, layer, c.shape[0], normalize=normalize)
+    hparams = semantic_units_hparams(model, layer, c.shape[0], normalize=normalize, family=family)
     writer.component(component, kind=KIND, hparams=hparams.to_json())
     write_graphs(writer, semantic_units_specs(model, layer), tmp, precisions=check_precisions(precisions),
                  bounds=bounds or SEMANTIC_BOUNDS, component=component,
-                 metadata={"family": "hubert", "sample_rate": SAMPLE_RATE, "layer": layer},
+                 metadata={"family": family, "sample_rate": SAMPLE_RATE, "layer": layer},
                  int8_keep_float=graph_options.pop("int8_keep_float", INT8_KEEP_FLOAT), log=log, **graph_options)
     writer.add_tensor(CENTROIDS, c, component=component)
     return hparams
 
 
 def export_semantic_units(model: Hubert, centroids, out: str | Path, *, layer: int, precisions=("fp32",),
-                          normalize: bool = False, name: str | None = None, provenance: dict | None = None,
-                          overwrite: bool = False, log=print) -> Path:
+                          normalize: bool = False, family: str = "hubert", name: str | None = None,
+                          provenance: dict | None = None, overwrite: bool = False, log=print) -> Path:
     """A bundle holding only the component (``model_type: "graph"``)."""
     precisions = check_precisions(precisions)
     n = np.asarray(centroids).shape[0]
-    with BundleWriter(out, model_type="graph", name=name or f"hubert-l{layer}-km{n}", sample_rate=SAMPLE_RATE,
+    with BundleWriter(out, model_type="graph", name=name or f"{check_family(family)}-l{layer}-km{n}",
+                      sample_rate=SAMPLE_RATE,
                       default_precision="fp32", provenance=provenance or {}, overwrite=overwrite) as writer:
         with tempfile.TemporaryDirectory() as tmp:
             write_semantic_units_component(writer, model, centroids, tmp, layer=layer, precisions=precisions,
-                                           normalize=normalize, log=log)
+                                           normalize=normalize, family=family, log=log)
         return writer.finish()
 
 
@@ -156,9 +174,74 @@ def random_centroids(model: Hubert, layer: int, n_clusters: int, seed: int) -> n
     return feats[pick].numpy()
 
 
-def load_model(checkpoint: str | None, config: str, seed: int, trust_pickle: bool) -> Hubert:
-    from voxlite.convert import hubert as conv
+@dataclass
+class Checkpoint:
+    """A loaded encoder and what its files say about it: ``family`` ("hubert" | "wav2vec2"), ``normalize`` (the
+    preprocessor's ``do_normalize``; None when the checkpoint does not say)."""
+    model: Hubert
+    family: str
+    normalize: bool | None = None
 
+
+def model_type_of(directory: str | Path) -> str:
+    """The family a transformers folder holds, from its config.json's ``model_type`` (none: HuBERT, as before)."""
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise ExportError(f"{directory}: no config.json (not a transformers folder)")
+    model_type = json.loads(path.read_text()).get("model_type", "hubert")
+    if model_type not in FAMILIES:
+        raise ExportError(f"{directory}: model_type {model_type!r} is not supported (supported: "
+                          f"{', '.join(FAMILIES)}; WavLM, data2vec-audio, wav2vec2-conformer differ in the encoder)")
+    return model_type
+
+
+def preprocessor_normalize(directory: str | Path) -> bool | None:
+    """``do_normalize`` of a transformers folder's preprocessor_config.json (the feature extractor's zero-mean
+    unit-variance waveform normalisation), or None when the file or the key is absent."""
+    path = Path(directory) / "preprocessor_config.json"
+    if not path.is_file():
+        return None
+    value = json.loads(path.read_text()).get("do_normalize")
+    if value is not None and not isinstance(value, bool):
+        raise ExportError(f"{path}: do_normalize must be true or false, got {value!r}")
+    return value
+
+
+def load_checkpoint(checkpoint: str | Path, trust_pickle: bool = False) -> Checkpoint:
+    """A transformers folder (HuBERT or wav2vec 2.0, by config.json's ``model_type``) or a fairseq HuBERT ``.pt``."""
+    from voxlite.convert import hubert, wav2vec2
+
+    path = Path(checkpoint)
+    try:
+        if path.is_dir():
+            family = model_type_of(path)
+            if family == "wav2vec2":
+                return Checkpoint(wav2vec2.load_official_dir(path), family, preprocessor_normalize(path))
+            # HuBERT: what fairseq trained with (normalised waveforms for the layer-norm large models, raw for base),
+            # not the folder's feature-extractor flag, which transformers sets for base models too
+            model = hubert.load_official_dir(path)
+            return Checkpoint(model, family, model.config.feat_extract_norm == "layer")
+        state, cfg = hubert.read_fairseq_checkpoint(path, trust_pickle=trust_pickle)
+        if cfg.get("_name", "hubert") != "hubert":
+            raise ExportError(f"{path}: a fairseq {cfg['_name']!r} checkpoint; of fairseq's, only HuBERT is read "
+                              "here (give wav2vec 2.0 as a transformers folder)")
+        return Checkpoint(hubert.load_fairseq(state, cfg), "hubert")
+    except ValueError as e:
+        raise ExportError(f"{path}: {e}") from None
+
+
+def normalize_of(flag: bool | None, loaded: Checkpoint) -> bool:
+    """The component's waveform normalisation: ``flag`` (--normalize / --no-normalize) when given, else the
+    checkpoint's ``do_normalize``, else off. A flag that overrides the checkpoint is noted on stderr."""
+    if flag is None:
+        return bool(loaded.normalize)
+    if loaded.normalize is not None and flag != loaded.normalize:
+        print(f"note: --{'' if flag else 'no-'}normalize overrides the checkpoint's do_normalize="
+              f"{str(loaded.normalize).lower()}", file=sys.stderr)
+    return flag
+
+
+def load_model(checkpoint: str | None, config: str, seed: int, trust_pickle: bool) -> Hubert:
     if checkpoint is None:
         torch.manual_seed(seed)
         model = Hubert(PRESETS[config]())
@@ -166,40 +249,45 @@ def load_model(checkpoint: str | None, config: str, seed: int, trust_pickle: boo
             for p in model.parameters():
                 p.add_(0.1 * torch.randn_like(p))
         return model.eval()
-    path = Path(checkpoint)
-    if path.is_dir():
-        return conv.load_official_dir(path)
-    state, cfg = conv.read_fairseq_checkpoint(path, trust_pickle=trust_pickle)
-    return conv.load_fairseq(state, cfg)
+    return load_checkpoint(checkpoint, trust_pickle).model
 
 
 def main(argv=None, prog: str | None = None) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    add_source_arguments(parser, checkpoint_help="a transformers HuBERT folder or a fairseq .pt checkpoint",
+    add_source_arguments(parser, checkpoint_help="a transformers HuBERT or wav2vec 2.0 folder, or a fairseq HuBERT .pt",
                          config_default="base", config_help=f"preset for --random-init: {', '.join(PRESETS)}")
     parser.add_argument("--layer", type=int, default=9, help="transformer layers to run (UniAudio: 9)")
     parser.add_argument("--centroids", help=".npy (n_clusters, dim) or .npz with cluster_centers_")
     parser.add_argument("--n-clusters", type=int, default=500, help="random-init only: clusters to draw")
-    parser.add_argument("--normalize", action="store_true",
-                        help="normalise the waveform first (HuBERT large; base models were trained without)")
+    parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                        help="normalise the waveform first (HuBERT large, XLSR-53; base models were trained "
+                             "without). Default: a transformers folder's preprocessor_config.json do_normalize, "
+                             "else off")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="load a fairseq checkpoint's pickled config (runs its code: trusted files only)")
     args = parser.parse_args(argv)
     weights = weights_provenance(parser, args)
     if args.config not in PRESETS:
         parser.error(f"--config must be one of {', '.join(PRESETS)}")
-    model = load_model(args.checkpoint, args.config, args.seed, args.trust_pickle)
+    if args.checkpoint and not args.centroids:
+        parser.error("--centroids is required with --checkpoint")
+    if args.checkpoint:
+        loaded = load_checkpoint(args.checkpoint, args.trust_pickle)
+    else:
+        loaded = Checkpoint(load_model(None, args.config, args.seed, False), "hubert")
+    model, family = loaded.model, loaded.family
+    normalize = normalize_of(args.normalize, loaded)
     if args.centroids:
         centroids = load_centroids(args.centroids)
-    elif args.random_init:
-        centroids = random_centroids(model, args.layer, args.n_clusters, args.seed)
     else:
-        parser.error("--centroids is required with --checkpoint")
-    provenance = {"family": "hubert", "weights": weights, "centroids": Path(args.centroids).name
+        centroids = random_centroids(model, args.layer, args.n_clusters, args.seed)
+    provenance = {"family": family, "weights": weights, "centroids": Path(args.centroids).name
                   if args.centroids else f"random (seed {args.seed})"}
     out = export_semantic_units(model, centroids, args.out, layer=args.layer, precisions=tuple(args.precision),
-                                normalize=args.normalize, name=args.name, provenance=provenance,
+                                normalize=normalize, family=family, name=args.name, provenance=provenance,
                                 overwrite=args.overwrite)
+    print(f"{family}, layer {args.layer}, {np.asarray(centroids).shape[0]} clusters, waveform normalisation "
+          f"{'on' if normalize else 'off'}")
     print(f"wrote {out}")
     return 0
 

@@ -16,6 +16,9 @@ transformers -> ours:
   (post-norm) or ``input_layernorm`` / ``post_attention_layernorm`` (pre-norm);
 - ``masked_spec_embed`` (training-time masking) is dropped.
 
+wav2vec 2.0 (transformers' ``Wav2Vec2Model``: XLSR-53, ...) has the same encoder and the same key names:
+``convert/wav2vec2.py`` uses ``encoder_config`` and ``convert_state_dict`` with its own prefix and heads.
+
 fairseq -> transformers names (then as above), the mapping transformers' own HuBERT conversion uses:
 ``feature_extractor.conv_layers.<i>.0`` (conv), ``.2`` (GroupNorm, "default" extractor) or ``.2.1`` (LayerNorm,
 "layer_norm" extractor); ``layer_norm`` (the conv features' norm) -> ``feature_projection.layer_norm``;
@@ -52,12 +55,23 @@ _POS = "encoder.pos_conv_embed.conv."
 
 # -- transformers ------------------------------------------------------------------------------------------------
 def config_of(config: Mapping[str, Any]) -> HubertConfig:
-    """A transformers HubertConfig dict (config.json) -> ours; refuses what the reference does not implement."""
+    """A transformers HubertConfig dict (config.json) -> ours; refuses what the reference does not implement, and
+    another model's config (wav2vec 2.0: ``convert/wav2vec2.py``)."""
+    model_type = config.get("model_type", "hubert")
+    if model_type != "hubert":
+        raise ValueError(f"config.json is a {model_type!r} model, not 'hubert'"
+                         + (" (voxlite.convert.wav2vec2 reads it)" if model_type == "wav2vec2" else ""))
+    return encoder_config(config, "HuBERT")
+
+
+def encoder_config(config: Mapping[str, Any], what: str) -> HubertConfig:
+    """The encoder fields HuBERT and wav2vec 2.0 configs share (same names, same meaning) -> ours; ``what`` names
+    the model in errors."""
     d = HubertConfig()
     for key, bad in (("hidden_act", lambda v: v != "gelu"), ("feat_extract_activation", lambda v: v != "gelu"),
                      ("conv_pos_batch_norm", bool), ("adapter_attn_dim", lambda v: v is not None)):
         if key in config and bad(config[key]):
-            raise ValueError(f"HuBERT config {key}={config[key]!r} is not supported")
+            raise ValueError(f"{what} config {key}={config[key]!r} is not supported")
     n_conv = config.get("num_feat_extract_layers", len(config.get("conv_dim", d.conv_dim)))
     cfg = HubertConfig(
         dim=config.get("hidden_size", d.dim), n_layers=config.get("num_hidden_layers", d.n_layers),
@@ -75,13 +89,16 @@ def config_of(config: Mapping[str, Any]) -> HubertConfig:
     return cfg
 
 
-def convert_state_dict(official: Mapping[str, torch.Tensor], stable_layer_norm: bool) -> dict[str, torch.Tensor]:
-    """A transformers HubertModel (or HubertForCTC) state dict -> ours (module docstring)."""
-    state = {(k[len("hubert."):] if k.startswith("hubert.") else k): v for k, v in official.items()}
+def convert_state_dict(official: Mapping[str, torch.Tensor], stable_layer_norm: bool, *, prefix: str = "hubert.",
+                       drop: tuple[str, ...] = _TF_DROP, what: str = "HuBERT") -> dict[str, torch.Tensor]:
+    """A transformers HubertModel (or HubertForCTC) state dict -> ours (module docstring). ``prefix`` (stripped
+    where present: a task model's base model), ``drop`` (key prefixes left out: heads, training-time tensors) and
+    ``what`` (the model errors name) let wav2vec 2.0, the same encoder, use this mapping."""
+    state = {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in official.items()}
     out: dict[str, torch.Tensor] = {}
     pos: dict[str, torch.Tensor] = {}
     for key, value in state.items():
-        if key.startswith(_TF_DROP):
+        if key.startswith(drop):
             continue
         if key.startswith(_POS):
             pos[key[len(_POS):]] = value
@@ -96,7 +113,7 @@ def convert_state_dict(official: Mapping[str, torch.Tensor], stable_layer_norm: 
             i, part, kind = m.groups()
             name = _ATTN.get(part) or _NORMS[stable_layer_norm].get(part)
             if name is None:
-                raise ValueError(f"unexpected HuBERT key {key!r}")
+                raise ValueError(f"unexpected {what} key {key!r}")
             out[f"encoder.layers.{i}.{name}.{kind}"] = value
             continue
         for src, dst in (("feature_projection.layer_norm.", "feature_norm."),
@@ -106,7 +123,7 @@ def convert_state_dict(official: Mapping[str, torch.Tensor], stable_layer_norm: 
                 out[dst + key[len(src):]] = value
                 break
         else:
-            raise ValueError(f"unexpected HuBERT key {key!r}")
+            raise ValueError(f"unexpected {what} key {key!r}")
     if "weight_g" in pos:
         g, v = pos.pop("weight_g"), pos.pop("weight_v")
     elif "parametrizations.weight.original0" in pos:
@@ -114,7 +131,7 @@ def convert_state_dict(official: Mapping[str, torch.Tensor], stable_layer_norm: 
     elif "weight" in pos:  # already folded
         g, v = None, pos.pop("weight")
     else:
-        raise ValueError("HuBERT state dict has no positional conv weight (encoder.pos_conv_embed.conv)")
+        raise ValueError(f"{what} state dict has no positional conv weight (encoder.pos_conv_embed.conv)")
     out["pos_conv.conv.weight"] = v if g is None else fold_weight_norm(g, v, dim=2)
     if set(pos) != {"bias"}:
         raise ValueError(f"unexpected positional conv keys {sorted(pos)} (batch-norm variants are not supported)")

@@ -1,5 +1,6 @@
 """Hyper-parameters of a semantic-units component (kind ``semantic-units``): a self-supervised speech encoder
-(HuBERT) run to one layer, then nearest-centroid k-means: audio -> one unit id per hop."""
+(HuBERT, or wav2vec 2.0 / XLSR-53: the same encoder) run to one layer, then nearest-centroid k-means: audio -> one
+unit id per hop."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,9 +17,17 @@ class SemanticUnitsHParams(HParams):
     sample_rate: int = 16000
     hop_length: int = 320  # input samples per unit
     receptive_field: int = 400  # samples the first unit needs; shorter input has no unit
-    normalize: bool = False  # zero-mean unit-variance waveform before the graph (HuBERT large); base: False
-    model: Literal["hubert"] = "hubert"
+    normalize: bool = False  # zero-mean unit-variance waveform before the graph (HuBERT large, XLSR-53); base: False
+    # the encoder's family: its weights' origin (the graph and the runtime are the same for both; bundles written
+    # before wav2vec 2.0 was supported say "hubert")
+    model: Literal["hubert", "wav2vec2", "w2v-bert"] = "hubert"  # w2v-bert: see below
     config: dict = field(default_factory=dict)  # the feature model's config (models.hubert.HubertConfig)
+    # model "w2v-bert" (models.w2v_bert, export/w2v_bert.py): the runtime computes the fbank front end first
+    # (voxlite.dsp.fbank.w2v_bert_features) and the graph reads those (1, T, 160) features, not the waveform.
+    # normalize_features: the graph's output is normalised per dimension over the utterance (zero mean, unit
+    # variance; Spear-TTS's step before k-means) inside the graph, so the centroids live in that space; bundles
+    # written before the field existed have False
+    normalize_features: bool = False
 
     def check(self) -> None:
         for name in ("layer", "n_clusters", "dim", "sample_rate", "hop_length", "receptive_field"):

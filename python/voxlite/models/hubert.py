@@ -22,7 +22,9 @@ k are not run (nor exported). ``output_layer=None`` is the full encoder's output
 the pre-norm variant includes the final LayerNorm; fairseq's output_layer = n_layers does not apply it).
 
 The transformer layers are the shared stack (``blocks.transformer``: LayerNorm, erf GELU, biases, no RoPE,
-bidirectional, post- or pre-norm). Converters: ``convert/hubert.py`` (transformers' ``HubertModel``, fairseq).
+bidirectional, post- or pre-norm). Converters: ``convert/hubert.py`` (transformers' ``HubertModel``, fairseq) and
+``convert/wav2vec2.py`` (transformers' ``Wav2Vec2Model``: wav2vec 2.0 / XLSR-53 has this encoder; XLSR-53 is the
+``large`` layout).
 """
 from __future__ import annotations
 

@@ -16,12 +16,19 @@ UniAudio's ``hubert_base_ls960_L9_km500.bin``) predict the same way: the nearest
 
 A component of kind ``"semantic-units"`` (written by ``export/hubert.py``'s ``write_semantic_units_component``)
 can sit in any bundle; ``SemanticUnits(bundle)`` finds it, or is given its name.
+
+w2v-BERT 2.0 components (hparams ``model: "w2v-bert"``, written by ``export/w2v_bert.py``; Spear-TTS's semantic
+tokens) differ only in the graph's input: the runtime computes w2v-BERT's fbank front end in NumPy
+(``voxlite.dsp.fbank.w2v_bert_features``: 80-bin Kaldi log-mels normalised per bin, frame pairs stacked) and graph
+``w2v_bert`` reads ``fbank`` (1, T, 160) -> ``features`` (1, T, dim), normalised per dimension inside the graph when
+the hparams say ``normalize_features``. Also 50 units/s at 16 kHz; the first needs 560 samples.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..audio import input_samples, resample
+from ..dsp.fbank import W2V_BERT_FBANK, w2v_bert_features
 from ..errors import BundleError, InvalidInput
 from ..hparams import SemanticUnitsHParams
 from ..kernels.rvq import rvq_encode
@@ -31,6 +38,8 @@ from .sessions import GraphSessions
 KIND = "semantic-units"
 GRAPH = "hubert"  # (1, N) audio -> (1, T, dim) features
 CENTROIDS = "centroids"  # (n_clusters, dim) float32
+# w2v-BERT components: graph "w2v_bert" reads the fbank front end the runtime computes (input "fbank")
+W2V_BERT_GRAPH, W2V_BERT_INPUT = "w2v_bert", "fbank"  # (1, T, 160) fbank -> (1, T, dim) features
 NORMALIZE_EPS = 1e-5  # fairseq's waveform normalisation: F.layer_norm(wav, wav.shape) (large / normalize=True models)
 
 
@@ -75,8 +84,9 @@ class SemanticUnits:
             raise BundleError(f"component {self.component!r} of bundle {bundle.name!r} is a {c.kind!r}, not {KIND!r}")
         self.hparams = SemanticUnitsHParams.from_json(
             c.hparams, f"bundle {bundle.name!r}: components.{self.component}.hparams")
-        if GRAPH not in c.graphs:
-            raise BundleError(f"component {self.component!r} of bundle {bundle.name!r} has no {GRAPH!r} graph")
+        graph = _check_w2v_bert(self.hparams, bundle.name) if self.hparams.model == "w2v-bert" else GRAPH
+        if graph not in c.graphs:
+            raise BundleError(f"component {self.component!r} of bundle {bundle.name!r} has no {graph!r} graph")
         centroids = np.asarray(bundle.tensor(CENTROIDS, self.component))
         hp = self.hparams
         if centroids.shape != (hp.n_clusters, hp.dim) or centroids.dtype != np.float32:
@@ -84,7 +94,7 @@ class SemanticUnits:
                               f"{centroids.shape}; hparams say float32 ({hp.n_clusters}, {hp.dim})")
         self.centroids = np.ascontiguousarray(centroids)
         self.sessions = sessions or GraphSessions(bundle, backend=backend, precision=precision, threads=threads)
-        self.graph = f"{self.component}/{GRAPH}"
+        self.graph = f"{self.component}/{graph}"
 
     @property
     def sample_rate(self) -> int:
@@ -101,7 +111,11 @@ class SemanticUnits:
 
     def features_of(self, samples: np.ndarray) -> np.ndarray:
         """Run the graph on prepared samples (N,) at the component's rate -> (T, dim) float32."""
-        out = self.sessions.get(self.graph).run({"audio": np.ascontiguousarray(samples, np.float32)[None]})
+        if self.hparams.model == "w2v-bert":
+            feeds = {W2V_BERT_INPUT: w2v_bert_features(samples)[None]}  # the fbank front end, then the graph
+        else:
+            feeds = {"audio": np.ascontiguousarray(samples, np.float32)[None]}
+        out = self.sessions.get(self.graph).run(feeds)
         return np.asarray(out["features"][0], dtype=np.float32)
 
     def features(self, audio, sample_rate: int | None = None) -> np.ndarray:
@@ -113,3 +127,14 @@ class SemanticUnits:
         return assign_units(self.features(audio, sample_rate), self.centroids)
 
     __call__ = units
+
+
+def _check_w2v_bert(hp: SemanticUnitsHParams, bundle_name: str) -> str:
+    """A w2v-BERT component's hparams agree with the fbank front end the runtime computes; its graph's name."""
+    fb = W2V_BERT_FBANK
+    want = (fb.sample_rate, fb.hop_samples, fb.min_samples, fb.dim)
+    got = (hp.sample_rate, hp.hop_length, hp.receptive_field, hp.config.get("input_dim", fb.dim))
+    if got != want:
+        raise BundleError(f"bundle {bundle_name!r}: a w2v-bert semantic-units component needs (sample_rate, "
+                          f"hop_length, receptive_field, config.input_dim) = {want} (the fbank front end), got {got}")
+    return W2V_BERT_GRAPH
