@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.voxcpm import _machine, _merge, _peak_rss_mb, add_ratios, bundle_mb, dir_mb, log, run_child
+from benchmarks.subprocess_runs import ChildRuns, add_ratios, bundle_mb, dir_mb, machine, machine_span, publish
 
 DEFAULT_WORK_DIR = Path("~/.cache/voxlite/bench/audioldm2").expanduser()
-RESULT_TAG = "AUDIOLDM2_BENCH_RESULT "
+CHILD = ChildRuns("benchmarks.audioldm2", "AUDIOLDM2_BENCH_RESULT ")
 PROMPT = "rain on a tin roof"
 
 
@@ -160,18 +159,10 @@ def child_voxlite(job: dict) -> dict:
     return out
 
 
-def child_main(job_json: str) -> int:
-    job = json.loads(job_json)
-    result = child_official(job) if job["system"] == "official" else child_voxlite(job)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
-
-
 def run_benchmark(*, work_dir: Path, seconds: float, steps: int, threads, precisions, backends, rounds: int,
                   seed: int = 0) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
-    machine_start = _machine()
+    machine_start = machine()
     ckpt = make_checkpoint(work_dir / "checkpoint", seed)
     bundle = export_bundle(ckpt, work_dir / "bundle", precisions)
     cache = work_dir / "cache"
@@ -187,21 +178,19 @@ def run_benchmark(*, work_dir: Path, seconds: float, steps: int, threads, precis
                 configs.append((dict(system="voxlite", backend=backend, precision=precision, threads=t),
                                 dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                                      threads=t, **common)))
-    samples = [[] for _ in configs]
-    for k in range(rounds):
-        for (key, job), got in zip(configs, samples):
-            got.append(run_child(job, cache, module="benchmarks.audioldm2", tag=RESULT_TAG))
-            r = got[-1]
-            log(f"round {k + 1}/{rounds} {key}: wall {r['wall_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
-                + (f", vs diffusers max|d| {r['max_abs_vs_diffusers']:.2e} SNR {r['snr_db_vs_diffusers']:.1f} dB"
-                   if "snr_db_vs_diffusers" in r else ""))
-    rows = [dict(**key, **_merge(got)) for (key, _), got in zip(configs, samples)]
+    rows = CHILD.rounds(configs, rounds, cache, line=_round_line)
     add_ratios(rows)
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), seconds=seconds, steps=steps,
-                rounds=rounds, machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
+                rounds=rounds, machine=machine_span(machine_start),
                 bundle_total_mb=dir_mb(bundle), checkpoint_mb=dir_mb(ckpt),
                 graphs_mb={p: bundle_mb(bundle, p, graphs=None) for p in precisions})
     return dict(meta=meta, rows=rows)
+
+
+def _round_line(key: dict, r: dict) -> str:
+    return (f" {key}: wall {r['wall_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB"
+            + (f", vs diffusers max|d| {r['max_abs_vs_diffusers']:.2e} SNR {r['snr_db_vs_diffusers']:.1f} dB"
+               if "snr_db_vs_diffusers" in r else ""))
 
 
 def format_table(result: dict) -> str:
@@ -230,7 +219,7 @@ def format_table(result: dict) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
-        return child_main(argv[1])
+        return CHILD.main(argv[1], official=child_official, voxlite=child_voxlite)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -247,20 +236,17 @@ def main(argv=None) -> int:
         work = args.work_dir.expanduser()
         export_bundle(make_checkpoint(work / "checkpoint", args.seed), work / "bundle", tuple(args.precisions))
         return 0
-    from benchmarks.report import start_run, write_report
+    from benchmarks.report import start_run
 
     started = start_run(("torch", "diffusers", "transformers", "onnxruntime", "openvino"),
                         argv=[__file__] + list(argv))
     result = run_benchmark(work_dir=args.work_dir.expanduser(), seconds=args.seconds, steps=args.steps,
                            threads=tuple(args.threads), precisions=tuple(args.precisions),
                            backends=tuple(args.backends), rounds=args.rounds, seed=args.seed)
-    table = format_table(result)
-    print(table)
-    if args.report:
-        write_report(args.report, args.report.name, started.command, result,
-                     ["Random weights at the published size: the cost of generation, not the sound.",
-                      "The same initial noise on both sides; the seed-driven noise differs (voxlite draws with "
-                      "NumPy, diffusers with torch)."], run=started, markdown=table)
+    publish(result, format_table(result), started,
+            ["Random weights at the published size: the cost of generation, not the sound.",
+             "The same initial noise on both sides; the seed-driven noise differs (voxlite draws with NumPy, "
+             "diffusers with torch)."], report_dir=args.report)
     return 0
 
 

@@ -17,7 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from export.codec import DEFAULT_CONFIGS, FAMILIES, export_codec

@@ -99,11 +99,13 @@ import time
 import types
 from pathlib import Path
 
-from benchmarks.voxcpm import _machine, _median, _peak_rss_mb, bundle_mb, dir_mb, run_child
+from benchmarks import subprocess_runs as runs
+from benchmarks.subprocess_runs import (SAMPLES, ChildRuns, PartTimer, bundle_mb, cell, check_run_args, dir_mb, log,
+                                        machine, machine_span, median, median_parts, merge_rounds, peak_rss_mb,
+                                        print_saved_table, publish, row_line, split_parts, x_cell)
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK_DIR = Path("~/.cache/voxlite/bench/uniaudio-v1").expanduser()
-RESULT_TAG = "UNIAUDIO_BENCH_RESULT "
+CHILD = ChildRuns("benchmarks.uniaudio", "UNIAUDIO_BENCH_RESULT ")
 TASK = "tts"
 PARTS = ("prefill", "global", "local", "decode", "other")
 PRECISIONS = ("fp32", "int8")
@@ -112,10 +114,6 @@ VOXLITE_PART = {"lm/global_prefill": "prefill", "lm/global_step": "global", "lm/
 RUN_GRAPHS = ("global_prefill", "global_step", "local_step", "decoder")  # short names, for the size column
 WARMUP = dict(phones=8, prompt_frames=20, frames=4)
 SETUP_VERSION = 2  # 2: the codec float in int8 bundles, local_step's head one constant matrix
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ official import
@@ -336,7 +334,7 @@ def setup_child(job: dict) -> dict:
                         name=f"uniaudio-bench-{job['config']}", provenance=provenance, overwrite=True,
                         int8_blockwise=EXPORT_LM_GRAPHS if blockwise else (), log=log)
         result["export_s"] = time.perf_counter() - t0
-        result["export_peak_rss_mb"] = _peak_rss_mb()
+        result["export_peak_rss_mb"] = peak_rss_mb()
         result["int8_mode"] = "block-wise" if blockwise else "dynamic"
     if not job["official_files"]:
         return result
@@ -396,19 +394,17 @@ def parity_check(repo, model, lm_state, ours_codec, codec_official, meta) -> dic
 def _setup_child_process(job: dict, work_dir: Path) -> dict:
     """The setup job in a fresh process (its peak RSS is the export's), its log in ``work_dir/setup.log``."""
     import os
-    import subprocess
 
     env = dict(os.environ)
     env.setdefault("VOXLITE_CACHE_DIR", str(work_dir / "cache"))
     log_path = work_dir / "setup.log"
     with open(log_path, "w") as err:
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.uniaudio", "--child", json.dumps(job)], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE, stderr=err, text=True)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT_TAG)]
-    if proc.returncode != 0 or not lines:
+        proc = CHILD.spawn(job, env, stderr=err)
+    got = CHILD.result(proc)
+    if got is None:
         tail = log_path.read_text(errors="replace").splitlines()[-30:]
         raise RuntimeError(f"setup failed ({proc.returncode}); {log_path}:\n" + "\n".join(tail))
-    return json.loads(lines[-1][len(RESULT_TAG):])
+    return got
 
 
 def setup(work_dir: Path, *, config: str, seed: int, precisions, int8_blockwise: bool, official_repo) -> dict:
@@ -488,47 +484,19 @@ def check_room(layout: dict, frames: int) -> None:
 
 # ------------------------------------------------------------------------------------------------ children
 
-class _Timer:
+class _Timer(PartTimer):
     """Seconds per part, accumulated by wrappers; the time of the first frame's end."""
 
-    def __init__(self):
-        self.reset()
-
     def reset(self):
-        self.parts: dict[str, float] = {}
+        super().reset()
         self.steps = 0
         self.first_frame = None
-
-    def add(self, part: str, seconds: float):
-        self.parts[part] = self.parts.get(part, 0.0) + seconds
-
-    def wrap(self, fn, part, when=None):
-        def timed(*args, **kwargs):
-            if when is not None and not when():
-                return fn(*args, **kwargs)
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.add(part, time.perf_counter() - start)
-        return timed
 
     def global_step(self):
         """Called as a global step starts: the second one starts once frame 0's codes are sampled."""
         self.steps += 1
         if self.steps == 2:
             self.first_frame = time.perf_counter()
-
-
-def split_parts(parts: dict, wall: float) -> dict:
-    """The parts of one generation in ``PARTS`` order, "other" = the wall time the wrappers did not see."""
-    out = {k: parts.get(k, 0.0) for k in PARTS if k != "other"}
-    out["other"] = max(0.0, wall - sum(out.values()))
-    return out
-
-
-def _median_parts(parts: list[dict]) -> dict:
-    return {k: _median([p[k] for p in parts]) for k in PARTS} if parts else {}
 
 
 def child_official(job: dict) -> dict:
@@ -592,7 +560,7 @@ def child_official(job: dict) -> dict:
         first = timer.first_frame - start if timer.first_frame else wall
         # ended early: its own <audio_end> (no frames x 3 tokens + the 3 <audio_end> the loop appends at maxlen)
         return dict(wall=wall, first=first, frames=int(searched.numel() // 3), samples=int(wav.shape[-1]),
-                    parts=split_parts(timer.parts, wall), ended=len(results[0]["tokens"]) != 3 * frames + 3)
+                    parts=split_parts(timer.parts, wall, PARTS), ended=len(results[0]["tokens"]) != 3 * frames + 3)
 
     run(job["warmup"], min(WARMUP["frames"], job["frames"]))
     return _repeats(job, run, load_s, load_s, codec.sample_rate)
@@ -633,7 +601,7 @@ def child_voxlite(job: dict) -> dict:
         wall = time.perf_counter() - start
         first = timer.first_frame - start if timer.first_frame else wall
         return dict(wall=wall, first=first, frames=int(result.frames.shape[0]), samples=int(samples.size),
-                    parts=split_parts(timer.parts, wall), ended=bool(result.ended))
+                    parts=split_parts(timer.parts, wall, PARTS), ended=bool(result.ended))
 
     run(job["warmup"], min(WARMUP["frames"], job["frames"]))
     out = _repeats(job, run, load_s, verify_s, model.sample_rate)
@@ -651,23 +619,10 @@ def _repeats(job: dict, run, load_s: float, verify_s: float, sample_rate: int) -
         firsts.append(got["first"])
         parts.append(got["parts"])
         frames, samples, ended = got["frames"], got["samples"], ended or got["ended"]
-    return dict(load_s=load_s, verify_s=verify_s, wall_s=_median(walls), walls=walls, ttfas=list(walls),
-                ttfa_s=_median(walls), first_s=_median(firsts), firsts=firsts, frames=frames, ended=ended,
+    return dict(load_s=load_s, verify_s=verify_s, wall_s=median(walls), walls=walls, ttfas=list(walls),
+                ttfa_s=median(walls), first_s=median(firsts), firsts=firsts, frames=frames, ended=ended,
                 audio_s=samples / sample_rate,
-                parts=_median_parts(parts), prefix_frames=job["layout"]["frames"])
-
-
-def child_main(job_json: str) -> int:
-    job = json.loads(job_json)
-    if job["system"] == "setup":
-        result = setup_child(job)
-    elif job["system"] == "official":
-        result = child_official(job)
-    else:
-        result = child_voxlite(job)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
+                parts=median_parts(parts, PARTS), prefix_frames=job["layout"]["frames"])
 
 
 # ------------------------------------------------------------------------------------------------ driver
@@ -679,18 +634,8 @@ def check_args(*, frames: int, phones: int, prompt_frames: int, threads, precisi
         raise SystemExit(f"--frames must be at least 1 (got {frames})")
     if phones < 1 or prompt_frames < 1:
         raise SystemExit("--phones and --prompt-frames must be at least 1")
-    if not threads or any(t < 1 for t in threads):
-        raise SystemExit(f"--threads must be positive counts (got {list(threads)})")
-    if len(set(threads)) != len(threads):
-        raise SystemExit(f"--threads has duplicates: {list(threads)}")
-    unknown = [p for p in precisions if p not in PRECISIONS]
-    if unknown or not precisions:
-        raise SystemExit(f"--precisions: {unknown or 'none'} (choose from {', '.join(PRECISIONS)})")
-    bad = [b for b in backends if b not in ("cpu", "openvino")]
-    if bad or not backends:
-        raise SystemExit(f"--backends: {bad or 'none'} (cpu, openvino)")
-    if rounds < 1 or repeats < 1:
-        raise SystemExit("--rounds and --repeats must be at least 1")
+    check_run_args(threads=threads, precisions=precisions, known_precisions=PRECISIONS, backends=backends,
+                   rounds=rounds, repeats=repeats)
     if top_k < 1:
         raise SystemExit(f"--top-k must be at least 1 (got {top_k})")
     if temperature <= 0:
@@ -709,7 +654,7 @@ def run_benchmark(*, config: str = "v1", work_dir: Path = DEFAULT_WORK_DIR, offi
                official_repo=official_repo, official=official)
     work_dir = Path(work_dir).expanduser()
     work_dir.mkdir(parents=True, exist_ok=True)
-    machine_start = _machine()
+    machine_start = machine()
     if official:
         official_repo = str(official_root(official_repo))
     record = setup(work_dir, config=config, seed=seed, precisions=precisions, int8_blockwise=int8_blockwise,
@@ -733,12 +678,7 @@ def run_benchmark(*, config: str = "v1", work_dir: Path = DEFAULT_WORK_DIR, offi
                                      size_mb=bundle_mb(bundle, precision, RUN_GRAPHS)),
                                 dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                                      threads=t, **common)))
-    samples: list[list[dict]] = [[] for _ in configs]
-    for k in range(rounds):
-        for (key, job), got in zip(configs, samples):
-            got.append(run_child(job, cache, module="benchmarks.uniaudio", tag=RESULT_TAG))
-            log(f"round {k + 1}/{rounds}" + _row_line({**key, **got[-1]}))
-    rows = [dict(**key, **_merge(got)) for (key, _), got in zip(configs, samples)]
+    rows = CHILD.rounds(configs, rounds, cache, line=lambda key, got: _row_line({**key, **got}), merge=_merge)
     work = {r["frames"] for r in rows}
     if work != {frames} or any(r["ended"] for r in rows):
         raise RuntimeError(f"the systems did not generate {frames} frames each: {sorted(work)}")
@@ -746,7 +686,7 @@ def run_benchmark(*, config: str = "v1", work_dir: Path = DEFAULT_WORK_DIR, offi
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), config=config, task=TASK, frames=frames,
                 phones=phones, prompt_frames=prompt_frames, prefix_frames=layout["run"]["frames"], top_k=top_k,
                 temperature=temperature, seed=seed, rounds=rounds, repeats=repeats,
-                machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
+                machine=machine_span(machine_start),
                 bundle_total_mb=dir_mb(bundle), official_files_mb=official_mb,
                 setup={k: v for k, v in record.items() if k != "key"}, official_repo=official_repo,
                 official_commit=(_git_commit(official_repo) or official_commit) if official_repo else None)
@@ -770,43 +710,19 @@ def _git_commit(repo) -> str | None:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """RTF, and the ratios to the official row of the same thread count: the median over rounds of (official time /
-    this time) within the round, so each ratio pairs runs minutes apart."""
-    for r in rows:
-        r["rtf"] = r["wall_s"] / r["audio_s"] if r.get("audio_s") else None
-        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
-        if ref is None or ref["frames"] != r["frames"]:
-            r["speedup"] = r["first_ratio"] = None
-            continue
-        r["speedup"] = _median([a / b for a, b in zip(ref["walls"], r["walls"])])
-        r["first_ratio"] = _median([a / b for a, b in zip(ref["firsts"], r["firsts"])])
+    """RTF, speed-up and first-frame ratio to the official row of the same thread count
+    (``subprocess_runs.add_ratios``); none where the official row made another number of frames."""
+    runs.add_ratios(rows, {"speedup": "walls", "first_ratio": "firsts"}, same="frames")
 
 
 def _merge(results: list[dict]) -> dict:
-    out = dict(results[-1])
-    for key in ("walls", "ttfas", "firsts"):
-        out[key] = [w for r in results for w in r[key]]
-    out["wall_s"], out["ttfa_s"], out["first_s"] = (_median(out["walls"]), _median(out["ttfas"]),
-                                                    _median(out["firsts"]))
-    out["load_s"] = _median([r["load_s"] for r in results])
-    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
-    out["parts"] = {k: _median([r["parts"][k] for r in results]) for k in PARTS}
+    out = merge_rounds(results, {**SAMPLES, "firsts": "first_s"}, parts=PARTS)
     out["ended"] = any(r["ended"] for r in results)
     return out
 
 
 def _row_line(r: dict) -> str:
-    return (f"  {r['system']} {r['backend']} {r['precision']} x{r['threads']}: wall {r['wall_s']:.2f} s for "
-            f"{r['frames']} frames ({r['audio_s']:.2f} s audio), first frame {1000 * r['first_s']:.0f} ms, load "
-            f"{r['load_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
-
-
-def _x(v) -> str:
-    return "n/a" if v is None else f"{v:.2f}x"
-
-
-def _mb(v) -> str:
-    return "n/a" if v is None else f"{v:.0f}"
+    return row_line(r, f"{r['frames']} frames", f"first frame {1000 * r['first_s']:.0f} ms")
 
 
 def format_table(result: dict) -> str:
@@ -826,11 +742,10 @@ def format_table(result: dict) -> str:
              "speed-up x official | first frame x official | peak RSS MB | size MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        rtf = "n/a" if r["rtf"] is None else f"{r['rtf']:.3f}"
         lines.append(f"| {r['system']} | {r['backend']} | {r['precision']} | {r['threads']} | {r['frames']} | "
-                     f"{r['load_s']:.1f} | {1000 * r['first_s']:.0f} | {1000 * r['ttfa_s']:.0f} | {rtf} | "
-                     f"{_x(r['speedup'])} | {_x(r.get('first_ratio'))} | {r['peak_rss_mb']:.0f} | "
-                     f"{_mb(r['size_mb'])} |")
+                     f"{r['load_s']:.1f} | {1000 * r['first_s']:.0f} | {1000 * r['ttfa_s']:.0f} | "
+                     f"{cell(r['rtf'], '.3f')} | {x_cell(r['speedup'])} | {x_cell(r.get('first_ratio'))} | "
+                     f"{r['peak_rss_mb']:.0f} | {cell(r['size_mb'], '.0f')} |")
     lines += ["", "Where the time of one generation goes (seconds, median over rounds; prefill = the prefix pass; "
               "global / local = the global step per frame and the 3 local steps per frame; decode = RVQ + SoundStream "
               "decoder; other = the rest of the wall: sampling, masking, caches, Python):", "",
@@ -891,19 +806,15 @@ def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["--child"]:
-        return child_main(argv[1])
+        return CHILD.main(argv[1], official=child_official, voxlite=child_voxlite, setup=setup_child)
     if argv[:1] == ["--table"]:
-        result = json.loads(Path(argv[1]).read_text())
-        result = result.get("figures", result)
-        add_ratios(result["rows"])
-        print(format_table(result))
-        return 0
+        return print_saved_table(argv[1], add_ratios, format_table)
     args = build_parser().parse_args(argv)
     official = not args.no_official
     check_args(frames=args.frames, phones=args.phones, prompt_frames=args.prompt_frames, threads=args.threads,
                precisions=args.precisions, backends=args.backends, rounds=args.rounds, repeats=args.repeats,
                top_k=args.top_k, temperature=args.temperature, official_repo=args.official_repo, official=official)
-    from benchmarks.report import start_run, write_report
+    from benchmarks.report import start_run
 
     started = start_run(("torch", "onnx", "einops"), argv=[__file__] + list(argv))
     result = run_benchmark(config=args.config, work_dir=Path(args.work_dir), official_repo=args.official_repo,
@@ -912,25 +823,18 @@ def main(argv=None) -> int:
                            precisions=tuple(args.precisions), backends=tuple(args.backends), rounds=args.rounds,
                            repeats=args.repeats, top_k=args.top_k, temperature=args.temperature, seed=args.seed,
                            int8_blockwise=not args.int8_dynamic, official_commit=args.official_commit)
-    table = format_table(result)
-    print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    if args.report:
-        m = result["meta"]
-        write_report(args.report, args.report.name, started.command, result,
-                     ["Random weights at the released size (benchmarks/uniaudio.py's docstring): the cost of a frame, "
-                      "not the sound. Ratios pair runs of the same round; compare ratios rather than absolute times "
-                      "across runs.",
-                      f"The official side is the UniAudio checkout at commit {m['official_commit'] or 'unknown'} "
-                      "(model.py's MegaByteModel, infer.py's InferenceImp, the SoundStream through "
-                      "AudioTokenizer.detokenize), imported with the stand-ins the docstring lists; it reads the "
-                      "bundle's very weights in its own layout." if m.get("official_repo") else
-                      "No official checkout: voxlite rows only.",
-                      "<audio_end> is kept out on both sides through each side's own minimum length, so both make "
-                      "exactly the requested frames; the sampled codes differ (different generators).",
-                      "The work dir (bundle, official-layout files) is not committed.", *args.note],
-                     run=started, markdown=table)
+    m = result["meta"]
+    publish(result, format_table(result), started,
+            ["Random weights at the released size (benchmarks/uniaudio.py's docstring): the cost of a frame, not the "
+             "sound. Ratios pair runs of the same round; compare ratios rather than absolute times across runs.",
+             f"The official side is the UniAudio checkout at commit {m['official_commit'] or 'unknown'} (model.py's "
+             "MegaByteModel, infer.py's InferenceImp, the SoundStream through AudioTokenizer.detokenize), imported "
+             "with the stand-ins the docstring lists; it reads the bundle's very weights in its own layout."
+             if m.get("official_repo") else "No official checkout: voxlite rows only.",
+             "<audio_end> is kept out on both sides through each side's own minimum length, so both make exactly the "
+             "requested frames; the sampled codes differ (different generators).",
+             "The work dir (bundle, official-layout files) is not committed.", *args.note],
+            json_path=args.json, report_dir=args.report)
     return 0
 
 

@@ -31,15 +31,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.voxcpm import _machine, _median, _merge, _peak_rss_mb, _row_line, add_ratios, dir_mb, log, run_child
+from benchmarks.subprocess_runs import ChildRuns, add_ratios, dir_mb, log, machine, machine_span, publish
 
 DEFAULT_WORK_DIR = Path("~/.cache/voxlite/bench/vallex").expanduser()
-RESULT_TAG = "VALLE_BENCH_RESULT "
+CHILD = ChildRuns("benchmarks.valle", "VALLE_BENCH_RESULT ")
 N_AUDIO, BOS = 1024, 1025
 
 
@@ -103,7 +102,9 @@ def child_official(job: dict) -> dict:
                            nar_scale_factor=1.0, prepend_bos=True, num_quantizers=8)
     model.load_state_dict(torch.load(job["checkpoint"], map_location="cpu", weights_only=True)["model"])
     model.eval()
-    import tests.conftest  # noqa: F401  (its torchaudio stand-in: encodec imports torchaudio for file I/O only)
+    import importlib
+
+    importlib.import_module("tests.conftest")  # its torchaudio stand-in: encodec imports torchaudio for file I/O only
     from encodec import EncodecModel
 
     codec = EncodecModel.encodec_model_24khz(pretrained=False)
@@ -186,22 +187,10 @@ def child_voxlite(job: dict) -> dict:
                 precisions=sorted(set(model.graph_precisions.values())))
 
 
-def child_main(job_json: str) -> int:
-    job = json.loads(job_json)
-    result = child_official(job) if job["system"] == "official" else child_voxlite(job)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
-
-
-def _child(job, cache):
-    return run_child(job, cache, module="benchmarks.valle", tag=RESULT_TAG)
-
-
 def run_benchmark(*, work_dir: Path, text_tokens: int, prompt_seconds: float, threads, precisions, backends,
                   rounds: int, seed: int = 0) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
-    machine_start = _machine()
+    machine_start = machine()
     ckpt = make_checkpoint(work_dir / "vallex-checkpoint.pt", seed)
     bundle = export_bundle(ckpt, work_dir / "bundle", precisions, seed)
     cache = work_dir / "cache"
@@ -215,19 +204,14 @@ def run_benchmark(*, work_dir: Path, text_tokens: int, prompt_seconds: float, th
                 configs.append((dict(system="voxlite", backend=backend, precision=precision, threads=t),
                                 dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                                      threads=t, **common)))
-    samples = [[] for _ in configs]
-    for k in range(rounds):
-        for (key, job), got in zip(configs, samples):
-            got.append(_child(job, cache))
-            log(f"round {k + 1}/{rounds}" + _row_line({**key, **got[-1]}))
-    rows = [dict(**key, **_merge(got)) for (key, _), got in zip(configs, samples)]
+    rows = CHILD.rounds(configs, rounds, cache)
     work = {r["patches"] for r in rows}
     if len(work) != 1:
         raise RuntimeError(f"the systems did not generate the same number of frames: {sorted(work)}")
     add_ratios(rows)
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), text_tokens=text_tokens,
                 prompt_seconds=prompt_seconds, frames=work.pop(), rounds=rounds,
-                machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
+                machine=machine_span(machine_start),
                 bundle_total_mb=dir_mb(bundle), checkpoint_mb=ckpt.stat().st_size / 1e6)
     return dict(meta=meta, rows=rows)
 
@@ -253,7 +237,7 @@ def format_table(result: dict) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
-        return child_main(argv[1])
+        return CHILD.main(argv[1], official=child_official, voxlite=child_voxlite)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--text-tokens", type=int, default=20, help="phoneme ids; frames = 16 x this")
@@ -265,20 +249,17 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, metavar="DIR")
     args = parser.parse_args(argv)
-    from benchmarks.report import start_run, write_report
+    from benchmarks.report import start_run
 
     started = start_run(("torch", "VALL-E-X", "encodec", "onnxruntime", "openvino"), argv=[__file__] + list(argv))
     result = run_benchmark(work_dir=args.work_dir.expanduser(), text_tokens=args.text_tokens,
                            prompt_seconds=args.prompt_seconds, threads=tuple(args.threads),
                            precisions=tuple(args.precisions), backends=tuple(args.backends), rounds=args.rounds,
                            seed=args.seed)
-    table = format_table(result)
-    print(table)
-    if args.report:
-        write_report(args.report, args.report.name, started.command, result,
-                     ["Random weights at the published size: the cost of generation, not the sound.",
-                      "End-of-speech is masked on both sides so both generate 16 frames per phoneme id."],
-                     run=started, markdown=table)
+    publish(result, format_table(result), started,
+            ["Random weights at the published size: the cost of generation, not the sound.",
+             "End-of-speech is masked on both sides so both generate 16 frames per phoneme id."],
+            report_dir=args.report)
     return 0
 
 

@@ -61,18 +61,20 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from benchmarks.voxcpm import _machine, _median, _peak_rss_mb, bundle_mb, dir_mb, run_child
+from benchmarks import subprocess_runs as runs
+from benchmarks.subprocess_runs import (ChildRuns, PartTimer, bundle_mb, cell, check_run_args, dir_mb, log, machine,
+                                        machine_span, median, median_parts, merge_rounds, precisions_to_export,
+                                        print_saved_table, publish, row_line, x_cell)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK_DIR = Path("~/.cache/voxlite/bench/vibevoice15b").expanduser()
-RESULT_TAG = "VIBEVOICE_BENCH_RESULT "
+CHILD = ChildRuns("benchmarks.vibevoice", "VIBEVOICE_BENCH_RESULT ")
 # what model.stream(script, voices=...) opens: the lm graphs, the codec's encoder (voice prompts) and decoder_stream
 STREAM_GRAPHS = ("embed", "acoustic_connector", "feedback", "prefill", "step", "diffusion", "semantic_stream",
                  "encoder", "decoder_stream")
@@ -84,10 +86,6 @@ STEPS, CFG = 10, 1.3
 PARTS = ("prefill", "lm_step", "diffusion", "decode", "semantic", "other")
 PRECISIONS = ("fp32", "fp16", "int8")
 TINY_TOKENIZER = dict(num_filters=3, downsampling_ratios=[3, 2, 5], depths=[2, 1, 1, 2])
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------------------------------ the checkpoint
@@ -211,31 +209,12 @@ def make_checkpoint(out: Path, config: str, seed: int = 0) -> Path:
     return out
 
 
-def bundle_precisions(bundle: Path) -> set[str]:
-    """Precisions a cached bundle serves (empty: absent, or refused by this voxlite)."""
-    if not (bundle / "manifest.json").is_file():
-        return set()
-    from voxlite.bundle import open_bundle
-    from voxlite.errors import BundleError
-    from voxlite.pipelines import family_class
-
-    try:
-        opened = open_bundle(bundle, verify=False)
-        family_class(opened.model_type)(opened, backend="cpu")
-    except BundleError as e:
-        log(f"cached bundle {bundle} is not usable ({e}): exporting again")
-        return set()
-    graphs = [g for g in opened.manifest.graphs.values() if g.short_name in ("prefill", "step", "diffusion")]
-    return set.intersection(*(set(g.files) for g in graphs)) if graphs else set()
-
-
 def export_bundle(ckpt: Path, bundle: Path, precisions) -> Path:
     """``python -m export vibevoice --checkpoint`` in a subprocess (skipped when the bundle has every precision); its
     peak RSS and time are logged (``/usr/bin/time -v`` when present)."""
-    have = bundle_precisions(bundle)
-    if have and set(precisions) <= have:
+    want = precisions_to_export(bundle, precisions, ("prefill", "step", "diffusion"))
+    if not want:
         return bundle
-    want = sorted(set(precisions) | have | {"fp32"}, key=list(PRECISIONS).index)
     args = ["--checkpoint", str(ckpt), "--tokenizer", str(ckpt / "tokenizer.json"), "--out", str(bundle),
             "--precision", *want, "--name", f"vibevoice-bench-{ckpt.parent.name}", "--overwrite"]
     log(f"exporting {' '.join(want)}: python -m export vibevoice {' '.join(args)}")
@@ -274,33 +253,9 @@ def prompt_layout(bundle: Path, script: str = SCRIPT) -> dict:
 
 # ------------------------------------------------------------------------------------------------ children
 
-class _Timer:
-    """Seconds per part, accumulated by wrappers."""
-
-    def __init__(self):
-        self.parts: dict[str, float] = {}
-
-    def reset(self):
-        self.parts = {}
-
-    def add(self, part: str, seconds: float):
-        self.parts[part] = self.parts.get(part, 0.0) + seconds
-
-    def wrap(self, fn, part):
-        def timed(*args, **kwargs):
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.add(part(*args, **kwargs) if callable(part) else part, time.perf_counter() - start)
-        return timed
-
-
 def split_parts(parts: dict, wall: float) -> dict:
     """The parts of one generation in ``PARTS`` order, "other" = the wall time the hooks did not see."""
-    out = {k: parts.get(k, 0.0) for k in PARTS if k != "other"}
-    out["other"] = max(0.0, wall - sum(out.values()))
-    return out
+    return runs.split_parts(parts, wall, PARTS)
 
 
 def child_official(job: dict) -> dict:
@@ -335,7 +290,7 @@ def child_official(job: dict) -> dict:
             made = (input_ids[:, ids.shape[1]:] == cfg.audio_token_id).sum(-1)
             return made >= self.n
 
-    timer = _Timer()
+    timer = PartTimer()
     m = model.model
 
     def lm_part(*args, **kwargs):
@@ -384,8 +339,8 @@ def child_official(job: dict) -> dict:
         new = out.sequences[0, ids.shape[1]:]
         latents, tokens = int((new == cfg.audio_token_id).sum()), int(new.numel())
         samples = int(out.audio[0].shape[-1]) if out.audio[0] is not None else 0
-    return dict(load_s=load_s, wall_s=_median(walls), ttfa_s=_median(ttfas), walls=walls, ttfas=ttfas,
-                latents=latents, lm_tokens=tokens, audio_s=samples / sr, parts=_median_parts(parts),
+    return dict(load_s=load_s, wall_s=median(walls), ttfa_s=median(ttfas), walls=walls, ttfas=ttfas,
+                latents=latents, lm_tokens=tokens, audio_s=samples / sr, parts=median_parts(parts, PARTS),
                 prompt_positions=int(ids.shape[1]))
 
 
@@ -406,10 +361,6 @@ def _without_token_cfg(model):
     return model
 
 
-def _median_parts(parts: list[dict]) -> dict:
-    return {k: _median([p[k] for p in parts]) for k in PARTS} if parts else {}
-
-
 VOXLITE_PART = {"embed": "prefill", "acoustic_connector": "prefill", "prefill": "prefill", "encoder": "prefill",
                 "step": "lm_step", "feedback": "lm_step", "diffusion": "diffusion", "decoder_stream": "decode",
                 "semantic_stream": "semantic"}
@@ -423,7 +374,7 @@ def child_voxlite(job: dict) -> dict:
     t0 = time.perf_counter()
     model = voxlite.load(job["bundle"], backend=job["backend"], precision=job["precision"], threads=job["threads"])
     verify_s = time.perf_counter() - t0
-    timer = _Timer()
+    timer = PartTimer()
     for graph in STREAM_GRAPHS:
         session = model.session(graph)
         part = VOXLITE_PART[graph]
@@ -463,18 +414,10 @@ def child_voxlite(job: dict) -> dict:
         parts.append(split_parts(timer.parts, walls[-1]))
     prompt = model.layout(SCRIPT, {i: np.zeros((n, model.hparams.acoustic_dim), np.float32)
                                    for i, n in enumerate(VOICE_LATENTS)})
-    return dict(load_s=load_s, verify_s=verify_s, wall_s=_median(walls), ttfa_s=_median(ttfas), walls=walls,
+    return dict(load_s=load_s, verify_s=verify_s, wall_s=median(walls), ttfa_s=median(ttfas), walls=walls,
                 ttfas=ttfas, latents=n_chunks, lm_tokens=steps_made[-1] if steps_made else None,
-                audio_s=n_samples / model.sample_rate, parts=_median_parts(parts),
+                audio_s=n_samples / model.sample_rate, parts=median_parts(parts, PARTS),
                 prompt_positions=int(prompt.ids.size), precisions=sorted(set(model.graph_precisions.values())))
-
-
-def child_main(job_json: str) -> int:
-    job = json.loads(job_json)
-    result = child_official(job) if job["system"] == "official" else child_voxlite(job)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
 
 
 # ------------------------------------------------------------------------------------------------ driver
@@ -484,18 +427,8 @@ def check_args(*, latents: int, threads, precisions, backends, rounds: int, repe
     """Refuse settings the benchmark cannot measure (raises SystemExit with the reason)."""
     if latents < 1:
         raise SystemExit(f"--latents must be at least 1 (got {latents})")
-    if not threads or any(t < 1 for t in threads):
-        raise SystemExit(f"--threads must be positive counts (got {list(threads)})")
-    if len(set(threads)) != len(threads):
-        raise SystemExit(f"--threads has duplicates: {list(threads)}")
-    unknown = [p for p in precisions if p not in PRECISIONS]
-    if unknown or not precisions:
-        raise SystemExit(f"--precisions: {unknown or 'none'} (choose from {', '.join(PRECISIONS)})")
-    bad = [b for b in backends if b not in ("cpu", "openvino")]
-    if bad:
-        raise SystemExit(f"--backends: {bad} (cpu, openvino)")
-    if rounds < 1 or repeats < 1:
-        raise SystemExit("--rounds and --repeats must be at least 1")
+    check_run_args(threads=threads, precisions=precisions, known_precisions=PRECISIONS, backends=backends,
+                   rounds=rounds, repeats=repeats)
     if steps < 1:
         raise SystemExit(f"--steps must be at least 1 (got {steps})")
     if cfg <= 0:
@@ -509,7 +442,7 @@ def run_benchmark(*, config: str = "1.5b", work_dir: Path = DEFAULT_WORK_DIR, la
                repeats=repeats, steps=steps, cfg=cfg)
     work_dir = Path(work_dir).expanduser()
     work_dir.mkdir(parents=True, exist_ok=True)
-    machine_start = _machine()
+    machine_start = machine()
     ckpt = make_checkpoint(work_dir / "checkpoint", config, seed)
     bundle = export_bundle(ckpt, work_dir / "bundle", precisions)
     layout = prompt_layout(bundle)
@@ -528,17 +461,12 @@ def run_benchmark(*, config: str = "1.5b", work_dir: Path = DEFAULT_WORK_DIR, la
                                      size_mb=bundle_mb(bundle, precision, STREAM_GRAPHS)),
                                 dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                                      threads=t, **common)))
-    samples: list[list[dict]] = [[] for _ in configs]
-    for k in range(rounds):
-        for (key, job), got in zip(configs, samples):
-            got.append(run_child(job, cache, module="benchmarks.vibevoice", tag=RESULT_TAG))
-            log(f"round {k + 1}/{rounds}" + _row_line({**key, **got[-1]}))
-    rows = [dict(**key, **_merge(got)) for (key, _), got in zip(configs, samples)]
+    rows = CHILD.rounds(configs, rounds, cache, line=lambda key, got: _row_line({**key, **got}), merge=_merge)
     add_ratios(rows)
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), config=config, latents=latents,
                 steps=steps, cfg=cfg, rounds=rounds, repeats=repeats, script=SCRIPT, voice_latents=list(VOICE_LATENTS),
                 prompt_positions=layout["positions"],
-                machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
+                machine=machine_span(machine_start),
                 checkpoint_mb=ckpt_mb, bundle_total_mb=dir_mb(bundle), checkpoint=str(ckpt), bundle=str(bundle))
     meta["same_work"] = same_work(rows)
     return dict(meta=meta, rows=rows)
@@ -550,42 +478,23 @@ def same_work(rows: list[dict]) -> bool:
 
 
 def add_ratios(rows: list[dict]) -> None:
-    """RTF, and the ratios to the official row of the same thread count: the median over rounds of (official time /
-    this time) within the round, so each ratio pairs runs minutes apart."""
-    for r in rows:
-        r["rtf"] = r["wall_s"] / r["audio_s"] if r.get("audio_s") else None
-        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
-        if ref is None or ref["latents"] != r["latents"]:
-            r["speedup"] = r["ttfa_ratio"] = None
-            continue
-        r["speedup"] = _median([a / b for a, b in zip(ref["walls"], r["walls"])])
-        r["ttfa_ratio"] = _median([a / b for a, b in zip(ref["ttfas"], r["ttfas"]) if a and b])
+    """RTF, speed-up and TTFA ratio to the official row of the same thread count (``subprocess_runs.add_ratios``);
+    none where the official row made another number of latents."""
+    runs.add_ratios(rows, same="latents")
 
 
 def _merge(results: list[dict]) -> dict:
-    out = dict(results[-1])
-    out["walls"] = [w for r in results for w in r["walls"]]
-    out["ttfas"] = [w for r in results for w in r["ttfas"]]
-    out["wall_s"], out["ttfa_s"] = _median(out["walls"]), _median([t for t in out["ttfas"] if t is not None])
-    out["load_s"] = _median([r["load_s"] for r in results])
-    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
-    out["parts"] = {k: _median([r["parts"][k] for r in results]) for k in PARTS}
+    out = merge_rounds(results, parts=PARTS)
     out["lm_tokens_all"] = [r["lm_tokens"] for r in results]
     return out
 
 
 def _row_line(r: dict) -> str:
-    return (f"  {r['system']} {r['backend']} {r['precision']} x{r['threads']}: wall {r['wall_s']:.2f} s for "
-            f"{r['latents']} latents / {r['lm_tokens']} LM steps ({r['audio_s']:.2f} s audio), TTFA "
-            f"{_ms(r['ttfa_s'])} ms, load {r['load_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
+    return row_line(r, f"{r['latents']} latents / {r['lm_tokens']} LM steps", f"TTFA {_ms(r['ttfa_s'])} ms")
 
 
 def _ms(seconds) -> str:
-    return "n/a" if seconds is None else f"{1000 * seconds:.0f}"
-
-
-def _x(v) -> str:
-    return "n/a" if v is None else f"{v:.2f}x"
+    return cell(None if seconds is None else 1000 * seconds, ".0f")
 
 
 def format_table(result: dict) -> str:
@@ -601,10 +510,10 @@ def format_table(result: dict) -> str:
              "speed-up x official | TTFA x official | peak RSS MB | size MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        rtf = "n/a" if r["rtf"] is None else f"{r['rtf']:.3f}"
         lines.append(f"| {r['system']} | {r['backend']} | {r['precision']} | {r['threads']} | {r['latents']} | "
-                     f"{r['lm_tokens']} | {r['load_s']:.1f} | {_ms(r['ttfa_s'])} | {rtf} | "
-                     f"{_x(r['speedup'])} | {_x(r['ttfa_ratio'])} | {r['peak_rss_mb']:.0f} | {r['size_mb']:.0f} |")
+                     f"{r['lm_tokens']} | {r['load_s']:.1f} | {_ms(r['ttfa_s'])} | {cell(r['rtf'], '.3f')} | "
+                     f"{x_cell(r['speedup'])} | {x_cell(r['ttfa_ratio'])} | {r['peak_rss_mb']:.0f} | "
+                     f"{r['size_mb']:.0f} |")
     if not m.get("same_work", True):
         lines += ["", "WARNING: the systems did not make the same number of latents: the ratios of rows that differ "
                   "from the official row are left out."]
@@ -652,36 +561,27 @@ def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["--child"]:
-        return child_main(argv[1])
+        return CHILD.main(argv[1], official=child_official, voxlite=child_voxlite)
     if argv[:1] == ["--table"]:
-        result = json.loads(Path(argv[1]).read_text())
-        result = result.get("figures", result)
-        add_ratios(result["rows"])
-        print(format_table(result))
-        return 0
+        return print_saved_table(argv[1], add_ratios, format_table)
     args = build_parser().parse_args(argv)
     check_args(latents=args.latents, threads=args.threads, precisions=args.precisions, backends=args.backends,
                rounds=args.rounds, repeats=args.repeats, steps=args.steps, cfg=args.cfg)
-    from benchmarks.report import start_run, write_report
+    from benchmarks.report import start_run
 
     started = start_run(("torch", "transformers", "diffusers"), argv=[__file__] + list(argv))
     result = run_benchmark(config=args.config, work_dir=Path(args.work_dir), latents=args.latents,
                            threads=tuple(args.threads), precisions=tuple(args.precisions),
                            backends=tuple(args.backends), rounds=args.rounds, repeats=args.repeats,
                            steps=args.steps, cfg=args.cfg, seed=args.seed, official=not args.no_official)
-    table = format_table(result)
-    print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    if args.report:
-        write_report(args.report, args.report.name, started.command, result,
-                     ["Random weights at the published sizes (see benchmarks/vibevoice.py's docstring): the cost of "
-                      "a step, not the sound. Ratios pair runs of the same round; compare ratios rather than absolute "
-                      "times across runs.",
-                      "The official side is transformers' VibeVoiceForConditionalGeneration with its token-logit CFG "
-                      "processor dropped (Microsoft's algorithm: CFG on the diffusion head only), as voxlite.",
-                      "The checkpoint and bundle paths are this run's work dir; they are not committed.", *args.note],
-                     run=started, markdown=table)
+    publish(result, format_table(result), started,
+            ["Random weights at the published sizes (see benchmarks/vibevoice.py's docstring): the cost of a step, "
+             "not the sound. Ratios pair runs of the same round; compare ratios rather than absolute times across "
+             "runs.",
+             "The official side is transformers' VibeVoiceForConditionalGeneration with its token-logit CFG processor "
+             "dropped (Microsoft's algorithm: CFG on the diffusion head only), as voxlite.",
+             "The checkpoint and bundle paths are this run's work dir; they are not committed.", *args.note],
+            json_path=args.json, report_dir=args.report)
     return 0
 
 

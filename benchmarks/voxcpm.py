@@ -42,15 +42,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from benchmarks.subprocess_runs import (ChildRuns, add_ratios, bundle_mb, dir_mb, log, machine, machine_span, median,
+                                        precisions_to_export, print_saved_table, publish)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,12 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY_VAE = dict(encoder_dim=2, encoder_rates=[2, 3], latent_dim=5, decoder_dim=8, decoder_rates=[3, 2],
                 sample_rate=600)
 DEFAULT_WORK_DIR = Path("~/.cache/voxlite/bench/voxcpm05b").expanduser()
-RESULT_TAG = "VOXCPM_BENCH_RESULT "
+CHILD = ChildRuns("benchmarks.voxcpm", "VOXCPM_BENCH_RESULT ")
 STREAM_GRAPHS = ("prefill", "step", "locdit", "decoder_stream")  # what model.stream(text) opens
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 def benchmark_text(tokens: int) -> str:
@@ -82,9 +77,10 @@ def patches_for(tokens: int) -> int:
 def _official_module():
     """voxcpm 2.0.3's model module, loaded without the package's application imports (torchaudio is needed for
     prompt-file I/O only: a stand-in module is given)."""
+    import importlib
     import types
 
-    import transformers  # noqa: F401  (imported before the stand-in exists: it probes torchaudio at import)
+    importlib.import_module("transformers")  # imported before the stand-in exists: it probes torchaudio at import
 
     from tests.models.official import import_model_module
 
@@ -151,31 +147,12 @@ def make_checkpoint(out: Path, config: str, seed: int = 0) -> Path:
     return out
 
 
-def bundle_precisions(bundle: Path) -> set[str]:
-    """Precisions a cached bundle serves to this voxlite (empty: absent, or refused, e.g. exported by an older
-    exporter whose graph contract this pipeline no longer runs)."""
-    if not (bundle / "manifest.json").is_file():
-        return set()
-    from voxlite.bundle import open_bundle
-    from voxlite.errors import BundleError
-    from voxlite.pipelines import family_class
-
-    try:
-        opened = open_bundle(bundle, verify=False)
-        family_class(opened.model_type)(opened, backend="cpu")  # validates hparams / graph contract, opens nothing
-    except BundleError as e:
-        log(f"cached bundle {bundle} is not usable ({e}): exporting again")
-        return set()
-    return set.intersection(*(set(g.files) for g in opened.manifest.graphs.values() if g.short_name in STREAM_GRAPHS))
-
-
 def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = False) -> Path:
     """``export.voxcpm --checkpoint`` (skipped when the bundle has every precision), in a subprocess unless
     ``in_process`` (small configs: saves starting torch again)."""
-    have = bundle_precisions(bundle)
-    if have and set(precisions) <= have:
+    want = precisions_to_export(bundle, precisions, STREAM_GRAPHS)
+    if not want:
         return bundle
-    want = sorted(set(precisions) | have | {"fp32"}, key=["fp32", "fp16", "int8"].index)
     args = ["--checkpoint", str(ckpt), "--out", str(bundle), "--precision", *want,
             "--name", f"voxcpm-bench-{ckpt.parent.name}", "--overwrite"]
     log(f"exporting {' '.join(want)}: python -m export voxcpm {' '.join(args)}")
@@ -193,55 +170,7 @@ def export_bundle(ckpt: Path, bundle: Path, precisions, *, in_process: bool = Fa
     return bundle
 
 
-def bundle_mb(bundle: Path, precision: str, graphs=STREAM_GRAPHS) -> float:
-    """MB a bundle holding only ``precision`` would need for a streaming generation: the graph files (``graphs``:
-    short names, None for every graph) plus every distinct external-data range they reference (the bundle stores
-    all precisions' weights in one shared file), text files and manifest."""
-    import onnx
-
-    from voxlite.bundle import open_bundle
-
-    b = open_bundle(bundle, verify=False)
-    total, ranges = 0, set()
-    for graph in b.manifest.graphs.values():
-        if graphs is not None and graph.short_name not in graphs:
-            continue
-        path = b.graph_path(graph.name, precision if precision in graph.files else None)
-        total += path.stat().st_size
-        model = onnx.load(str(path), load_external_data=False)
-        for t in model.graph.initializer:
-            if t.data_location == onnx.TensorProto.EXTERNAL:
-                info = {e.key: e.value for e in t.external_data}
-                ranges.add((info["location"], int(info.get("offset", 0)), int(info.get("length", 0))))
-    total += sum(length for _, _, length in ranges)
-    text_files = [p for c in b.manifest.components.values() if c.kind in ("text", "audioldm2-prompt")
-                  for p in c.files.values()]
-    for extra in ("manifest.json", *text_files):
-        total += (bundle / extra).stat().st_size
-    return total / 1e6
-
-
-def dir_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-
-
 # ------------------------------------------------------------------------------------------------ children
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS. /proc's VmHWM belongs to the address space exec made; getrusage's ru_maxrss would
-    also count the parent's pages at fork (Linux keeps the high-water mark across execve)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 if sys.platform != "darwin" else 1024 ** 2)
-
-
-def _median(xs):
-    return statistics.median(xs) if xs else None
-
 
 def child_official(job: dict) -> dict:
     import torch
@@ -283,7 +212,7 @@ def child_official(job: dict) -> dict:
         next(gen)
         ttfas.append(time.perf_counter() - start)
         gen.close()
-    return dict(load_s=load_s, wall_s=_median(walls), ttfa_s=_median(ttfas), walls=walls, ttfas=ttfas,
+    return dict(load_s=load_s, wall_s=median(walls), ttfa_s=median(ttfas), walls=walls, ttfas=ttfas,
                 patches=samples // patch_samples, audio_s=samples / sr, tokens=len(model.text_tokenizer(text)))
 
 
@@ -320,7 +249,7 @@ def child_voxlite(job: dict) -> dict:
             n_chunks += 1
         walls.append(time.perf_counter() - start)
         ttfas.append(first)
-    return dict(load_s=load_s, verify_s=verify_s, wall_s=_median(walls), ttfa_s=_median(ttfas), walls=walls,
+    return dict(load_s=load_s, verify_s=verify_s, wall_s=median(walls), ttfa_s=median(ttfas), walls=walls,
                 ttfas=ttfas, patches=n_chunks, audio_s=n_samples / model.sample_rate,
                 tokens=model.tokenizer.count(text), precisions=sorted(set(model.graph_precisions.values())))
 
@@ -356,36 +285,8 @@ def child_step(job: dict) -> dict:
             model.run("step", feeds)
             if k >= 2:
                 times.append(time.perf_counter() - start)
-        rows.append(dict(positions=n, capacity=n, step_ms=1000 * _median(times), samples_ms=[1000 * t for t in times]))
+        rows.append(dict(positions=n, capacity=n, step_ms=1000 * median(times), samples_ms=[1000 * t for t in times]))
     return dict(steps=rows)
-
-
-def child_main(job_json: str) -> int:
-    job = json.loads(job_json)
-    if job["system"] == "step":
-        result = child_step(job)
-    else:
-        result = child_official(job) if job["system"] == "official" else child_voxlite(job)
-    result["peak_rss_mb"] = _peak_rss_mb()
-    print(RESULT_TAG + json.dumps(result), flush=True)
-    return 0
-
-
-def run_child(job: dict, cache_dir: Path, timeout: float | None = None, module: str = "benchmarks.voxcpm",
-              tag: str = RESULT_TAG) -> dict:
-    """Run ``job`` in a fresh ``python -m module --child JOB`` (its threads pinned) and return its result line."""
-    env = dict(os.environ)
-    env["VOXLITE_CACHE_DIR"] = str(cache_dir)  # OpenVINO's compiled models for these bundles live with them
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(job["threads"])
-    env.setdefault("TQDM_DISABLE", "1")  # the official loop draws a progress bar per generation
-    proc = subprocess.run([sys.executable, "-m", module, "--child", json.dumps(job)], cwd=ROOT,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(tag)]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"benchmark child {job['system']} {job.get('backend', '')} {job.get('precision', '')} "
-                           f"x{job['threads']} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1][len(tag):])
 
 
 # ------------------------------------------------------------------------------------------------ driver
@@ -397,7 +298,7 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
                   export_in_process: bool = False, step_positions=(), step_repeats: int = 20) -> dict:
     work_dir = Path(work_dir).expanduser()
     work_dir.mkdir(parents=True, exist_ok=True)
-    machine_start = _machine()
+    machine_start = machine()
     ckpt = make_checkpoint(work_dir / "checkpoint", config, seed)
     bundle = export_bundle(ckpt, work_dir / "bundle", precisions, in_process=export_in_process)
     text, n = benchmark_text(tokens), patches_for(tokens)
@@ -410,7 +311,7 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
                 before = set(cache.rglob("*")) if cache.exists() else set()
                 job = dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                            threads=threads[0], load_only=True)
-                seconds = run_child(job, cache)["load_s"]
+                seconds = CHILD.run(job, cache)["load_s"]
                 compiled = bool(set(cache.rglob("*")) - before)
                 first_loads[f"{backend} {precision}"] = (seconds, compiled)
                 log(f"  {backend} {precision}: first load {seconds:.1f} s "
@@ -425,30 +326,23 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
         for backend in backends:
             for precision in precisions:
                 configs.append((dict(system="voxlite", backend=backend, precision=precision, threads=t,
-                                     size_mb=bundle_mb(bundle, precision)),
+                                     size_mb=bundle_mb(bundle, precision, STREAM_GRAPHS)),
                                 dict(system="voxlite", bundle=str(bundle), backend=backend, precision=precision,
                                      threads=t, **common)))
-    # rounds: every configuration once per round, in the same order, so a slow minute on a shared machine
-    # lands on all of them rather than on one
-    samples: list[list[dict]] = [[] for _ in configs]
-    for k in range(rounds):
-        for (key, job), got in zip(configs, samples):
-            got.append(run_child(job, cache))
-            log(f"round {k + 1}/{rounds}" + _row_line({**key, **got[-1]}))
-    rows = [dict(**key, **_merge(got)) for (key, _), got in zip(configs, samples)]
+    rows = CHILD.rounds(configs, rounds, cache)
     work = {(r["tokens"], r["patches"]) for r in rows}
     if len(work) != 1:  # the ratios compare equal work only
         raise RuntimeError(f"the systems did not do the same work: (text tokens, patches) {sorted(work)}")
     add_ratios(rows)
     meta = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), config=config, tokens=tokens,
                 patches=n, steps=steps, cfg=cfg, rounds=rounds, repeats=repeats, text=text,
-                machine=f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end",
+                machine=machine_span(machine_start),
                 bundle_total_mb=dir_mb(bundle), checkpoint=str(ckpt), bundle=str(bundle), first_loads=first_loads)
     step_rows = []  # one step's cost against the number of cached positions, each voxlite configuration
     for key, job in configs:
         if key["system"] != "voxlite" or not step_positions:
             continue
-        got = run_child(dict(job, system="step", positions=list(step_positions), repeats=step_repeats), cache)
+        got = CHILD.run(dict(job, system="step", positions=list(step_positions), repeats=step_repeats), cache)
         for row in got["steps"]:
             step_rows.append(dict(backend=key["backend"], precision=key["precision"], threads=key["threads"],
                                   peak_rss_mb=got["peak_rss_mb"], **row))
@@ -456,48 +350,8 @@ def run_benchmark(*, config: str = "0.5b", work_dir: Path = DEFAULT_WORK_DIR, to
                 f"{row['positions']} positions")
     if step_rows:
         meta["step_repeats"] = step_repeats
-        meta["machine"] = f"{machine_start} at the start, {_machine().split(', ')[-1]} at the end"
+        meta["machine"] = machine_span(machine_start)
     return dict(meta=meta, rows=rows, steps=step_rows)
-
-
-def add_ratios(rows: list[dict]) -> None:
-    """RTF, and the ratios to the official row of the same thread count: the median over rounds of (official time /
-    this time) within the round (the samples are in round order), so each ratio pairs runs minutes apart, not a
-    quiet round of one with a busy round of the other."""
-    for r in rows:
-        r["rtf"] = r["wall_s"] / r["audio_s"]
-        ref = next((o for o in rows if o["system"] == "official" and o["threads"] == r["threads"]), None)
-        if ref is None:
-            r["speedup"] = r["ttfa_ratio"] = None
-            continue
-        r["speedup"] = _median([a / b for a, b in zip(ref["walls"], r["walls"])])
-        r["ttfa_ratio"] = _median([a / b for a, b in zip(ref["ttfas"], r["ttfas"])])
-
-
-def _merge(results: list[dict]) -> dict:
-    """One configuration's rounds: every wall / TTFA sample, medians, the largest peak RSS, the median load."""
-    out = dict(results[-1])
-    out["walls"] = [w for r in results for w in r["walls"]]
-    out["ttfas"] = [w for r in results for w in r["ttfas"]]
-    out["wall_s"], out["ttfa_s"] = _median(out["walls"]), _median(out["ttfas"])
-    out["load_s"] = _median([r["load_s"] for r in results])
-    out["peak_rss_mb"] = max(r["peak_rss_mb"] for r in results)
-    return out
-
-
-def _row_line(r: dict) -> str:
-    return (f"  {r['system']} {r['backend']} {r['precision']} x{r['threads']}: wall {r['wall_s']:.2f} s for "
-            f"{r['patches']} patches ({r['audio_s']:.2f} s audio), TTFA {1000 * r['ttfa_s']:.0f} ms, load "
-            f"{r['load_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB")
-
-
-def _machine() -> str:
-    try:
-        load = os.getloadavg()
-        load_s = f"load avg {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
-    except OSError:
-        load_s = ""
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {load_s}"
 
 
 def format_table(result: dict) -> str:
@@ -539,15 +393,11 @@ def main(argv=None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     if argv[:1] == ["--child"]:
-        return child_main(argv[1])
+        return CHILD.main(argv[1], official=child_official, voxlite=child_voxlite, step=child_step)
     replay = argv[:1] == ["--table"] or (argv[:1] == ["--report"] and len(argv) == 2 and argv[1].endswith(".json")
                                          and Path(argv[1]).is_file())  # --report FILE.json: the older spelling
     if replay:  # print the table of a saved --json result (or of a --report DIR's report.json) again
-        result = json.loads(Path(argv[1]).read_text())
-        result = result.get("figures", result)
-        add_ratios(result["rows"])
-        print(format_table(result))
-        return 0
+        return print_saved_table(argv[1], add_ratios, format_table)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="0.5b", choices=["0.5b", "tiny"])
     parser.add_argument("--work-dir", default=str(DEFAULT_WORK_DIR), help="checkpoint and bundle, reused")
@@ -572,7 +422,7 @@ def main(argv=None) -> int:
                         help="write DIR/report.json and DIR/report.md with the command, machine and versions "
                              "(benchmarks/report.py), e.g. benchmarks/results/NAME")
     args = parser.parse_args(argv)
-    from benchmarks.report import start_run, write_report
+    from benchmarks.report import start_run
 
     started = start_run(("torch", "voxcpm", "transformers"),
                         argv=[__file__] + list(sys.argv[1:] if argv is None else argv))
@@ -582,16 +432,12 @@ def main(argv=None) -> int:
                            steps=args.steps, cfg=args.cfg,
                            official_dtypes=tuple(args.official_dtype), seed=args.seed,
                            step_positions=tuple(args.step_positions), step_repeats=args.step_repeats)
-    print(format_table(result))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
-    if args.report:
-        write_report(args.report, args.report.name, started.command, result,
-                     ["Random weights at the published sizes (the stand-ins are listed in benchmarks/voxcpm.py's "
-                      "docstring): the cost of a step, not the sound. Ratios pair runs of the same round; compare "
-                      "ratios rather than absolute times across runs.",
-                      "The checkpoint and bundle paths are this run's work dir; they are not committed."],
-                     run=started, markdown=format_table(result))
+    publish(result, format_table(result), started,
+            ["Random weights at the published sizes (the stand-ins are listed in benchmarks/voxcpm.py's docstring): "
+             "the cost of a step, not the sound. Ratios pair runs of the same round; compare ratios rather than "
+             "absolute times across runs.",
+             "The checkpoint and bundle paths are this run's work dir; they are not committed."],
+            json_path=args.json, report_dir=args.report)
     return 0
 
 
