@@ -19,7 +19,10 @@ them) take the ``--config`` preset; otherwise ``--config`` only names the preset
 Graphs (each in every requested precision, each verified against the PyTorch reference before the bundle is
 written): ``encoder`` (audio -> latents), ``decoder`` (latents -> audio) and, for causal codecs,
 ``decoder_stream_init`` (first latent chunk -> initial states) + ``decoder_stream`` (latent chunk + states ->
-audio chunk + new states). RVQ codebooks are stored as tensors and run by the native kernel, not in a graph.
+audio chunk + new states); for non-causal SEANet decoders with a bottleneck LSTM (UniAudio's SoundStream),
+``decoder_pre_lstm`` (first conv + LSTM, its states in and out) + ``decoder_post`` (the rest), which
+``voxlite.pipelines.streaming.LSTMSplitStreamDecoder`` streams exactly (``CodecHParams.lstm_stream``); those two
+stay float in int8 bundles. RVQ codebooks are stored as tensors and run by the native kernel, not in a graph.
 """
 from __future__ import annotations
 
@@ -37,8 +40,9 @@ import torch
 from torch import nn
 
 from voxlite.bundle import BundleWriter
-from voxlite.hparams import CodecHParams, StreamState
-from voxlite.models.blocks.conv import SConv1d
+from voxlite.hparams import CodecHParams, LSTMStream, StreamState
+from voxlite.models.blocks.conv import SConv1d, pad1d
+from voxlite.pipelines.codec import LSTM_STREAM_GRAPHS
 
 from . import ExportError
 from .graphs import (Bounds, MethodModule, add_source_arguments, check_precisions, jsonable, weights_provenance,
@@ -65,6 +69,7 @@ class CodecParts:
     config: dict
     rvq: nn.Module | None = None  # voxlite.models.blocks.rvq.ResidualVQ
     stream: "StreamAdapter | None" = None  # causal decoders only
+    lstm_split: nn.Module | None = None  # voxlite.models.seanet.LSTMSplit: non-causal decoders with a bottleneck LSTM
     decoder_min_frames: int = 1
     int8_keep_float: tuple[str, ...] = ()  # node-name substrings left in float in int8 graphs
     float_only: tuple[str, ...] = ()  # graphs exported without an int8 variant (they run fp32 in int8 mode)
@@ -177,9 +182,23 @@ def encodec_parts(checkpoint: str | None, config: str | None, seed: int) -> Code
     if cfg.causal:
         stream = StreamAdapter(lambda z: tuple(dec.initial_state(z.shape[0], z)), dec.stream, dec.state_names(),
                                dec.min_first_chunk(), zero_init=cfg.pad_mode == "zeros")
+    split = _lstm_split(dec)
     return CodecParts("encodec", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
-                      model.encoder, dec, jsonable(dataclasses.asdict(cfg)), model.quantizer, stream,
-                      decoder_min_frames=min_frames_for(dec, upsampling=True), config_source=source)
+                      model.encoder, dec, jsonable(dataclasses.asdict(cfg)), model.quantizer, stream, split,
+                      decoder_min_frames=min_frames_for(dec, upsampling=True), config_source=source,
+                      float_only=LSTM_STREAM_GRAPHS if split is not None else ())
+
+
+def _lstm_split(decoder):
+    """A non-causal SEANet decoder with a bottleneck LSTM, split at it for exact streaming (None otherwise).
+
+    Its two graphs stay float in int8 bundles: dynamic int8 scales each tensor by its range over what one call
+    sees, so every window of the stream would round differently from the offline decode (and at UniAudio's size
+    the codec's int8 convolutions decode slower than fp32: export/uniaudio.py)."""
+    cfg = decoder.cfg
+    if cfg.causal or not cfg.lstm or cfg.norm == "time_group_norm":
+        return None
+    return decoder.lstm_split()
 
 
 def soundstream_parts(checkpoint: str | None, config: str | None, seed: int) -> CodecParts:
@@ -215,6 +234,7 @@ def soundstream_model_parts(model, config_source: str = "") -> CodecParts:
     cfg = model.cfg
     return CodecParts("soundstream", "rvq", cfg.sample_rate, cfg.channels, cfg.hop_length, cfg.dimension,
                       model.encoder, model.decoder, jsonable(dataclasses.asdict(cfg)), model.quantizer,
+                      lstm_split=model.decoder.lstm_split(), float_only=LSTM_STREAM_GRAPHS,
                       decoder_min_frames=min_frames_for(model.decoder, upsampling=True), config_source=config_source)
 
 
@@ -473,6 +493,41 @@ class _StreamInit(nn.Module):
         return tuple(self.adapter.init(latents))
 
 
+class _PreLSTM(nn.Module):
+    def __init__(self, split: nn.Module):
+        super().__init__()
+        self.split = split
+
+    def forward(self, latents, h, c):
+        return self.split.pre(latents, h, c)
+
+
+def _lstm_stream_specs(split, latents_q: torch.Tensor) -> tuple[dict, LSTMStream]:
+    """``decoder_pre_lstm`` / ``decoder_post`` specs and the ``lstm_stream`` hparams of a split decoder. The pre
+    graph is verified mid-stream (a chunk after the first 5 frames, from the LSTM's state there: not zeros)."""
+    pl, pr = split.pad_left, split.pad_right
+    padded = pad1d(latents_q, pl, pr, split.pad_mode)
+    with torch.no_grad():
+        h, c = split.initial_state(latents_q.shape[0], latents_q)
+        _, h, c = split.pre(padded[..., : 5 + pl + pr], h, c)
+        hidden, _, _ = split.pre(padded, *split.initial_state(latents_q.shape[0], latents_q))
+    layers, _, width = h.shape
+    states = (StreamState("lstm_h", (layers, "batch", width), "lstm.h"),
+              StreamState("lstm_c", (layers, "batch", width), "lstm.c"))
+    state_axes = {n: {1: "batch"} for s in states for n in (s.name, f"new_{s.name}")}
+    specs = {
+        "decoder_pre_lstm": (_PreLSTM(split), (padded[..., 5:5 + 7 + pl + pr], h, c),
+                             ["latents", *(s.name for s in states)], ["hidden", *(f"new_{s.name}" for s in states)],
+                             {"latents": {0: "batch", 2: "frames"}, "hidden": {0: "batch", 2: "frames"},
+                              **state_axes}),
+        "decoder_post": (split.post, (hidden,), ["hidden"], ["audio"],
+                         {"hidden": {0: "batch", 2: "frames"}, "audio": {0: "batch", 2: "samples"}}),
+    }
+    left, right = split.post_receptive_field()
+    return specs, LSTMStream(pad_left=pl, pad_right=pr, pad_mode=split.pad_mode, left=left, right=right,
+                             early_samples=split.early_samples(), states=states)
+
+
 class _StreamStep(nn.Module):
     def __init__(self, decoder: nn.Module, adapter: StreamAdapter):
         super().__init__()
@@ -533,6 +588,9 @@ def codec_specs(parts: CodecParts) -> tuple[dict, CodecHParams]:
             "stream_min_first_frames": dec_min,
             "stream_init": "zeros" if parts.stream.zero_init else "graph",
         }
+    if parts.lstm_split is not None:
+        lstm_specs, stream["lstm_stream"] = _lstm_stream_specs(parts.lstm_split, latents_q)
+        specs.update(lstm_specs)
     rvq = {} if parts.rvq is None else {"n_q": parts.rvq.n_q, "codebook_size": parts.rvq.codebook_size,
                                         "normalize": parts.rvq.normalize}
     hparams = CodecHParams(family=parts.family, kind=parts.kind, hop_length=hop, latent_dim=dim, channels=ch,
@@ -579,7 +637,10 @@ def export_codec(parts: CodecParts, out: str | Path, *, precisions=("fp32",), na
                       sample_rate=parts.sample_rate, default_precision="fp32", capabilities=["codec"],
                       provenance=provenance or {}, overwrite=overwrite) as writer:
         with tempfile.TemporaryDirectory() as tmp:
-            write_codec_component(writer, parts, tmp, precisions=precisions, openvino_ir=openvino_ir, log=log)
+            # a decoder split for streaming repeats the decoder's tensors: one shared file holds each once
+            shared = {"shared_data": "weights"} if parts.lstm_split is not None else {}
+            write_codec_component(writer, parts, tmp, precisions=precisions, openvino_ir=openvino_ir, log=log,
+                                  **shared)
         return writer.finish()
 
 

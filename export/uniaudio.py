@@ -26,7 +26,8 @@ Graphs of component ``lm`` (each verified against the PyTorch reference before t
   (2, 1, H, 3, Dh) -> ``logits`` (1, bins + 1): codebook ``index``'s ids then ``<audio_end>`` (the only ids the
   step may emit), ``present.local.*``.
 
-Component ``codec``: the SoundStream (``export.codec.write_codec_component``: encoder, decoder, codebooks).
+Component ``codec``: the SoundStream (``export.codec.write_codec_component``: encoder, decoder, codebooks, and the
+exact streaming decoder's ``decoder_pre_lstm`` / ``decoder_post``: ``Codec.stream_decoder()``), all float.
 Front ends (``export.uniaudio_inputs``), each optional: ``--tables CHECKOUT`` (or ``--phone-table`` /
 ``--sing-phone-table`` / ``--sing-midi-table``: the user's UniAudio tables; text in through voxlite's G2P, singing
 scores), ``--semantic-units BUNDLE`` (a ``python -m export hubert`` bundle: voice conversion from recordings),
@@ -55,7 +56,7 @@ from voxlite.errors import InvalidInput
 from voxlite.hparams import KVGroup, UniAudioLMHParams
 
 from . import ExportError
-from .codec import CODEC_BOUNDS, FP32_MAX_ABS, CodecParts, write_codec_component
+from .codec import CODEC_BOUNDS, FP32_MAX_ABS, LSTM_STREAM_GRAPHS, CodecParts, write_codec_component
 from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, kv_buffers, weights_provenance, \
     write_graphs
 from .uniaudio_inputs import UniAudioInputs, check_inputs, copy_semantic_units, find_tables, write_sing_tables, \
@@ -68,8 +69,8 @@ from .uniaudio_inputs import UniAudioInputs, check_inputs, copy_semantic_units, 
 MIN_SNR_DB = {"fp16": {"logits": 25.0, "g2l": 25.0}, "int8": {"logits": 20.0, "g2l": 20.0}}
 LM_GRAPHS = ("global_prefill", "global_step", "local_step")
 # the codec stays float in int8 bundles: at the released size its int8 convolutions (ConvInteger) decode slower
-# than fp32 (0.69 s against 0.44 s for 5 s of audio, 1 thread) and save 3.5 MB of 31.5
-CODEC_FLOAT_ONLY = ("encoder", "decoder")
+# than fp32 (0.69 s against 0.44 s for 5 s of audio, 1 thread) and save 3.5 MB of 31.5; its streaming graphs too
+CODEC_FLOAT_ONLY = ("encoder", "decoder", *LSTM_STREAM_GRAPHS)
 UNIAUDIO_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB, graphs={g: CODEC_BOUNDS for g in ("encoder", "decoder")})
 
 # UniAudio's special tokens in id order (its data loader's list); the rest of the first 128 ids are unused
@@ -279,8 +280,9 @@ def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, ta
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=UNIAUDIO_BOUNDS, log=log,
                          shared_data="weights", metadata=metadata, component="lm",
                          int8_blockwise=tuple(int8_blockwise))
+            # shared: the streaming graphs (decoder_pre_lstm, decoder_post) hold the decoder's tensors again
             write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata,
-                                  float_only=CODEC_FLOAT_ONLY)
+                                  float_only=CODEC_FLOAT_ONLY, shared_data="weights")
             write_t5(writer, inputs, tmp, precisions=precisions, log=log)
         return writer.finish()
 

@@ -203,6 +203,20 @@ def test_decoded_audio_equals_the_reference_codec(bundle):
     np.testing.assert_allclose(audio.samples, want, atol=1e-4)
 
 
+def test_codec_streams_exactly(bundle):
+    """The codec carries the exact streaming decoder (split at its LSTM: tests/test_soundstream_stream.py), float in
+    the int8 bundle: chunk by chunk, the offline decode's samples."""
+    path, _, _, _ = bundle
+    m = voxlite.load(path, precision="int8")
+    b = voxlite.open_bundle(path)
+    assert all(set(b.graph(f"codec/{g}").precisions) == {"fp32"} for g in ("decoder_pre_lstm", "decoder_post"))
+    codes = np.random.default_rng(1).integers(0, 23, (1, 3, 12))
+    offline = m.codec.decode(codes).samples
+    for chunk in (1, 5):
+        np.testing.assert_allclose(np.concatenate(list(m.codec.decode_stream(codes, chunk_frames=chunk))), offline,
+                                   rtol=0, atol=1e-5)
+
+
 def test_task_methods(bundle, tmp_path):
     from voxlite.audio import Audio
 

@@ -7,7 +7,7 @@ field. Nothing else reads a manifest's hparams by hand.
 from .audioldm2 import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioLDM2PromptHParams,
                         AudioLDM2UNetHParams, ClapAudioHParams)
 from .base import HParams
-from .codec import CodecHParams, StreamState, StreamWindow
+from .codec import CodecHParams, LSTMStream, StreamState, StreamWindow
 from .mela_tts import MelaTTSLMHParams
 from .semantic_units import SemanticUnitsHParams
 from .t5_features import T5FeaturesHParams
@@ -48,6 +48,6 @@ def check_components(bundle) -> None:
 
 __all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
            "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup",
-           "MelaTTSLMHParams", "SemanticUnitsHParams", "StreamState", "StreamWindow", "T5FeaturesHParams",
+           "LSTMStream", "MelaTTSLMHParams", "SemanticUnitsHParams", "StreamState", "StreamWindow", "T5FeaturesHParams",
            "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams", "ScriptTemplate",
            "VibeVoiceLMHParams", "VoxCPMLMHParams"]

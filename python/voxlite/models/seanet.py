@@ -20,6 +20,25 @@ first chunk once through the layers (the chunk is not consumed: stream it afterw
 must have at least ``min_first_chunk()`` latent frames (7 for EnCodec 24 kHz: the first kernel-7 conv reads
 its 7 first frames), or be the whole stream. With ``pad_mode="zeros"`` no first chunk is needed.
 
+Streaming a NON-causal decoder with a bottleneck LSTM (UniAudio's SoundStream, non-causal EnCodec without group
+norm): neither form above fits. Its convs are centred (a causal stream is wrong) and its unidirectional LSTM reads
+every frame before (a finite window is wrong). ``SEANetDecoder.lstm_split()`` cuts it at the LSTM into three parts
+that stream exactly, each its own way:
+
+- the first conv (kernel k, stride 1): output frame t reads input frames t - pad_left .. t + pad_right, padded
+  (reflect) at the stream's true start and end. A stream feeds it those frames already padded (``LSTMSplit.pre``
+  runs the conv unpadded) and holds ``pad_right`` frames of look-ahead;
+- the skip-LSTM, run statefully: (h, c) carried from chunk to chunk, as offline (the LSTM is causal);
+- everything after it (ELU, transposed convs, residual units, last conv): a finite receptive field, hop k of the
+  output reads the LSTM's frames k - left .. k + right (``post_receptive_field``, from the layers' kernels, strides,
+  dilations and trims). A stream decodes it in windows over the LSTM's outputs with that context, as a windowed
+  non-causal decoder, the windows clipped to the stream so its true edges get the offline reflect padding.
+
+So the audio of frame k is final once frame k + pad_right + right has arrived (the look-ahead; UniAudio's codec:
+3 + 1 frames, 80 ms), and the last frames' audio at the end of the stream. The pipeline side is
+``voxlite.pipelines.streaming.LSTMSplitStreamDecoder``; the graphs are ``export.codec``'s ``decoder_pre_lstm`` and
+``decoder_post``.
+
 The encoder has no streaming form: offline, its strided convs pad the end of the input (reflect, to fill the
 last window), so the last frame of an offline encode depends on samples a stream has not seen yet.
 """
@@ -31,7 +50,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from voxlite.models.blocks.conv import SConv1d, SConvTranspose1d
+from voxlite.models.blocks.conv import SConv1d, SConvTranspose1d, pad1d
 from voxlite.models.blocks.lstm import SLSTM
 
 NORMS = ("weight_norm", "time_group_norm", "none")
@@ -281,3 +300,99 @@ class SEANetDecoder(nn.Module):
         if len(state) != self.n_states():
             raise ValueError(f"expected {self.n_states()} state tensors, got {len(state)}")
         return _step_stack([*self.model], z, tuple(state))
+
+    # -- streaming a non-causal decoder at its bottleneck LSTM ------------------------------------------------
+    def lstm_split(self) -> "LSTMSplit":
+        """The decoder cut at its LSTM for exact streaming (see the module docstring). Refuses decoders that do
+        not have the layout (first conv, LSTM, ...) or have a layer that is not local in time (group norm)."""
+        if not self.cfg.lstm:
+            raise RuntimeError("the decoder has no bottleneck LSTM to split at")
+        if self.cfg.norm == "time_group_norm":
+            raise RuntimeError("time_group_norm normalises over the whole time axis: the decoder does not stream")
+        first, lstm = self.model[0], self.model[1]
+        if not isinstance(first, SConv1d) or not isinstance(lstm, SLSTM) or first.conv.stride[0] != 1:
+            raise RuntimeError("expected the layout: stride-1 conv, skip-LSTM, the rest")
+        return LSTMSplit(first, lstm, nn.Sequential(*list(self.model)[2:]), self.cfg.hop_length)
+
+
+def _input_interval(layer: nn.Module, lo: int, hi: int) -> tuple[int, int]:
+    """Input indices [lo', hi'] (inclusive) a layer reads for its output indices [lo, hi] (its padding aside)."""
+    if isinstance(layer, nn.Sequential):
+        for m in reversed(layer):
+            lo, hi = _input_interval(m, lo, hi)
+        return lo, hi
+    if isinstance(layer, SEANetResBlock):
+        a, b = _input_interval(layer.block, lo, hi)
+        c, d = _input_interval(layer.shortcut, lo, hi)
+        return min(a, c), max(b, d)
+    if isinstance(layer, SConv1d):
+        k, s, d = layer.conv.kernel_size[0], layer.conv.stride[0], layer.conv.dilation[0]
+        total = layer.padding_total
+        left = total if layer.causal else total - total // 2
+        return lo * s - left, hi * s - left + (k - 1) * d
+    if isinstance(layer, SConvTranspose1d):
+        k, s = layer.convtr.kernel_size[0], layer.convtr.stride[0]
+        trim = layer._trims()[0]
+        # untrimmed output u = m + trim reads the inputs i with i * s <= u <= i * s + k - 1
+        return -((k - 1 - lo - trim) // s), (hi + trim) // s
+    if isinstance(layer, nn.GroupNorm):
+        raise RuntimeError("group norm reads the whole time axis: no finite receptive field")
+    if isinstance(layer, (nn.ELU, nn.Identity, nn.Tanh, nn.Sigmoid, nn.ReLU, nn.LeakyReLU, nn.Hardtanh)):
+        return lo, hi
+    raise RuntimeError(f"receptive field of {type(layer).__name__} unknown")
+
+
+class LSTMSplit(nn.Module):
+    """A non-causal SEANet decoder as (first conv, skip-LSTM, post): what streams it exactly.
+
+    ``pre(latents, h, c)``: the first conv WITHOUT its padding (latents (B, D, T + pad_left + pad_right), already
+    padded or holding real context) then the LSTM from state (h, c): -> (hidden (B, C, T), h, c).
+    ``post(hidden)``: the rest of the decoder, as offline (reflect padding at the ends of what it is given).
+    ``forward(z)`` is the offline decode through the three parts (equal to the decoder's)."""
+
+    def __init__(self, first: SConv1d, lstm: SLSTM, post: nn.Sequential, hop_length: int):
+        super().__init__()
+        self.first, self.lstm, self.post, self.hop_length = first, lstm, post, hop_length
+        total = first.padding_total
+        self.pad_right = total // 2
+        self.pad_left = total - self.pad_right
+        self.pad_mode = first.pad_mode
+
+    def pre(self, latents: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.first.conv(latents)
+        norm = getattr(self.first, "norm", None)
+        if norm is not None:
+            x = norm(x)
+        y, (h, c) = self.lstm.stream(x, (h, c))
+        return y, h, c
+
+    def initial_state(self, batch: int, like: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.lstm.initial_state(batch, like)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = pad1d(z, self.pad_left, self.pad_right, self.pad_mode)
+        y, _, _ = self.pre(x, *self.initial_state(z.shape[0], z))
+        return self.post(y)
+
+    def post_receptive_field(self) -> tuple[int, int]:
+        """(left, right): output hop k (samples k * hop .. (k + 1) * hop - 1) reads the LSTM's output frames
+        k - left .. k + right, away from the stream's ends. Exact: propagated through every layer's kernel, stride,
+        dilation, padding split and transposed-conv trim (the same for every k: the post upsamples by hop)."""
+        k = 1000  # any hop far from the edges
+        lo, hi = _input_interval(self.post, k * self.hop_length, (k + 1) * self.hop_length - 1)
+        return k - lo, hi - k
+
+    def early_samples(self) -> int:
+        """How many samples at the start of every hop read one frame less on the right (up to k + right - 1): the
+        post's right edge moves by less than a frame inside a hop, so the rest read up to k + right."""
+        k, hop = 1000, self.hop_length
+        right = self.post_receptive_field()[1]
+        ends = [_input_interval(self.post, k * hop + j, k * hop + j)[1] - k for j in range(hop)]
+        if set(ends) - {right - 1, right} or ends != sorted(ends):
+            raise RuntimeError(f"unexpected per-sample receptive field ends {sorted(set(ends))}")
+        return ends.count(right - 1)
+
+    def lookahead(self) -> int:
+        """Frames after frame k that must have arrived before all of its audio is final."""
+        return self.pad_right + self.post_receptive_field()[1]

@@ -12,7 +12,10 @@ Component contract (written by ``export.codec``; hparams: ``voxlite.hparams.Code
   padding), ``decoder_stream_init`` (first ``latents`` chunk -> ``state_*``). Non-causal decoders with a
   ``window`` stream in overlapping windows: the same samples as the offline decode, to float rounding, when the
   window covers the decoder's receptive field and the decoder is local (dynamic int8 activation scales are not:
-  see ``streaming.WindowedStreamDecoder``).
+  see ``streaming.WindowedStreamDecoder``). Non-causal decoders with a bottleneck LSTM (``lstm_stream``: UniAudio's
+  SoundStream) are split at it: ``decoder_pre_lstm`` (``latents`` with the first conv's context + the LSTM's
+  ``state``s -> ``hidden`` + ``new_`` states) and ``decoder_post`` (``hidden`` -> ``audio``), streamed exactly by
+  ``streaming.LSTMSplitStreamDecoder``.
 - tensors (RVQ): ``codebooks`` (n_q, K, D) in latent space (decode); ``search_codebooks`` (n_q, K, Dc) and, for
   factorized codes, ``in_proj_weight`` (n_q, Dc, D) / ``in_proj_bias`` (n_q, Dc) (encode).
 """
@@ -27,7 +30,9 @@ from ..errors import BundleError, InvalidInput
 from ..hparams import CodecHParams
 from .graph import GraphModel
 from .sessions import GraphSessions
-from .streaming import StatefulStreamDecoder, WindowedStreamDecoder
+from .streaming import LSTMSplitStreamDecoder, StatefulStreamDecoder, WindowedStreamDecoder
+
+LSTM_STREAM_GRAPHS = ("decoder_pre_lstm", "decoder_post")
 
 MAX_SECONDS = 3600.0
 
@@ -47,7 +52,11 @@ class Codec:
         self.sample_rate = bundle.sample_rate
         self.kind, self.hop_length, self.latent_dim = hp.kind, hp.hop_length, hp.latent_dim
         self.channels, self.min_frames = hp.channels, hp.decoder_min_frames
-        self.streams = "decoder_stream" in spec.graphs or hp.window is not None
+        self.streams = "decoder_stream" in spec.graphs or hp.window is not None or hp.lstm_stream is not None
+        missing = [g for g in LSTM_STREAM_GRAPHS if g not in spec.graphs]
+        if hp.lstm_stream is not None and missing:
+            raise BundleError(f"bundle {bundle.name!r}: codec hparams declare lstm_stream but it has no graph "
+                              f"{', '.join(missing)}")
         if "decoder_stream" in spec.graphs and hp.stream_init == "graph" and "decoder_stream_init" not in spec.graphs:
             raise BundleError(f"bundle {bundle.name!r}: codec stream_init is 'graph' but it has no decoder_stream_init")
         if hp.kind == "rvq":
@@ -145,7 +154,8 @@ class Codec:
 
     STREAM_CHUNK_FRAMES = 32  # a windowed stream's largest chunk (~0.34 s of 24 kHz audio at hop 256)
 
-    def stream_decoder(self, first: np.ndarray | None = None) -> StatefulStreamDecoder | WindowedStreamDecoder:
+    def stream_decoder(self, first: np.ndarray | None = None
+                       ) -> StatefulStreamDecoder | WindowedStreamDecoder | LSTMSplitStreamDecoder:
         """A streaming decoder for this codec. ``first``: the first latent chunk (1, D, T), needed by decoders whose
         initial state depends on the stream's start (``stream_init: graph``).
 
@@ -153,11 +163,21 @@ class Codec:
         (``window``): each chunk is decoded from ``window.left`` frames before it and ``window.right`` after it;
         with a window covering the receptive field (the default voice's: 28 / 29 frames) the chunks are the offline
         decode to float rounding, except for what a non-local decoder adds: the default voice's int8 vocoder
-        quantizes activations with one scale per decoded span (stream vs offline 22-42 dB SNR)."""
+        quantizes activations with one scale per decoded span (stream vs offline 22-42 dB SNR). Non-causal decoders
+        split at a bottleneck LSTM (``lstm_stream``): the chunks are the offline decode to float rounding, the audio
+        ``lstm_stream.lookahead`` frames behind the latents (UniAudio's codec: 4 frames, 80 ms)."""
         if not self.streams:
             raise InvalidInput(f"codec {self.component!r} of bundle {self.sessions.bundle.name!r} has no streaming "
                                "decoder (a non-causal codec exported without a window)")
         hp = self.hparams
+        if hp.lstm_stream is not None:
+            ls = hp.lstm_stream
+            states = {s.name: np.zeros([1 if d == "batch" else d for d in s.shape], np.float32) for s in ls.states}
+            pre, post = (self.sessions.get(self.graph(g)).run for g in LSTM_STREAM_GRAPHS)
+            return LSTMSplitStreamDecoder(
+                pre, post, states, hop_length=self.hop_length, latent_dim=self.latent_dim, pad_left=ls.pad_left,
+                pad_right=ls.pad_right, pad_mode=ls.pad_mode, left=ls.left, right=ls.right,
+                early_samples=ls.early_samples)
         if hp.window is not None and "decoder_stream" not in self.sessions.bundle.component(self.component).graphs:
             return WindowedStreamDecoder(self.decode_samples, self.hop_length, hp.window.left, hp.window.right,
                                          self.STREAM_CHUNK_FRAMES)

@@ -34,9 +34,10 @@ UniAudio's own inference uses the length ratios, which fit TTS. Voice prompts ar
 ``prompt_seconds`` (3 s: what UniAudio was trained with). A task the bundle was not trained for, or whose front end
 it lacks, raises CapabilityError; bad input InvalidInput.
 
-Streaming: one chunk per sentence group. UniAudio's SoundStream decoder is not causal and has an LSTM at its
-bottleneck, so its frames cannot be decoded one window at a time to the offline result; a frame-level stream would
-need a stateful LSTM between windowed convolutions (planned).
+Streaming (``stream``, ``stream_task``): each sampled frame goes through the codec's exact streaming decoder
+(UniAudio's SoundStream is not causal and has an LSTM at its bottleneck: the convolutions before it are run with
+their look-ahead, the LSTM with its state, the ones after it in windows; the chunks joined are the offline decode),
+so audio comes a few frames after they are sampled. Bundles exported before that decoder existed decode at the end.
 """
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ MAX_TEXT_CHARS = 5000  # synthesize / stream: longer input is refused (voxlite s
 MAX_CHUNK_PHONES = 160  # text is spoken in chunks of whole sentences of at most this many phones (~13 s of speech)
 PREFIX_MARKER_FRAMES = 8  # frames of a TTS prefix that are not phones or prompt (<start>, the task, the markers)
 MAX_SECONDS = 60.0  # generate: the longest sound or music asked for in one call
+# frames handed to the streaming decoder at a time: at the released codec's size (1 thread) one at a time costs the
+# decoder 5.5x its offline time (each push decodes its window's context again), 3 at a time 2.3-2.8x, 7 1.5x, 25 1.0x;
+# with 7, the first audio comes 7 + 4 (look-ahead) frames into the run
+STREAM_PUSH_FRAMES = 7
 SING_PHONES, SING_MIDI = "sing_phones", "sing_midi"  # the lm component's singing tables (file roles)
 
 
@@ -271,22 +276,56 @@ class UniAudioModel(GraphModel):
         return self.search(self.prefix(task, **inputs), options, min_length=min_length, progress=progress)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Codes (3, F) -> float32 samples at ``sample_rate`` (F hops long; fewer frames than the decoder takes are
-        padded with the last frame and the padding's samples cut off)."""
+        """Codes (3, F) -> float32 samples at ``sample_rate`` (F hops long). Fewer frames than the offline decoder
+        takes go through the streaming decoder, which takes any length exactly (bundles without one: padded with
+        the last frame, the padding's samples cut off)."""
         codes = np.asarray(codes, np.int64)
         F = codes.shape[1]
         if F == 0:
             raise InvalidInput("the model ended the audio before its first frame (nothing to decode); try another "
                                "seed or a longer min_length")
+        if F < self.codec.min_frames and self.codec.streams:  # the streaming decoder takes any length, exactly
+            decoder = self.codec.stream_decoder()
+            latents = self.codec.latents_from_codes(np.ascontiguousarray(codes[None]), n_q=FRAME)[0]
+            return np.concatenate([*decoder.push(latents), *decoder.flush()]).astype(np.float32)
         if F < self.codec.min_frames:
             codes = np.concatenate((codes, np.repeat(codes[:, -1:], self.codec.min_frames - F, axis=1)), axis=1)
         samples = self.codec.decode(np.ascontiguousarray(codes[None]), n_q=FRAME).samples
         return samples[:F * self.codec.hop_length] if F < self.codec.min_frames else samples
 
-    def _audio(self, task: str, sampling: dict, *, frames: int | None = None, fit: bool = False, **inputs) -> Audio:
-        """One run decoded. ``frames``: the output's exact length in codec frames (tasks whose target is aligned
-        with an input: enhancement, extraction, conversion, singing; a sound's length); more than the context
-        leaves is refused, or with ``fit`` (a default length, not the user's) cut to what it leaves."""
+    def stream_task(self, task: str, sampling: dict, *, frames: int | None = None, fit: bool = False,
+                    **inputs) -> Iterator[np.ndarray]:
+        """``_audio``'s run, its audio yielded as the frames are sampled: each frame's codes go through the codec's
+        streaming decoder (exact: the chunks joined are the offline decode), which releases samples once the frames
+        they depend on are known. Bundles whose codec has no streaming decoder yield the whole decode at the end."""
+        if not self.codec.streams:
+            yield self._audio(task, sampling, frames=frames, fit=fit, **inputs).samples
+            return
+        sequence, sampling, min_length, progress = self._run_setup(task, sampling, frames, fit, inputs)
+        decoder = self.codec.stream_decoder()
+        pending: list[np.ndarray] = []
+        count = 0
+
+        def push():
+            codes = (np.stack(pending, axis=1) - self._codebase[:, None])[None]  # (1, 3, n)
+            pending.clear()
+            return decoder.push(self.codec.latents_from_codes(codes, n_q=FRAME)[0])
+
+        for frame in self.search_frames(sequence, self.options(**sampling), min_length=min_length,
+                                        progress=progress):
+            pending.append(frame)
+            count += 1
+            if len(pending) == STREAM_PUSH_FRAMES:
+                yield from push()
+        if count == 0:
+            raise InvalidInput("the model ended the audio before its first frame (nothing to decode); try another "
+                               "seed or a longer min_length")
+        if pending:
+            yield from push()
+        yield from decoder.flush()
+
+    def _run_setup(self, task: str, sampling: dict, frames: int | None, fit: bool, inputs: dict):
+        """(prefix, search options, min_length, progress) of one run (``_audio`` / ``stream_task``)."""
         sampling = dict(sampling)
         progress = sampling.pop("progress", None)
         min_length = sampling.pop("min_length", None)
@@ -299,6 +338,13 @@ class UniAudioModel(GraphModel):
                 raise InvalidInput(f"the input is too long: {task} needs {prefix_frames} + {frames} frames, the "
                                    f"model's context holds {self.hparams.n_ctx}; shorten it")
             sampling["max_length"], min_length = frames, frames + 1
+        return sequence, sampling, min_length, progress
+
+    def _audio(self, task: str, sampling: dict, *, frames: int | None = None, fit: bool = False, **inputs) -> Audio:
+        """One run decoded. ``frames``: the output's exact length in codec frames (tasks whose target is aligned
+        with an input: enhancement, extraction, conversion, singing; a sound's length); more than the context
+        leaves is refused, or with ``fit`` (a default length, not the user's) cut to what it leaves."""
+        sequence, sampling, min_length, progress = self._run_setup(task, sampling, frames, fit, inputs)
         result = self.search(sequence, self.options(**sampling), min_length=min_length, progress=progress)
         return Audio(self.decode(result.codes), self.sample_rate)
 
@@ -348,7 +394,8 @@ class UniAudioModel(GraphModel):
 
     def stream(self, text: str, prompt_audio=None, prompt_text: str | None = None, *, instruction=None,
                seed: int = 0, temperature=None, top_k=None, max_length=None, progress=None) -> Iterator[np.ndarray]:
-        """Text -> audio (float32 at ``sample_rate``), one chunk per sentence group (chunk k samples with seed + k).
+        """Text -> audio (float32 at ``sample_rate``) as it is generated (``stream_task``), text spoken in groups of
+        whole sentences (group k sampled with seed + k).
         ``prompt_audio``: a recording of the voice (``tts``; its first ``prompt_seconds`` are used; UniAudio reads
         no transcript, so ``prompt_text`` is not needed); without it ``plain_tts``; ``instruction``: T5 features or
         a caption describing the voice (``InstructTTS``, with the bundle's T5 component)."""
@@ -377,9 +424,8 @@ class UniAudioModel(GraphModel):
         for k, chunk in enumerate(chunks):
             if progress is not None:
                 progress(k, len(chunks), chunk)
-            audio = self._audio(task, self._sampling(seed + k, temperature, top_k, max_length),
-                                phone_seq=phones.indices(chunk), **extra)
-            yield audio.samples
+            yield from self.stream_task(task, self._sampling(seed + k, temperature, top_k, max_length),
+                                        phone_seq=phones.indices(chunk), **extra)
 
     def synthesize(self, text=None, prompt_audio=None, prompt_text: str | None = None, *, phones=None,
                    instruction=None, prompt=None, seed: int = 0, temperature=None, top_k=None, max_length=None,
