@@ -65,9 +65,10 @@ What runs:
    local steps (3 per frame; the official head is the whole 4213-id vocabulary, voxlite's the 1025 ids a step may
    emit), decode (RVQ + SoundStream decoder), other (sampling, masking, cache bookkeeping, Python).
 
-RTF = wall seconds / audio seconds (lower is faster). Neither side streams: the audio exists once the whole search is
-decoded, so TTFA = the wall time (voxlite's UniAudio pipeline has no ``stream``); "first frame" is the time until the
-first frame's 3 codes are sampled (what a streaming decoder could start from). Ratios are against the official run
+RTF = wall seconds / audio seconds (lower is faster). voxlite streams (``UniAudioModel.stream_task``: the frames go
+to the codec's exact streaming decoder as they are sampled), so its TTFA is the time until the first audio chunk;
+the official inference decodes once the search ends, so its TTFA is its wall time. "first frame" is the time until
+the first frame's 3 codes are sampled. Ratios are against the official run
 at the same thread count in the same round, median over rounds; times are medians over every round and repeat; peak
 RSS is the largest of the rounds.
 
@@ -110,10 +111,11 @@ TASK = "tts"
 PARTS = ("prefill", "global", "local", "decode", "other")
 PRECISIONS = ("fp32", "int8")
 LM_GRAPHS = ("lm/global_prefill", "lm/global_step", "lm/local_step")
-VOXLITE_PART = {"lm/global_prefill": "prefill", "lm/global_step": "global", "lm/local_step": "local"}
+VOXLITE_PART = {"lm/global_prefill": "prefill", "lm/global_step": "global", "lm/local_step": "local",
+                "codec/decoder_pre_lstm": "decode", "codec/decoder_post": "decode"}
 RUN_GRAPHS = ("global_prefill", "global_step", "local_step", "decoder")  # short names, for the size column
 WARMUP = dict(phones=8, prompt_frames=20, frames=4)
-SETUP_VERSION = 2  # 2: the codec float in int8 bundles, local_step's head one constant matrix
+SETUP_VERSION = 3  # 2: the codec float in int8 bundles, local_step's head one constant matrix; 3: streaming codec
 
 
 # ------------------------------------------------------------------------------------------------ official import
@@ -575,8 +577,10 @@ def child_voxlite(job: dict) -> dict:
     model = voxlite.load(job["bundle"], backend=job["backend"], precision=job["precision"], threads=job["threads"])
     verify_s = time.perf_counter() - t0
     timer = _Timer()
-    for graph in (*LM_GRAPHS, "codec/decoder"):
-        session = model.session(graph)
+    streams = model.codec.streams
+    codec_graphs = ("codec/decoder_pre_lstm", "codec/decoder_post") if streams else ("codec/decoder",)
+    for graph in (*LM_GRAPHS, *codec_graphs):
+        session = model.session(graph)  # opened here: loading is part of load_s
         if graph in VOXLITE_PART:
             run_fn = session.run
             if graph == "lm/global_step":
@@ -595,13 +599,23 @@ def child_voxlite(job: dict) -> dict:
             raise RuntimeError("the prefix differs from the one the official side is given")
         timer.reset()
         start = time.perf_counter()
-        result = model.run_task(TASK, phone_seq=phones, prompt_seq=prompt, seed=job["seed"], top_k=job["top_k"],
-                                temperature=job["temperature"], max_length=frames, min_length=frames + 1)
-        samples = decode(result.codes)
-        wall = time.perf_counter() - start
+        sampling = dict(seed=job["seed"], top_k=job["top_k"], temperature=job["temperature"])
+        if streams:  # what a user of stream() gets: audio as the frames are sampled
+            ttfa, n = None, 0
+            for chunk in model.stream_task(TASK, sampling, frames=frames, phone_seq=phones, prompt_seq=prompt):
+                if ttfa is None and chunk.size:
+                    ttfa = time.perf_counter() - start
+                n += chunk.size
+            wall = time.perf_counter() - start
+            got = dict(frames=n // model.codec.hop_length, samples=n, ended=False, ttfa=ttfa)
+        else:
+            result = model.run_task(TASK, phone_seq=phones, prompt_seq=prompt, max_length=frames,
+                                    min_length=frames + 1, **sampling)
+            samples = decode(result.codes)
+            wall = time.perf_counter() - start
+            got = dict(frames=int(result.frames.shape[0]), samples=int(samples.size), ended=bool(result.ended))
         first = timer.first_frame - start if timer.first_frame else wall
-        return dict(wall=wall, first=first, frames=int(result.frames.shape[0]), samples=int(samples.size),
-                    parts=split_parts(timer.parts, wall, PARTS), ended=bool(result.ended))
+        return dict(wall=wall, first=first, parts=split_parts(timer.parts, wall, PARTS), **got)
 
     run(job["warmup"], min(WARMUP["frames"], job["frames"]))
     out = _repeats(job, run, load_s, verify_s, model.sample_rate)
@@ -610,17 +624,19 @@ def child_voxlite(job: dict) -> dict:
 
 
 def _repeats(job: dict, run, load_s: float, verify_s: float, sample_rate: int) -> dict:
-    walls, firsts, parts = [], [], []
+    walls, firsts, parts, ttfa_list = [], [], [], []
     frames = samples = 0
     ended = False
     for _ in range(job["repeats"]):
         got = run(job["layout"], job["frames"])
         walls.append(got["wall"])
         firsts.append(got["first"])
+        ttfa_list.append(got.get("ttfa"))
         parts.append(got["parts"])
         frames, samples, ended = got["frames"], got["samples"], ended or got["ended"]
-    return dict(load_s=load_s, verify_s=verify_s, wall_s=median(walls), walls=walls, ttfas=list(walls),
-                ttfa_s=median(walls), first_s=median(firsts), firsts=firsts, frames=frames, ended=ended,
+    ttfas = [t if t is not None else w for t, w in zip(ttfa_list, walls)]
+    return dict(load_s=load_s, verify_s=verify_s, wall_s=median(walls), walls=walls, ttfas=ttfas,
+                ttfa_s=median(ttfas), first_s=median(firsts), firsts=firsts, frames=frames, ended=ended,
                 audio_s=samples / sample_rate,
                 parts=median_parts(parts, PARTS), prefix_frames=job["layout"]["frames"])
 
@@ -734,8 +750,9 @@ def format_table(result: dict) -> str:
              f"allowed), top-k {m['top_k']} sampling at temperature {m['temperature']:g}, seed {m['seed']}; median "
              f"of {m['rounds']} rounds x {m['repeats']} (each configuration in a fresh process per round); "
              f"{m['machine']}.",
-             "RTF = wall / audio seconds (search + decode; lower is faster). TTFA = the wall time: neither side "
-             "streams UniAudio (the audio exists once the search is decoded). first frame = until frame 0's 3 codes "
+             "RTF = wall / audio seconds (search + decode; lower is faster). TTFA = until the first audio: voxlite "
+             "streams (frames through the codec's exact streaming decoder as they are sampled), the official side "
+             "decodes once the search ends (TTFA = its wall time). first frame = until frame 0's 3 codes "
              "are sampled. x official = median over rounds of official time / this time in the same round, same "
              "threads.", "",
              "| system | backend | precision | threads | frames | load s | first frame ms | TTFA ms | RTF | "
