@@ -12,9 +12,10 @@ Nothing is downloaded. ``--checkpoint``: a transformers folder (config.json + we
 (``voxlite.convert.hubert``; fairseq pickles its config, so ``--trust-pickle`` is needed unless the file was
 re-saved with a plain-dict config). A transformers folder's ``model_type`` (config.json) picks the converter:
 ``hubert`` (or none) -> ``voxlite.convert.hubert``, ``wav2vec2`` -> ``voxlite.convert.wav2vec2`` (the component's
-hparams say which: ``model``); and its ``preprocessor_config.json``'s ``do_normalize``, when present, is the
-component's waveform normalisation unless ``--normalize`` / ``--no-normalize`` says otherwise (default without it:
-off). ``--centroids``: the k-means centres as a ``.npy`` (n_clusters, dim) float array, or an ``.npz`` holding
+hparams say which: ``model``). The component's waveform normalisation, unless ``--normalize`` / ``--no-normalize``
+says otherwise: for wav2vec 2.0, the folder's ``preprocessor_config.json`` ``do_normalize`` (off without it); for
+HuBERT, what fairseq trained with: on for the layer-norm (large) models, off for base (transformers' base folders
+set ``do_normalize`` anyway, so it is not read). ``--centroids``: the k-means centres as a ``.npy`` (n_clusters, dim) float array, or an ``.npz`` holding
 ``cluster_centers_`` (or one array). A scikit-learn k-means file (fairseq's / UniAudio's
 ``hubert_base_ls960_L9_km500.bin``, a joblib pickle) is converted once where scikit-learn is installed::
 
@@ -177,7 +178,7 @@ def random_centroids(model: Hubert, layer: int, n_clusters: int, seed: int) -> n
 @dataclass
 class Checkpoint:
     """A loaded encoder and what its files say about it: ``family`` ("hubert" | "wav2vec2"), ``normalize`` (the
-    preprocessor's ``do_normalize``; None when the checkpoint does not say)."""
+    waveform normalisation it was trained with, as far as the files tell; None when they do not say)."""
     model: Hubert
     family: str
     normalize: bool | None = None
@@ -225,7 +226,8 @@ def load_checkpoint(checkpoint: str | Path, trust_pickle: bool = False) -> Check
         if cfg.get("_name", "hubert") != "hubert":
             raise ExportError(f"{path}: a fairseq {cfg['_name']!r} checkpoint; of fairseq's, only HuBERT is read "
                               "here (give wav2vec 2.0 as a transformers folder)")
-        return Checkpoint(hubert.load_fairseq(state, cfg), "hubert")
+        model = hubert.load_fairseq(state, cfg)
+        return Checkpoint(model, "hubert", model.config.feat_extract_norm == "layer")
     except ValueError as e:
         raise ExportError(f"{path}: {e}") from None
 
@@ -261,8 +263,8 @@ def main(argv=None, prog: str | None = None) -> int:
     parser.add_argument("--n-clusters", type=int, default=500, help="random-init only: clusters to draw")
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
                         help="normalise the waveform first (HuBERT large, XLSR-53; base models were trained "
-                             "without). Default: a transformers folder's preprocessor_config.json do_normalize, "
-                             "else off")
+                             "without). Default: wav2vec 2.0: the folder's preprocessor_config.json do_normalize, "
+                             "else off; HuBERT: on for layer-norm (large) models, off for base")
     parser.add_argument("--trust-pickle", action="store_true",
                         help="load a fairseq checkpoint's pickled config (runs its code: trusted files only)")
     args = parser.parse_args(argv)

@@ -322,7 +322,7 @@ def main(argv=None) -> int:
     source.add_argument("--checkpoint", help="a checkpoint python -m export hubert reads (exported first; torch)")
     parser.add_argument("--layer", type=int, help="with --checkpoint: transformer layers to run")
     parser.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
-                        help="with --checkpoint: waveform normalisation (default: the checkpoint's do_normalize)")
+                        help="with --checkpoint: waveform normalisation (default: python -m export hubert's rule)")
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=("fp32", "fp16", "int8"),
                         help="with --checkpoint: the graph variants of the bundle (features use fp32)")
     parser.add_argument("--trust-pickle", action="store_true", help="with --checkpoint: see python -m export hubert")
