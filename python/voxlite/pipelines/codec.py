@@ -193,7 +193,9 @@ class Codec:
 
     def decode_stream(self, codes_or_latents: np.ndarray, *, chunk_frames: int = 4,
                       n_q: int | None = None) -> Iterator[np.ndarray]:
-        """Yield audio chunks (chunk_frames * hop samples each) as soon as each is decoded."""
+        """Yield audio chunks as soon as each is decoded, ``chunk_frames`` frames pushed at a time (a causal
+        decoder gives chunk_frames * hop samples per push; windowed and LSTM-split decoders hold back the samples
+        that still depend on frames to come, and release them on later pushes or at the end)."""
         if isinstance(chunk_frames, bool) or not isinstance(chunk_frames, int) or chunk_frames < 1:
             raise InvalidInput(f"chunk_frames must be a positive integer, got {chunk_frames!r}")
         if not self.streams:
