@@ -115,7 +115,7 @@ VOXLITE_PART = {"lm/global_prefill": "prefill", "lm/global_step": "global", "lm/
                 "codec/decoder_pre_lstm": "decode", "codec/decoder_post": "decode"}
 RUN_GRAPHS = ("global_prefill", "global_step", "local_step", "decoder")  # short names, for the size column
 WARMUP = dict(phones=8, prompt_frames=20, frames=4)
-SETUP_VERSION = 3  # 2: the codec float in int8 bundles, local_step's head one constant matrix; 3: streaming codec
+SETUP_VERSION = 4  # 2: codec float in int8, one constant head; 3: streaming codec; 4: per-frame graphs on 1 thread
 
 
 # ------------------------------------------------------------------------------------------------ official import

@@ -68,6 +68,11 @@ from .uniaudio_inputs import UniAudioInputs, check_inputs, copy_semantic_units, 
 # block-wise gives 42-44 dB on g2l and K/V, 56 dB on the local logits at the tiny width.
 MIN_SNR_DB = {"fp16": {"logits": 25.0, "g2l": 25.0}, "int8": {"logits": 20.0, "g2l": 20.0}}
 LM_GRAPHS = ("global_prefill", "global_step", "local_step")
+# One-row graphs run per frame are too small to split across threads: at the released size (768 wide) on 2 threads
+# the global steps took 17.4 s against 12.1 s on 1, the local steps 20.6 s against 16.1 s, the streaming decoder
+# 1.1 s against 0.5 s (fp32, 250 frames; benchmarks/results/uniaudio before this cap). The prefill (a whole prefix)
+# and the offline codec keep the model's threads.
+MAX_GRAPH_THREADS = {"global_step": 1, "local_step": 1, "decoder_pre_lstm": 1, "decoder_post": 1}
 # the codec stays float in int8 bundles: at the released size its int8 convolutions (ConvInteger) decode slower
 # than fp32 (0.69 s against 0.44 s for 5 s of audio, 1 thread) and save 3.5 MB of 31.5; its streaming graphs too
 CODEC_FLOAT_ONLY = ("encoder", "decoder", *LSTM_STREAM_GRAPHS)
@@ -279,12 +284,18 @@ def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, ta
         with tempfile.TemporaryDirectory() as tmp:
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=UNIAUDIO_BOUNDS, log=log,
                          shared_data="weights", metadata=metadata, component="lm",
-                         int8_blockwise=tuple(int8_blockwise))
+                         int8_blockwise=tuple(int8_blockwise), graph_metadata=_threads(specs))
             # shared: the streaming graphs (decoder_pre_lstm, decoder_post) hold the decoder's tensors again
             write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata,
-                                  float_only=CODEC_FLOAT_ONLY, shared_data="weights")
+                                  float_only=CODEC_FLOAT_ONLY, shared_data="weights",
+                                  graph_metadata=_threads(CODEC_FLOAT_ONLY))
             write_t5(writer, inputs, tmp, precisions=precisions, log=log)
         return writer.finish()
+
+
+def _threads(graphs) -> dict:
+    """The manifest metadata that caps each of ``graphs``' intra-op threads (``MAX_GRAPH_THREADS``)."""
+    return {g: {"max_threads": MAX_GRAPH_THREADS[g]} for g in graphs if g in MAX_GRAPH_THREADS}
 
 
 # -- sources ----------------------------------------------------------------------------------------------------
