@@ -807,8 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--int8-dynamic", action="store_true",
-                        help="export's own int8 rule (dynamic from width 256 up; fails its verification at v1) "
-                             "instead of block-wise int8 lm graphs")
+                        help="dynamic int8 lm graphs (the exporter's --int8-dynamic; fails its verification at "
+                             "v1) instead of its block-wise default")
     parser.add_argument("--official-commit", help="the checkout's commit, for the report, when --official-repo "
                         "is a tree without its .git (git tells it otherwise)")
     parser.add_argument("--json", help="also write the result here")
