@@ -183,6 +183,8 @@ def test_commands(bundle, tmp_path, capsys):
     b = str(bundle)
     runs = {
         "say": ["say", "Hello there.", "-o", str(tmp_path / "say.wav"), "--bundle", b, "--voice", str(voice), "-q"],
+        "instruct": ["say", "Hi.", "--instruction", "a cheerful young woman speaks", "-o",
+                     str(tmp_path / "instruct.wav"), "--bundle", b, "-q"],
         "convert": ["convert", str(source), "--voice", str(voice), "-o", str(tmp_path / "convert.wav"), "--bundle", b],
         "sing": ["sing", "--score", str(score), "--voice", str(voice), "-o", str(tmp_path / "sing.wav"), "--bundle", b],
         "enhance": ["enhance", str(source), "-o", str(tmp_path / "enhance.wav"), "--bundle", b],
@@ -205,6 +207,8 @@ def test_commands(bundle, tmp_path, capsys):
                            "--steps"),
                           (["enhance", str(source), "--keep", "noise", "-o", str(tmp_path / "e.wav"), "--bundle", b],
                            "cannot keep"),
+                          (["say", "Hi.", "--instruction", "a calm voice", "-o", str(tmp_path / "d.wav")],
+                           "--instruction"),  # the default voice takes no instruction
                           (["convert", str(source), "--voice", str(voice), "--top-p", "0.9", "-o",
                             str(tmp_path / "c.wav"), "--bundle", b], "top_p")):
         assert main(argv) == 1

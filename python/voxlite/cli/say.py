@@ -192,6 +192,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--volume", type=_volume, default=None, metavar="GAIN",
                         help="output gain: linear 0 to 4 (0.5: half) or decibels (--volume=-6dB); clipped to full "
                              "scale")
+    parser.add_argument("--instruction", default=None, metavar="TEXT",
+                        help="describe the voice in words instead of giving a recording, e.g. \"a calm old man\" "
+                             "(UniAudio bundles with a T5 encoder: InstructTTS)")
     parser.add_argument("--lexicon", action="append", default=None, metavar="FILE",
                         help="user pronunciations, one 'word<TAB>phonemes' a line (# comments), winning over the "
                              "voice's lexicon; repeatable (G2P voices, such as the default one)")
@@ -319,7 +322,8 @@ def _run_script(args, text: str, to_stdout: bool) -> int:
                                         ("--ssml", args.ssml), ("--lexicon", bool(args.lexicon)),
                                         ("--flow-start", args.flow_start is not None),
                                         ("--temperature", args.temperature is not None),
-                                        ("--top-k", args.top_k is not None), ("--top-p", args.top_p is not None))
+                                        ("--top-k", args.top_k is not None), ("--top-p", args.top_p is not None),
+                                        ("--instruction", args.instruction is not None))
                if given]
     if refused:
         raise InvalidInput(f"{refused[0]}: a --script is spoken by a multi-speaker model, which does not take it")
@@ -415,6 +419,8 @@ def run(args) -> int:
         options["pause"] = args.pause
     if args.volume is not None:
         options["volume"] = args.volume
+    if args.instruction is not None:
+        options["instruction"] = args.instruction
     if ssml:
         options["ssml"] = True
     if voice is not None:
