@@ -70,11 +70,13 @@ MIN_SNR_DB = {"fp16": {"logits": 25.0, "g2l": 25.0}, "int8": {"logits": 20.0, "g
 LM_GRAPHS = ("global_prefill", "global_step", "local_step")
 # One-row graphs run per frame are too small to split across threads: at the released size (768 wide) on 2 threads
 # the global steps took 17.4 s against 12.1 s on 1, the local steps 20.6 s against 16.1 s, the streaming decoder
-# 1.1 s against 0.5 s (fp32, 250 frames; benchmarks/results/uniaudio before this cap). The prefill (a whole prefix)
+# 1.1 s against 0.5 s (fp32, 250 frames; a run of benchmarks/uniaudio.py before this cap, whose report the
+# committed one replaced). The prefill (a whole prefix)
 # and the offline codec keep the model's threads.
 MAX_GRAPH_THREADS = {"global_step": 1, "local_step": 1, "decoder_pre_lstm": 1, "decoder_post": 1}
 # the codec stays float in int8 bundles: at the released size its int8 convolutions (ConvInteger) decode slower
-# than fp32 (0.69 s against 0.44 s for 5 s of audio, 1 thread) and save 3.5 MB of 31.5; its streaming graphs too
+# than fp32 (0.69 s against 0.44 s for 5 s of audio, 1 thread; a first run of benchmarks/uniaudio.py whose report
+# the committed one replaced) and save 3.5 MB of 31.5; its streaming graphs too
 CODEC_FLOAT_ONLY = ("encoder", "decoder", *LSTM_STREAM_GRAPHS)
 UNIAUDIO_BOUNDS = Bounds(FP32_MAX_ABS, MIN_SNR_DB, graphs={g: CODEC_BOUNDS for g in ("encoder", "decoder")})
 

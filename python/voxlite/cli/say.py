@@ -435,14 +435,10 @@ def run(args) -> int:
             raise InvalidInput(f"--{name.replace('_', '-')}: bundle {model.bundle.name!r} does not sample tokens "
                                f"({type(model).__name__})")
     options.update(sampling)
-    # options a family's stream does not take: dropped when unset, refused when the user gave them (a stream that
-    # takes **options checks them itself)
-    open_ended = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values())
-    for name in [n for n in options if n not in takes and not open_ended]:
-        if options[name] is not None and name != "progress":
-            raise InvalidInput(f"--{name.replace('_', '-')}: bundle {model.bundle.name!r} ({type(model).__name__}) "
-                               "does not take it")
-        del options[name]
+    # options a family's stream does not take: dropped when unset, refused when the user gave them
+    from .options import taken
+
+    options = taken(model.stream, options, bundle=model.bundle.name)
     chunks_before = 0  # sentence chunks of the pieces already spoken: chunk k of the whole text uses seed + k
     try:
         with _open_output(args, rate) as out:

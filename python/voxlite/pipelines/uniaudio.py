@@ -61,8 +61,9 @@ MAX_TEXT_CHARS = 5000  # synthesize / stream: longer input is refused (voxlite s
 MAX_CHUNK_PHONES = 160  # text is spoken in chunks of whole sentences of at most this many phones (~13 s of speech)
 PREFIX_MARKER_FRAMES = 8  # frames of a TTS prefix that are not phones or prompt (<start>, the task, the markers)
 MAX_SECONDS = 60.0  # generate: the longest sound or music asked for in one call
-# frames handed to the streaming decoder at a time: at the released codec's size (1 thread) one at a time costs the
-# decoder 5.5x its offline time (each push decodes its window's context again), 3 at a time 2.3-2.8x, 7 1.5x, 25 1.0x;
+# frames handed to the streaming decoder at a time: at the released codec's size (1 thread; measured ad hoc on 5 s of
+# random codes, no committed report) one at a time costs the decoder 5.5x its offline time (each push decodes its
+# window's context again), 3 at a time 2.3-2.8x, 7 1.5x, 25 1.0x;
 # with 7, the first audio comes 7 + 4 (look-ahead) frames into the run
 STREAM_PUSH_FRAMES = 7
 SING_PHONES, SING_MIDI = "sing_phones", "sing_midi"  # the lm component's singing tables (file roles)
