@@ -42,6 +42,8 @@ EXPORTERS: dict[str, tuple[str, str]] = {
                "to one layer + k-means centroids -> a semantic-units bundle (speech -> unit ids)"),
     "w2v-bert": ("export.w2v_bert", "w2v-BERT 2.0 (transformers' layout) to one layer + k-means centroids -> a "
                  "semantic-units bundle (Spear-TTS's semantic tokens)"),
+    "cascade": ("export.cascade", "Spear-TTS, Make-A-Voice or MVoice (a voxlite-cascade checkpoint + SoundStream + "
+                "semantic-units bundle, or random tiny / base) -> cascade bundle"),
     "letter-to-sound": ("export.letter_to_sound", "the G2P's letter-to-sound model -> one ONNX graph"),
 }
 

@@ -243,14 +243,19 @@ def normalize_of(flag: bool | None, loaded: Checkpoint) -> bool:
     return flag
 
 
+def random_model(config: HubertConfig, seed: int) -> Hubert:
+    """Random weights, norm gains and biases included (a tiny test model should exercise every weight)."""
+    torch.manual_seed(seed)
+    model = Hubert(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return model.eval()
+
+
 def load_model(checkpoint: str | None, config: str, seed: int, trust_pickle: bool) -> Hubert:
     if checkpoint is None:
-        torch.manual_seed(seed)
-        model = Hubert(PRESETS[config]())
-        with torch.no_grad():  # random norm gains / biases too (a tiny test model should exercise every weight)
-            for p in model.parameters():
-                p.add_(0.1 * torch.randn_like(p))
-        return model.eval()
+        return random_model(PRESETS[config](), seed)
     return load_checkpoint(checkpoint, trust_pickle).model
 
 

@@ -270,29 +270,43 @@ def export_uniaudio(model, codec: CodecParts, token_list, out: str | Path, *, ta
         raise ExportError("the bundle would do nothing: no task")
     inputs = inputs or UniAudioInputs()
     check_inputs(inputs, token_list, frame_rate=codec.sample_rate / codec.hop_length, continuous_dim=c.continuous_dim)
-    specs, hparams = uniaudio_specs(model, token_list, tasks, defaults=defaults)
     capabilities = inputs.capabilities(tasks)
     with BundleWriter(out, model_type="uniaudio", name=name or "uniaudio", sample_rate=codec.sample_rate,
                       default_precision="fp32", capabilities=capabilities, provenance=provenance or {},
                       overwrite=overwrite) as writer:
         if inputs.semantic_units is not None:  # first: it brings its own files (graphs with shared data come later)
             copy_semantic_units(writer, inputs.semantic_units)
-        writer.component("lm", kind="uniaudio-lm", hparams=hparams.to_json())
+        writer.component("lm", kind="uniaudio-lm")
         if inputs.sing_phone_table is not None:
             write_sing_tables(writer, inputs)
         if inputs.phone_table is not None:
             write_text_component(writer, inputs)
         metadata = {"family": "uniaudio", "sample_rate": codec.sample_rate}
         with tempfile.TemporaryDirectory() as tmp:
-            write_graphs(writer, specs, tmp, precisions=precisions, bounds=UNIAUDIO_BOUNDS, log=log,
-                         shared_data="weights", metadata=metadata, component="lm",
-                         int8_blockwise=tuple(int8_blockwise), graph_metadata=_threads(specs))
+            write_uniaudio_lm(writer, model, token_list, tasks, tmp, component="lm", precisions=precisions,
+                              defaults=defaults, int8_blockwise=int8_blockwise, log=log)
             # shared: the streaming graphs (decoder_pre_lstm, decoder_post) hold the decoder's tensors again
             write_codec_component(writer, codec, tmp, precisions=precisions, log=log, metadata=metadata,
                                   float_only=CODEC_FLOAT_ONLY, shared_data="weights",
                                   graph_metadata=_threads(CODEC_FLOAT_ONLY))
             write_t5(writer, inputs, tmp, precisions=precisions, log=log)
         return writer.finish()
+
+
+def write_uniaudio_lm(writer: BundleWriter, model, token_list, tasks, tmp, *, component: str = "lm",
+                      precisions=("fp32",), defaults: dict | None = None, int8_blockwise=LM_GRAPHS,
+                      log=print) -> UniAudioLMHParams:
+    """The LM component (kind ``uniaudio-lm``; declared here unless the caller already has) with its three graphs,
+    verified; in a UniAudio bundle and as MVoice's S2 in a cascade's."""
+    specs, hparams = uniaudio_specs(model, token_list, tasks, defaults=defaults)
+    if writer.has_component(component):
+        writer.set_hparams(component, hparams.to_json())
+    else:
+        writer.component(component, kind="uniaudio-lm", hparams=hparams.to_json())
+    write_graphs(writer, specs, tmp, precisions=check_precisions(precisions), bounds=UNIAUDIO_BOUNDS, log=log,
+                 shared_data="weights", metadata={"family": "uniaudio"}, component=component,
+                 int8_blockwise=tuple(int8_blockwise), graph_metadata=_threads(specs))
+    return hparams
 
 
 def _threads(graphs) -> dict:

@@ -101,6 +101,14 @@ class BundleWriter:
         self._manifest["components"][name] = {"kind": kind, "graphs": {}, "tensors": {}, "files": {},
                                               "hparams": dict(hparams or {})}
 
+    def has_component(self, name: str) -> bool:
+        return name in self._manifest["components"]
+
+    def set_hparams(self, component: str, hparams: Mapping[str, Any]) -> None:
+        """Replace a declared component's hparams (an exporter that declares the component early, for files that
+        must come first, learns them once its graphs are specified)."""
+        self._component(component)["hparams"] = dict(hparams)
+
     def _component(self, name: str) -> dict:
         if name not in self._manifest["components"]:
             if name != DEFAULT_COMPONENT:

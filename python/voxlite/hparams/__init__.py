@@ -7,12 +7,16 @@ field. Nothing else reads a manifest's hparams by hand.
 from .audioldm2 import (AudioLDM2DecoderHParams, AudioLDM2LMHParams, AudioLDM2PromptHParams,
                         AudioLDM2UNetHParams, ClapAudioHParams)
 from .base import HParams
+from .cascade import CascadeHParams, UnitVocabulary
 from .codec import CodecHParams, LSTMStream, StreamState, StreamWindow
 from .mela_tts import MelaTTSLMHParams
 from .semantic_units import SemanticUnitsHParams
 from .t5_features import T5FeaturesHParams
 from .text import TextHParams
 from .uniaudio import UniAudioLMHParams
+from .unit_lm import UnitLMHParams
+from .unit_seq2seq import UnitSeq2SeqHParams
+from .unit_vocoder import UnitVocoderHParams
 from .valle import SPEECHX_TASKS, VallELMHParams
 from .vibevoice import ScriptTemplate, VibeVoiceLMHParams
 from .voxcpm import KVGroup, VoxCPMLMHParams
@@ -33,6 +37,10 @@ COMPONENT_HPARAMS: dict[str, type[HParams]] = {
     "clap-audio": ClapAudioHParams,
     "semantic-units": SemanticUnitsHParams,
     "t5-features": T5FeaturesHParams,
+    "cascade": CascadeHParams,
+    "unit-lm": UnitLMHParams,
+    "unit-seq2seq": UnitSeq2SeqHParams,
+    "unit-vocoder": UnitVocoderHParams,
 }
 
 
@@ -46,7 +54,8 @@ def check_components(bundle) -> None:
             cls.from_json(component.hparams, f"bundle {bundle.name!r}: components.{component.name}.hparams")
 
 
-__all__ = ["AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
+__all__ = ["CascadeHParams", "UnitLMHParams", "UnitSeq2SeqHParams", "UnitVocabulary", "UnitVocoderHParams",
+           "AudioLDM2DecoderHParams", "AudioLDM2LMHParams", "AudioLDM2PromptHParams", "AudioLDM2UNetHParams",
            "ClapAudioHParams", "COMPONENT_HPARAMS", "check_components", "CodecHParams", "HParams", "KVGroup",
            "LSTMStream", "MelaTTSLMHParams", "SemanticUnitsHParams", "StreamState", "StreamWindow", "T5FeaturesHParams",
            "TextHParams", "UniAudioLMHParams", "SPEECHX_TASKS", "VallELMHParams", "ScriptTemplate",

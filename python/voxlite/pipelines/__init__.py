@@ -19,6 +19,7 @@ FAMILIES: dict[str, str] = {
     "uniaudio": "voxlite.pipelines.uniaudio:UniAudioModel",
     "audioldm2": "voxlite.pipelines.audioldm2:AudioLDM2Model",
     "vibevoice": "voxlite.pipelines.vibevoice:VibeVoiceModel",
+    "cascade": "voxlite.pipelines.cascade:CascadeModel",
 }
 
 

@@ -152,6 +152,24 @@ class Codec:
         """Codes (RVQ) or latents (VAE) of one item -> Audio."""
         return Audio(self.decode_samples(self._one_item(codes_or_latents, n_q, "decode")), self.sample_rate)
 
+    def decode_frames(self, codes: np.ndarray, n_q: int) -> np.ndarray:
+        """Codes (n_q, F) of any length F >= 1 -> float32 samples, F hops long. Fewer frames than the offline decoder
+        takes go through the streaming decoder, which takes any length exactly (codecs without one: padded with the
+        last frame, the padding's samples cut off)."""
+        codes = np.asarray(codes, np.int64)
+        F = codes.shape[1]
+        if F == 0:
+            raise InvalidInput("the model ended the audio before its first frame (nothing to decode); try another "
+                               "seed or a longer minimum length")
+        if F < self.min_frames and self.streams:
+            decoder = self.stream_decoder()
+            latents = self.latents_from_codes(np.ascontiguousarray(codes[None]), n_q=n_q)[0]
+            return np.concatenate([*decoder.push(latents), *decoder.flush()]).astype(np.float32)
+        if F < self.min_frames:
+            codes = np.concatenate((codes, np.repeat(codes[:, -1:], self.min_frames - F, axis=1)), axis=1)
+        samples = self.decode(np.ascontiguousarray(codes[None]), n_q=n_q).samples
+        return samples[:F * self.hop_length] if F < self.min_frames else samples
+
     STREAM_CHUNK_FRAMES = 32  # a windowed stream's largest chunk (~0.34 s of 24 kHz audio at hop 256)
 
     def stream_decoder(self, first: np.ndarray | None = None

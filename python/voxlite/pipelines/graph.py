@@ -28,10 +28,14 @@ class GraphModel:
     capabilities: tuple[str, ...] = ()  # what the family can do (voxlite.capabilities); bundles declare a subset
 
     def __init__(self, bundle: Bundle, *, backend: str = "auto", precision: str | None = None,
-                 threads: int | None = None, allow_fallback: bool = False):
+                 threads: int | None = None, allow_fallback: bool = False, sessions: GraphSessions | None = None):
+        """``sessions``: another model's over the same bundle (a cascade runs a family's model as one of its
+        stages), shared so each graph is opened once; the backend options are then that model's."""
         self.bundle = bundle
-        self.sessions = GraphSessions(bundle, backend=backend, precision=precision, threads=threads,
-                                      allow_fallback=allow_fallback)
+        if sessions is not None and sessions.bundle is not bundle:
+            raise ValueError("shared sessions must belong to the same bundle")
+        self.sessions = sessions or GraphSessions(bundle, backend=backend, precision=precision, threads=threads,
+                                                  allow_fallback=allow_fallback)
 
     @property
     def backend(self) -> str:

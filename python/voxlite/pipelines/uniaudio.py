@@ -277,22 +277,8 @@ class UniAudioModel(GraphModel):
         return self.search(self.prefix(task, **inputs), options, min_length=min_length, progress=progress)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """Codes (3, F) -> float32 samples at ``sample_rate`` (F hops long). Fewer frames than the offline decoder
-        takes go through the streaming decoder, which takes any length exactly (bundles without one: padded with
-        the last frame, the padding's samples cut off)."""
-        codes = np.asarray(codes, np.int64)
-        F = codes.shape[1]
-        if F == 0:
-            raise InvalidInput("the model ended the audio before its first frame (nothing to decode); try another "
-                               "seed or a longer min_length")
-        if F < self.codec.min_frames and self.codec.streams:  # the streaming decoder takes any length, exactly
-            decoder = self.codec.stream_decoder()
-            latents = self.codec.latents_from_codes(np.ascontiguousarray(codes[None]), n_q=FRAME)[0]
-            return np.concatenate([*decoder.push(latents), *decoder.flush()]).astype(np.float32)
-        if F < self.codec.min_frames:
-            codes = np.concatenate((codes, np.repeat(codes[:, -1:], self.codec.min_frames - F, axis=1)), axis=1)
-        samples = self.codec.decode(np.ascontiguousarray(codes[None]), n_q=FRAME).samples
-        return samples[:F * self.codec.hop_length] if F < self.codec.min_frames else samples
+        """Codes (3, F) -> float32 samples at ``sample_rate`` (F hops long; any F >= 1: ``Codec.decode_frames``)."""
+        return self.codec.decode_frames(codes, FRAME)
 
     def stream_task(self, task: str, sampling: dict, *, frames: int | None = None, fit: bool = False,
                     **inputs) -> Iterator[np.ndarray]:
