@@ -121,6 +121,26 @@ def test_speech_cloning_and_streaming(system):
     np.testing.assert_array_equal(a.samples, b.samples)
     chunks = list(model.stream("Hello there. Hi world.", voice, seed=2))
     np.testing.assert_allclose(np.concatenate(chunks), a.samples, atol=1e-5)
+
+
+
+def test_audio_streams_while_the_frames_come(system):
+    """S3 releases audio after a few frames, not once S2 is done; the chunks joined are the offline decode."""
+    name, path, parts = system
+    model = voxlite.load(path)
+    codes = np.random.default_rng(1).integers(0, 23, (3, 40))
+    taken = []
+
+    def frames():
+        for i in range(codes.shape[1]):
+            taken.append(i)
+            yield codes[:, i]
+
+    stream = model._stream_vocode(frames())
+    first = next(stream)
+    assert first.size > 0 and len(taken) < 30
+    chunks = [first, *stream]
+    np.testing.assert_allclose(np.concatenate(chunks), model.vocode(codes), atol=1e-5)
     if name != "mvoice":  # MVoice always speaks in a prompt's voice
         assert model.synthesize("Hi.", seed=1).samples.size > 0
     else:
@@ -241,3 +261,20 @@ def test_bad_checkpoints_are_refused(tmp_path):
     torch.save({"format": "other"}, tmp_path / "other.pt")
     with pytest.raises(ExportError, match="voxlite-cascade"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_int8_bundles_run_and_repeat(inputs, tmp_path):
+    """int8 LMs (each graph within its exporter's SNR bound at export); the vocoders and the codec stay float."""
+    from export import main
+
+    out = tmp_path / "mav-int8"
+    assert main(["cascade", "--system", "make-a-voice", "--random-init", "--config", "tiny", "--seed", "0", "--out",
+                 str(out), "--lexicon", str(inputs / "lexicon.json"), "--precision", "fp32", "int8"]) == 0
+    model = voxlite.load(out, precision="int8")
+    a = model.synthesize("Hello there.", noise(0.5, seed=1), seed=3)
+    ran = model.graph_precisions
+    assert {g for g, p in ran.items() if p == "int8"} >= {"s1/encode", "s1/step", "s2/prefill", "s2/step"}, ran
+    assert ran["vocoder/decode"] == "fp32" and ran["codec/encoder"] == "fp32"
+    b = model.synthesize("Hello there.", noise(0.5, seed=1), seed=3)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.samples.size > 0

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..hparams.unit_lm import UnitLMHParams
 from .generation import GenerationOptions, KVGroups, autoregress
-from .unit_rules import FrameRules, check_prefix, choose
+from .unit_rules import FrameRules, check_prefix, rule_emit
 
 KV_START_TOKENS = 128  # the cache starts with this many free slots after the prefix and doubles when full
 MAX_STEP_OFFSET = 2 ** 63  # the sampler's step is below 2**64: offset + tokens must stay there
@@ -88,11 +88,7 @@ class UnitLMRunner:
             kv.append(out)
             return {"logits": out["logits"], "kv": kv}
 
-        def emit(state, i):
-            state["token"] = choose(rules.masked(state["logits"], i), temperature=options.temperature,
-                                    top_k=options.top_k, top_p=options.top_p, seed=options.seed,
-                                    step=step_offset + i)
-            return state["token"]
+        emit = rule_emit(rules, options, step_offset)
 
         def step(state, token, i):
             kv = state["kv"]

@@ -78,6 +78,16 @@ def choose(masked_logits: np.ndarray, *, temperature: float, top_k: int | None =
                                top_p=1.0 if top_p is None else top_p, seed=seed, step=step)[0])
 
 
+def rule_emit(rules: FrameRules, options, step_offset: int = 0):
+    """The ``emit`` of ``generation.autoregress`` for a unit loop: the state's logits under the rule, one ``choose``
+    (``options``: a ``GenerationOptions``); the token is kept in ``state["token"]`` for the stop test."""
+    def emit(state, i):
+        state["token"] = choose(rules.masked(state["logits"], i), temperature=options.temperature,
+                                top_k=options.top_k, top_p=options.top_p, seed=options.seed, step=step_offset + i)
+        return state["token"]
+    return emit
+
+
 def check_prefix(prefix: np.ndarray, n_vocab: int, room: int, what: str = "the prefix") -> np.ndarray:
     """A 1-D int64 prefix of ids < n_vocab that leaves ``room`` > 0 positions to generate, else InvalidInput."""
     ids = np.asarray(prefix)

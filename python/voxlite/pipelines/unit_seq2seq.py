@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InvalidInput
 from ..hparams.unit_seq2seq import UnitSeq2SeqHParams
 from .generation import GenerationOptions, KVGroups, autoregress
-from .unit_rules import FrameRules, check_prefix, choose
+from .unit_rules import FrameRules, check_prefix, rule_emit
 
 KV_START = 64  # cache slots allocated first; doubled when full (a step reads every slot)
 
@@ -73,11 +73,7 @@ class UnitSeq2SeqRunner:
             kv.append(res)
             return res["logits"]
 
-        def emit(state, i):
-            state["token"] = choose(rules.masked(state["logits"], i), temperature=options.temperature,
-                                    top_k=options.top_k, top_p=options.top_p, seed=options.seed,
-                                    step=step_offset + i)
-            return state["token"]
+        emit = rule_emit(rules, options, step_offset)
 
         def step(state, token, i):
             state["logits"] = run(token, i + 1)
