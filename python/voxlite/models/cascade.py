@@ -21,7 +21,7 @@ from torch import nn
 from ..hparams.cascade import CascadeHParams
 from ..pipelines.cascade_sequences import (s1_lm_prefix, s1_rules, s1_units, s2_lm_prefix, s2_rules,
                                            unflatten_codes)
-from ..pipelines.unit_rules import STAGE_STEPS, choose
+from ..pipelines.unit_rules import STAGE_STEPS, sampler
 
 S1_STAGE, S2_STAGE = 1, 0  # sampling step offsets (in STAGE_STEPS), as the runtime's
 
@@ -36,10 +36,8 @@ class Sampling:
     def sampler(self, stage: int) -> Callable[[np.ndarray, int], int]:
         """``sample(masked logits, i)`` of a stage: the runtime's choice (greedy at temperature 0, else the native
         sampler at step ``stage * STAGE_STEPS + i``)."""
-        def sample(masked: np.ndarray, i: int) -> int:
-            return choose(masked, temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed,
-                          step=stage * STAGE_STEPS + i)
-        return sample
+        return sampler(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed,
+                       step_offset=stage * STAGE_STEPS)
 
 
 class CascadeReference(nn.Module):

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ..pipelines.unit_lm import whole_frames  # torch-free: the runtime's caps are the reference's
+from ..pipelines.unit_rules import rule_tokens  # the runtime's loop
 from .blocks.transformer import KV, Transformer, TransformerConfig, append_kv
 
 if TYPE_CHECKING:
@@ -122,17 +123,15 @@ class UnitLM(nn.Module):
         L = int(prefix.shape[0])
         cap = whole_frames(min(rules.max_tokens, self.config.n_ctx - L,
                                max_length if max_length is not None else rules.max_tokens), rules.k)
-        tokens: list[int] = []
         if cap < 1:
-            return tokens
-        logits, kv = self.prefill(prefix.reshape(1, L).to(torch.long))
-        for i in range(cap):
-            token = int(sample(rules.masked(logits.numpy(), i), i))
-            if rules.ends(token, i):
-                break
-            tokens.append(token)
-            if i + 1 == cap:  # no step for a token nothing will read
-                break
-            logits, new = self.step(torch.tensor([[token]]), torch.tensor([L + i]), kv)
-            kv = append_kv(kv, new)
-        return tokens
+            return []
+
+        def prefill():
+            logits, kv = self.prefill(prefix.reshape(1, L).to(torch.long))
+            return {"logits": logits.numpy(), "kv": kv}
+
+        def step(state, token, i):
+            logits, new = self.step(torch.tensor([[token]]), torch.tensor([L + i]), state["kv"])
+            return {"logits": logits.numpy(), "kv": append_kv(state["kv"], new)}
+
+        return list(rule_tokens(prefill, step, rules, sample, cap))

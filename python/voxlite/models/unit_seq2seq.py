@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..pipelines.unit_rules import rule_tokens  # the runtime's loop
 from .blocks.transformer import KV, Transformer, TransformerConfig, append_kv
 
 
@@ -142,15 +143,13 @@ class UnitSeq2Seq(nn.Module):
         c = self.config
         cross = self.encode(src.reshape(1, -1).long())
         limit = min(rules.max_tokens, c.n_tgt_ctx)
-        logits, kv = self.step(torch.tensor([[c.bos]]), torch.tensor([0]), None, cross)
-        tokens: list[int] = []
-        for i in range(limit):
-            token = int(sample(rules.masked(logits.numpy(), i), i))
-            if rules.ends(token, i):
-                break
-            tokens.append(token)
-            if i + 1 == limit:
-                break
-            logits, new = self.step(torch.tensor([[token]]), torch.tensor([i + 1]), kv, cross)
-            kv = append_kv(kv, new)
-        return tokens
+
+        def prefill():
+            logits, kv = self.step(torch.tensor([[c.bos]]), torch.tensor([0]), None, cross)
+            return {"logits": logits.numpy(), "kv": kv}
+
+        def step(state, token, i):
+            logits, new = self.step(torch.tensor([[token]]), torch.tensor([i + 1]), state["kv"], cross)
+            return {"logits": logits.numpy(), "kv": append_kv(state["kv"], new)}
+
+        return list(rule_tokens(prefill, step, rules, sample, limit))

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ..hparams.unit_lm import UnitLMHParams
-from .generation import GenerationOptions, KVGroups, autoregress
-from .unit_rules import FrameRules, check_prefix, rule_emit
+from .generation import GenerationOptions, KVGroups
+from .unit_rules import FrameRules, check_prefix, options_sampler, rule_tokens
 
 KV_START_TOKENS = 128  # the cache starts with this many free slots after the prefix and doubles when full
 MAX_STEP_OFFSET = 2 ** 63  # the sampler's step is below 2**64: offset + tokens must stay there
@@ -88,8 +88,6 @@ class UnitLMRunner:
             kv.append(out)
             return {"logits": out["logits"], "kv": kv}
 
-        emit = rule_emit(rules, options, step_offset)
-
         def step(state, token, i):
             kv = state["kv"]
             kv.make_room(1)
@@ -100,8 +98,4 @@ class UnitLMRunner:
             state["logits"] = out["logits"]
             return state
 
-        stop = lambda state, i: rules.ends(state["token"], i)  # noqa: E731
-        for i, token in enumerate(autoregress(prefill, emit, stop, step, cap)):
-            if rules.ends(token, i):
-                return
-            yield token
+        return rule_tokens(prefill, step, rules, options_sampler(options, step_offset), cap)

@@ -14,6 +14,7 @@ one run, given one seed, draw from different streams).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -78,14 +79,36 @@ def choose(masked_logits: np.ndarray, *, temperature: float, top_k: int | None =
                                top_p=1.0 if top_p is None else top_p, seed=seed, step=step)[0])
 
 
-def rule_emit(rules: FrameRules, options, step_offset: int = 0):
-    """The ``emit`` of ``generation.autoregress`` for a unit loop: the state's logits under the rule, one ``choose``
-    (``options``: a ``GenerationOptions``); the token is kept in ``state["token"]`` for the stop test."""
+def sampler(*, temperature: float | None, top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+            step_offset: int = 0) -> Callable[[np.ndarray, int], int]:
+    """``sample(masked logits, i)`` of a stage: ``choose`` at step ``step_offset + i``."""
+    def sample(masked: np.ndarray, i: int) -> int:
+        return choose(masked, temperature=temperature or 0.0, top_k=top_k, top_p=top_p, seed=seed,
+                      step=step_offset + i)
+    return sample
+
+
+def options_sampler(options, step_offset: int = 0) -> Callable[[np.ndarray, int], int]:
+    """``sampler`` of a ``GenerationOptions``."""
+    return sampler(temperature=options.temperature, top_k=options.top_k, top_p=options.top_p, seed=options.seed,
+                   step_offset=step_offset)
+
+
+def rule_tokens(prefill: Callable[[], dict], step: Callable[[dict, int, int], dict], rules: FrameRules,
+                sample: Callable[[np.ndarray, int], int], cap: int) -> Iterator[int]:
+    """The loop of every unit stage, runtime and reference alike (``generation.autoregress``): ``prefill()`` and
+    ``step(state, token, i)`` leave the next logits in ``state["logits"]``; token i is ``sample(rules.masked(
+    logits, i), i)``; yields the tokens up to, not including, the rule's end id, at most ``cap``."""
+    from .generation import autoregress
+
     def emit(state, i):
-        state["token"] = choose(rules.masked(state["logits"], i), temperature=options.temperature,
-                                top_k=options.top_k, top_p=options.top_p, seed=options.seed, step=step_offset + i)
+        state["token"] = int(sample(rules.masked(state["logits"], i), i))
         return state["token"]
-    return emit
+
+    for i, token in enumerate(autoregress(prefill, emit, lambda state, i: rules.ends(state["token"], i), step, cap)):
+        if rules.ends(token, i):
+            return
+        yield token
 
 
 def check_prefix(prefix: np.ndarray, n_vocab: int, room: int, what: str = "the prefix") -> np.ndarray:

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import InvalidInput
 from ..hparams.unit_seq2seq import UnitSeq2SeqHParams
-from .generation import GenerationOptions, KVGroups, autoregress
-from .unit_rules import FrameRules, check_prefix, rule_emit
+from .generation import GenerationOptions, KVGroups
+from .unit_rules import FrameRules, check_prefix, options_sampler, rule_tokens
 
 KV_START = 64  # cache slots allocated first; doubled when full (a step reads every slot)
 
@@ -73,14 +73,9 @@ class UnitSeq2SeqRunner:
             kv.append(res)
             return res["logits"]
 
-        emit = rule_emit(rules, options, step_offset)
-
         def step(state, token, i):
             state["logits"] = run(token, i + 1)
             return state
 
-        for i, token in enumerate(autoregress(lambda: {"logits": run(hp.bos, 0)}, emit,
-                                              lambda state, i: rules.ends(state["token"], i), step, cap)):
-            if rules.ends(token, i):
-                return
-            yield token
+        yield from rule_tokens(lambda: {"logits": run(hp.bos, 0)}, step, rules, options_sampler(options, step_offset),
+                               cap)
