@@ -203,6 +203,9 @@ def test_refusals(system, tmp_path):
         model.vocode(np.full((3, 4), 99))
     with pytest.raises(InvalidInput):
         model.options(temperature=-1)
+    if parts.plan.spec.aligned and parts.plan.spec.s2 == "unit-lm":  # the tiny S2 holds 512 positions
+        with pytest.raises(InvalidInput, match="too long"):
+            model.acoustic(np.zeros(200, np.int64), prompt=model.voice(noise(0.5)))
     if name == "make-a-voice":
         with pytest.raises(InvalidInput, match="phone"):
             model.sing([{"note": "C4", "seconds": 0.1, "phones": ["zz"]}])

@@ -269,6 +269,11 @@ class CascadeModel(GraphModel):
             rules = type(rules)(rules.ranges, rules.end, min(rules.min_frames, options.max_length),
                                 min(rules.max_frames, options.max_length))
         k = self.vocab.n_codebooks
+        room = self.s2.hparams.n_ctx - prefix.size
+        if hp.spec.aligned and room < k * rules.min_frames:
+            raise InvalidInput(f"the input is too long: S2 needs {prefix.size} + {k * rules.min_frames} positions for "
+                               f"{units.size} units, its context holds {self.s2.hparams.n_ctx}; shorten the text (or "
+                               "the source recording)")
         pending: list[int] = []
         tokens = self.s2.generate(prefix, rules, dataclasses.replace(options, max_length=None),  # in the rules
                                   step_offset=S2_STAGE * STAGE_STEPS)
