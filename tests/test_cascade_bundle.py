@@ -16,7 +16,7 @@ pytest.importorskip("onnx")
 
 import voxlite  # noqa: E402
 from voxlite.audio import Audio  # noqa: E402
-from voxlite.errors import CapabilityError, InvalidInput  # noqa: E402
+from voxlite.errors import AudioError, CapabilityError, InvalidInput  # noqa: E402
 
 LEXICON = {"hello": "həlˈO", "there": "ðˈɛɹ", "hi": "hˈI", "world": "wˈɜɹld", "cats": "kˈæts"}
 SING_PHONES = ("SP", "AP", "l", "a", "n", "i")
@@ -195,6 +195,12 @@ def test_refusals(system, tmp_path):
             model.synthesize(bad, noise(0.5))
     with pytest.raises(InvalidInput, match="limit"):
         model.synthesize("Hi.", noise(6.0))  # the tiny plan's max_prompt_seconds is 5
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    for unreadable in (tmp_path / "missing.wav", tmp_path / "broken.wav"):
+        with pytest.raises(AudioError):
+            model.synthesize("Hi.", unreadable)
+        with pytest.raises(AudioError):
+            model.convert(unreadable, noise(0.5))
     with pytest.raises(InvalidInput):
         model.semantic([10_000])
     with pytest.raises(InvalidInput):
