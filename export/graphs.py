@@ -308,6 +308,26 @@ def kv_buffers(kv, length: int, g: torch.Generator, spare: int = 3) -> list[torc
     return cache
 
 
+def spread_norms_and_biases(model: nn.Module, seed: int) -> None:
+    """Random-init export: norm gains start at 1 and biases at 0; spread them so a wrong graph cannot hide."""
+    g = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name or name.endswith("bias"):
+                p.add_(0.3 * torch.randn(p.shape, generator=g))
+
+
+def jittered(model_cls, config, seed: int, scale: float = 0.1) -> nn.Module:
+    """``model_cls(config)`` with every parameter (norm gains and biases included) moved by ``scale`` noise, in eval
+    mode: a random test model that exercises every weight."""
+    torch.manual_seed(seed)
+    model = model_cls(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(scale * torch.randn_like(p))
+    return model.eval()
+
+
 class MethodModule(nn.Module):
     """Wrap a bound method of ``owner`` as a module (what torch.onnx.export traces)."""
 

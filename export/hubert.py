@@ -49,7 +49,7 @@ from voxlite.hparams import SemanticUnitsHParams
 from voxlite.pipelines.semantic_units import CENTROIDS, GRAPH, KIND
 
 from . import ExportError
-from .graphs import Bounds, add_source_arguments, check_precisions, weights_provenance, write_graphs
+from .graphs import Bounds, add_source_arguments, check_precisions, jittered, weights_provenance, write_graphs
 
 FP32_MAX_ABS = 1e-4
 # SNR (dB) of the quantized graphs' features against fp32 on the verify input. Tiny random model (3 layers of 32,
@@ -245,12 +245,7 @@ def normalize_of(flag: bool | None, loaded: Checkpoint) -> bool:
 
 def random_model(config: HubertConfig, seed: int) -> Hubert:
     """Random weights, norm gains and biases included (a tiny test model should exercise every weight)."""
-    torch.manual_seed(seed)
-    model = Hubert(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    return model.eval()
+    return jittered(Hubert, config, seed)
 
 
 def load_model(checkpoint: str | None, config: str, seed: int, trust_pickle: bool) -> Hubert:

@@ -57,8 +57,8 @@ from voxlite.hparams import KVGroup, UniAudioLMHParams
 
 from . import ExportError
 from .codec import CODEC_BOUNDS, FP32_MAX_ABS, LSTM_STREAM_GRAPHS, CodecParts, write_codec_component
-from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, kv_buffers, weights_provenance, \
-    write_graphs
+from .graphs import Bounds, add_source_arguments, check_precisions, jsonable, kv_buffers, spread_norms_and_biases, \
+    weights_provenance, write_graphs
 from .uniaudio_inputs import UniAudioInputs, check_inputs, copy_semantic_units, find_tables, write_sing_tables, \
     write_t5, write_text_component
 
@@ -189,13 +189,7 @@ def _names(group: str, n_layers: int) -> tuple[list[str], list[str]]:
             [f"present.{group}.{i}.{kv}" for i in range(n_layers) for kv in ("key", "value")])
 
 
-def randomize(model: nn.Module, seed: int) -> None:
-    """Random-init export: LayerNorm gains start at 1 and biases at 0; spread them so a wrong graph cannot hide."""
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name or name.endswith("bias"):
-                p.add_(0.3 * torch.randn(p.shape, generator=g))
+randomize = spread_norms_and_biases  # the name other modules import
 
 
 def uniaudio_specs(model, token_list, tasks, *, defaults: dict | None = None) -> tuple[dict, UniAudioLMHParams]:

@@ -24,7 +24,7 @@ from voxlite.hparams.unit_lm import UnitLMHParams
 from voxlite.hparams.voxcpm import KVGroup
 
 from . import ExportError
-from .graphs import Bounds, check_precisions, jsonable, kv_buffers, write_graphs
+from .graphs import Bounds, check_precisions, jsonable, kv_buffers, spread_norms_and_biases, write_graphs
 
 FP32_MAX_ABS = 1e-4
 # int8 logits against fp32 on the verify inputs (dB). As for VALL-E (export.valle): dynamic int8 suits wide models;
@@ -71,11 +71,7 @@ def random_unit_lm(config, seed: int = 0):
 
     torch.manual_seed(seed)
     model = UnitLM(config)
-    g = torch.Generator().manual_seed(seed + 1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name or name.endswith("bias"):
-                p.add_(0.3 * torch.randn(p.shape, generator=g))
+    spread_norms_and_biases(model, seed)
     return model.eval()
 
 

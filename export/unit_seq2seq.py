@@ -22,7 +22,7 @@ from voxlite.hparams.unit_seq2seq import UnitSeq2SeqHParams
 from voxlite.hparams.voxcpm import KVGroup
 
 from .codec import FP32_MAX_ABS
-from .graphs import Bounds, check_precisions, jsonable, kv_buffers, write_graphs
+from .graphs import Bounds, check_precisions, jsonable, kv_buffers, spread_norms_and_biases, write_graphs
 
 KIND = "unit-seq2seq"
 GRAPHS = ("encode", "step")
@@ -61,11 +61,8 @@ class _Step(nn.Module):
 def randomize(model: nn.Module, seed: int) -> None:
     """Random weights that exercise every path: LayerNorm gains / biases spread off 1 / 0, and a sharper output head
     (default init gives near-flat logits, where sampling hides a wrong graph)."""
-    g = torch.Generator().manual_seed(seed + 1)
+    spread_norms_and_biases(model, seed)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name or name.endswith("bias"):
-                p.add_(0.3 * torch.randn(p.shape, generator=g))
         model.predict.weight.mul_(4.0)
 
 

@@ -43,7 +43,7 @@ from voxlite.models.w2v_bert import HOP_LENGTH, RECEPTIVE_FIELD, SAMPLE_RATE, W2
 from voxlite.pipelines.semantic_units import CENTROIDS, KIND, W2V_BERT_GRAPH, W2V_BERT_INPUT
 
 from . import ExportError
-from .graphs import Bounds, add_source_arguments, check_precisions, weights_provenance, write_graphs
+from .graphs import Bounds, add_source_arguments, check_precisions, jittered, weights_provenance, write_graphs
 from .hubert import check_centroids, load_centroids
 
 FP32_MAX_ABS = 1e-4
@@ -159,12 +159,7 @@ def random_centroids(model: W2VBert, layer: int, n_clusters: int, seed: int, nor
 
 def random_model(config: W2VBertConfig, seed: int) -> W2VBert:
     """Random weights, norm gains and biases moved off their init too (a test model exercises every weight)."""
-    torch.manual_seed(seed)
-    model = W2VBert(config)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    return model.eval()
+    return jittered(W2VBert, config, seed)
 
 
 def load_model(checkpoint: str | None, config: str, seed: int) -> W2VBert:

@@ -221,9 +221,7 @@ class CascadeModel(GraphModel):
                                        top_p=options.top_p)
         if lm:
             tokens = self.s1.generate(s1_lm_prefix(src, hp), rules, s1_options, step_offset=S1_STAGE * STAGE_STEPS)
-        else:
-            if src.min() < 0 or src.max() >= hp.src_vocab:
-                raise InvalidInput(f"source ids must lie in 0..{hp.src_vocab - 1}")
+        else:  # the runner checks the ids against its source vocabulary
             tokens = self.s1.generate(src, rules, s1_options, step_offset=S1_STAGE * STAGE_STEPS)
         units = s1_units(list(tokens), hp, lm=lm)
         if units.size == 0:
@@ -256,8 +254,9 @@ class CascadeModel(GraphModel):
                                    f"holds {model.hparams.n_ctx}; shorten it")
             search = GenerationOptions(seed=options.seed, temperature=options.temperature, top_k=options.top_k,
                                        max_length=frames)
+            base = np.array([model.vocab.codebook_range(c)[0] for c in range(self.vocab.n_codebooks)], np.int64)
             for frame in model.search_frames(sequence, search, min_length=frames + 1):
-                yield frame - model._codebase
+                yield frame - base
             return
         prefix = s2_lm_prefix(hp, units, prompt_units=None if prompt is None else prompt.units,
                               prompt_codes=None if prompt is None else prompt.codes, f0=f0)
