@@ -343,6 +343,50 @@ def wer_statistics(results: list[dict], items: list[Item], seed: int = 0) -> Non
                                      "ci95": list(wer_interval(e, w, baseline=b, seed=seed))}
 
 
+def mean_interval(values, baseline=None, *, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0,
+                  level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval, resampling sentences, of a per-sentence score's mean (DNSMOS); with
+    ``baseline`` (another system's scores of the same sentences, in the same order) of the paired difference of
+    the means."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or not len(v):
+        raise ValueError("values: non-empty 1-D")
+    if baseline is not None:
+        b = np.asarray(baseline, dtype=np.float64)
+        if b.shape != v.shape:
+            raise ValueError("baseline and values differ in length")
+        v = v - b
+    idx = np.random.default_rng(seed).integers(0, len(v), size=(samples, len(v)))
+    lo, hi = np.quantile(v[idx].mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+DNSMOS_KEYS = ("ovrl", "sig", "bak", "p808")
+
+
+def dnsmos_statistics(results: list[dict], seed: int = 0) -> None:
+    """Add to each system scored with DNSMOS: ``dnsmos_ci95`` (bootstrap over sentences, per key) and, for every
+    system after the first, ``dnsmos_delta`` against the first over the sentences both scored (the paired
+    difference of each key's mean and its interval)."""
+    scored = [r for r in results if "error" not in r and r.get("rows")
+              and all(isinstance(row.get("dnsmos"), dict) for row in r["rows"])]
+    for r in scored:
+        r["metrics"]["dnsmos_ci95"] = {k: list(mean_interval([row["dnsmos"][k] for row in r["rows"]], seed=seed))
+                                       for k in DNSMOS_KEYS}
+    if len(scored) < 2:
+        return
+    base = {row["sid"]: row["dnsmos"] for row in scored[0]["rows"]}
+    for r in scored[1:]:
+        rows = [row for row in r["rows"] if row["sid"] in base]
+        if not rows:
+            continue
+        delta = {}
+        for k in DNSMOS_KEYS:
+            v, b = [row["dnsmos"][k] for row in rows], [base[row["sid"]][k] for row in rows]
+            delta[k] = {"delta": float(np.mean(v) - np.mean(b)), "ci95": list(mean_interval(v, b, seed=seed))}
+        r["metrics"]["dnsmos_delta"] = {"against": scored[0]["system"]["label"], "sentences": len(rows), **delta}
+
+
 # -------------------------------------------------------------------------------------------- synthesis
 # Runs in the worker subprocess: nothing here may import the scoring packages.
 
@@ -863,9 +907,9 @@ def score(results: list[dict], items: list[Item], out: Path, *, threads: int, se
                         _progress(log, "DNSMOS", r, k)
                         row["dnsmos"] = mos(audio(row["wav"]))
                         scores.append(row["dnsmos"])
-                    r["metrics"]["dnsmos"] = {k: statistics.fmean(s[k] for s in scores)
-                                              for k in ("ovrl", "sig", "bak", "p808")}
+                    r["metrics"]["dnsmos"] = {k: statistics.fmean(s[k] for s in scores) for k in DNSMOS_KEYS}
                 audio_cache.clear()
+                dnsmos_statistics(ok, seed)
     done("dnsmos")
     return {"absent": absent, "scoring": used}
 
@@ -925,6 +969,31 @@ def _wer_detail_tables(systems: list[dict]) -> list[str]:
     return lines
 
 
+def _dnsmos_detail_tables(systems: list[dict]) -> list[str]:
+    """DNSMOS per key with its interval, and each system's paired difference against the first, when scored."""
+    ok = [r for r in systems if "error" not in r and (r.get("metrics") or {}).get("dnsmos_ci95")]
+    if not ok:
+        return []
+    cell = lambda m, k: f"{_fmt(m['dnsmos'][k], '.2f')} ({_fmt_interval(m['dnsmos_ci95'][k], 1.0, '.2f')})"
+    lines = ["DNSMOS (P.835 OVRL / SIG / BAK, P.808), mean over sentences (95 % CI):", "",
+             "| system | OVRL | SIG | BAK | P.808 |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['system']['label']} | " + " | ".join(cell(r["metrics"], k) for k in DNSMOS_KEYS) + " |"
+              for r in ok]
+    lines.append("")
+    deltas = [r for r in ok if r["metrics"].get("dnsmos_delta")]
+    if deltas:
+        against = deltas[0]["metrics"]["dnsmos_delta"]["against"]
+        lines += [f"DNSMOS difference against {against}, paired over the same sentences (95 % CI):", "",
+                  "| system | OVRL | SIG | BAK | P.808 |", "|---|---:|---:|---:|---:|"]
+        for r in deltas:
+            d = r["metrics"]["dnsmos_delta"]
+            lines.append(f"| {r['system']['label']} | " + " | ".join(
+                f"{_fmt(d[k]['delta'], '+.2f')} ({_fmt_interval(d[k]['ci95'], 1.0, '+.2f')})" for k in DNSMOS_KEYS)
+                + " |")
+        lines.append("")
+    return lines
+
+
 def render_markdown(report: dict) -> str:
     """The report as a markdown table with the run's context (command, machine, versions: benchmarks/report.py's
     block when the report has it)."""
@@ -963,6 +1032,7 @@ def table_lines(report: dict) -> list[str]:
                      f"{ttfa} | {_fmt(s.get('peak_rss_mb'), '.0f')} |")
     lines.append("")
     lines += _wer_detail_tables(report["systems"])
+    lines += _dnsmos_detail_tables(report["systems"])
     lines += sorted(set(notes))
     lines.append("WER: Whisper tiny.en, corpus level (all word errors / all reference words); 95 % CI: "
                  f"percentile bootstrap over sentences ({BOOTSTRAP_SAMPLES} resamples). Similarity: "

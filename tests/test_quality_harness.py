@@ -210,6 +210,44 @@ def test_wer_statistics(q):
     assert d["ci95"][0] <= -0.1 <= d["ci95"][1] <= 0
 
 
+def test_mean_interval(q):
+    rng = np.random.default_rng(2)
+    base = rng.normal(2.5, 0.3, size=300)
+    lo, hi = q.mean_interval(base)
+    assert lo < base.mean() < hi and hi - lo < 0.1
+    assert q.mean_interval(base) == (lo, hi)  # seeded
+    assert q.mean_interval(base, baseline=base) == (0.0, 0.0)
+    better = base + 0.05 + rng.normal(0, 0.05, size=300)  # a small, consistent gain
+    dlo, dhi = q.mean_interval(better, baseline=base)
+    assert 0 < dlo < 0.05 < dhi
+    assert q.mean_interval(better)[0] < hi  # the separate intervals overlap: pairing resolves it
+    with pytest.raises(ValueError):
+        q.mean_interval([])
+    with pytest.raises(ValueError):
+        q.mean_interval(base, baseline=base[:3])
+
+
+def test_dnsmos_statistics_and_table(q):
+    def system(label, ovrl):
+        rows = [{"sid": sid, "dnsmos": {"ovrl": o, "sig": o + 0.2, "bak": 4.0, "p808": 3.0}}
+                for sid, o in zip("abcd", ovrl)]
+        return {"system": {"label": label}, "rows": rows,
+                "metrics": {"dnsmos": {k: float(np.mean([r["dnsmos"][k] for r in rows])) for k in q.DNSMOS_KEYS}}}
+
+    first, second = system("first", [2.0, 2.5, 2.4, 2.1]), system("second", [2.3, 2.7, 2.6, 2.5])
+    unscored = {"system": {"label": "u"}, "rows": [{"sid": "a"}], "metrics": {}}
+    q.dnsmos_statistics([first, {"system": {}, "error": "x"}, unscored, second])
+    assert "dnsmos_ci95" not in unscored["metrics"] and "dnsmos_delta" not in first["metrics"]
+    lo, hi = first["metrics"]["dnsmos_ci95"]["ovrl"]
+    assert 2.0 <= lo <= 2.25 <= hi <= 2.5
+    d = second["metrics"]["dnsmos_delta"]
+    assert d["against"] == "first" and d["sentences"] == 4
+    assert d["ovrl"]["delta"] == pytest.approx(0.275) and 0.2 <= d["ovrl"]["ci95"][0] <= d["ovrl"]["ci95"][1] <= 0.4
+    assert d["bak"] == {"delta": 0.0, "ci95": [0.0, 0.0]}
+    md = "\n".join(q._dnsmos_detail_tables([first, second]))
+    assert "| first | 2.25 (" in md and "| second | +0.27 (+0.20 to +0.35)" in md
+
+
 def test_compare_reports(q, tmp_path, capsys):
     def report(dirname, systems):
         d = tmp_path / dirname
