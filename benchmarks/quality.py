@@ -347,18 +347,9 @@ def mean_interval(values, baseline=None, *, samples: int = BOOTSTRAP_SAMPLES, se
                   level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval, resampling sentences, of a per-sentence score's mean (DNSMOS); with
     ``baseline`` (another system's scores of the same sentences, in the same order) of the paired difference of
-    the means."""
+    the means: WER's interval with every sentence weighing one."""
     v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or not len(v):
-        raise ValueError("values: non-empty 1-D")
-    if baseline is not None:
-        b = np.asarray(baseline, dtype=np.float64)
-        if b.shape != v.shape:
-            raise ValueError("baseline and values differ in length")
-        v = v - b
-    idx = np.random.default_rng(seed).integers(0, len(v), size=(samples, len(v)))
-    lo, hi = np.quantile(v[idx].mean(axis=1), [(1 - level) / 2, (1 + level) / 2])
-    return float(lo), float(hi)
+    return wer_interval(v, np.ones_like(v), baseline, samples=samples, seed=seed, level=level)
 
 
 DNSMOS_KEYS = ("ovrl", "sig", "bak", "p808")
