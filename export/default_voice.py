@@ -79,6 +79,16 @@ class _MelNormalisation(nn.Module):
         return self.inner(x * self.std + self.mean)
 
 
+def generation_defaults(payload: dict) -> dict:
+    """GENERATION, with the sampling the checkpoint was trained for (``train_acoustic.py --head energy`` saves
+    ``generation``: flow_start t0, 1 step, CFG 1) taking precedence."""
+    own = payload.get("generation") or {}
+    unknown = set(own) - {"flow_start", "steps", "cfg"}
+    if unknown:
+        raise ExportError(f"the checkpoint's generation settings {sorted(unknown)} are not bundle defaults")
+    return {**GENERATION, **own}
+
+
 def load_acoustic(path: str | Path):
     from voxlite.models.voxcpm import VoxCPM, VoxCPMConfig
 
@@ -133,7 +143,8 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
         return export_voxcpm(model, parts, out, precisions=precisions, name=name, provenance=provenance,
                              overwrite=overwrite, log=log, tokenizer=lexicon, tokenizer_kind="voxlite-g2p-en",
                              letter_to_sound=lts_graph, voice_cloning=False,
-                             lm_hparams={**GENERATION, "voice_prompt": False}, codec_hparams={"window": WINDOW},
+                             lm_hparams={**generation_defaults(payload), "voice_prompt": False},
+                             codec_hparams={"window": WINDOW},
                              graph_metadata={g: {"max_threads": n} for g, n in MAX_GRAPH_THREADS.items()},
                              keep_fp32=keep_fp32, float_only=float_only, int8_keep_float=int8_keep_float,
                              int8_blockwise=int8_blockwise)

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import sys
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 
+from recipes.default_voice.energy_score import energy_score
 from recipes.default_voice.stop import StopOnSignal
 from voxlite.dsp.mel import MEL_PRESETS, log_mel_spectrogram
 from voxlite.models.voxcpm import LMConfig, LocalConfig, VoxCPM, VoxCPMConfig
@@ -56,6 +56,7 @@ def read_unknown_words(path: Path | None):
 
     return load_checkpoint(path).read
 MEL = "vocos-24khz"
+ENERGY_T0 = 0.5  # --head energy: the shallow start the one-step sampler reads (prior and noise, half and half)
 SMALL_T_MAX = 0.3  # --small-t-share draws the LocDiT's t from U(0, SMALL_T_MAX): the range shallow solves use
 # frames per LM step: 11.7 steps/s of audio, ~1.7 phonemes per patch (8-frame chunks aligned fast in the
 # feasibility run: README.md, "The feasibility run behind these choices")
@@ -178,6 +179,7 @@ def batches(items: list, max_tokens: int, rng: random.Random) -> list[list]:
 
 def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float = 0.1, dit_fraction: float = 1.0,
            audio_dropout: float = 0.0, cond_noise: float = 0.0, small_t_share: float = 0.0,
+           head: str = "flow", energy_t0: float = ENERGY_T0,
            generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """Flow-matching and stop losses of a batch (official VoxCPM trainer's formulation). ``dit_fraction``: the
     LocDiT loss on a random subset of the patches (an unbiased estimate at a fraction of the cost: the LocDiT runs
@@ -196,7 +198,14 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
     ``cond``. At synthesis the prior is where a shallow solve starts (``flow_start``).
 
     ``small_t_share``: that share of the LocDiT's patches draw t from U(0, SMALL_T_MAX) instead of sigmoid(N(0, 1))
-    (P(t < 0.15) ~ 4 %), so the LocDiT learns the small-t end of the flow that a shallow solve runs on."""
+    (P(t < 0.15) ~ 4 %), so the LocDiT learns the small-t end of the flow that a shallow solve runs on.
+
+    ``head="energy"`` (needs the prior head) trains the LocDiT as a one-step sampler instead of a velocity field: from
+    the shallow start ``x0 = (1 - t0) prior(mu) + t0 z``, one Euler step ``x0 - t0 v(x0, t0 | mu, cond)`` is a draw
+    of the patch, and two draws per patch are scored with the energy score (key "energy"; ``energy_score.py``), whose
+    gradient reaches the LM through ``mu`` too. At synthesis this is the bundle's shallow solve with ``flow_start``
+    t0, 1 step and CFG 1: the same graphs, one LocDiT call a patch. It commits to one future per patch where the
+    prior head's L1 gives their median. No CFG dropout (CFG 1 never reads the unconditional branch)."""
     tokens, tmask, amask, feats = batch["tokens"], batch["text_mask"], batch["audio_mask"], batch["feats"]
     lm_feats = feats
     if audio_dropout > 0:
@@ -222,6 +231,16 @@ def losses(model: VoxCPM, batch: dict[str, torch.Tensor], *, cfg_dropout: float 
         pick = torch.randperm(x1.shape[0], generator=generator)[:n]
         mu, x1, cond = mu[pick], x1[pick], cond[pick]
     M = x1.shape[0]
+    if head == "energy":
+        z = torch.randn((2, *x1.shape), generator=generator)
+        x0 = (1 - energy_t0) * model.prior(mu) + energy_t0 * z  # (2, M, P, D)
+        v = model.velocity(x0.flatten(0, 1), torch.full((2 * M,), energy_t0), mu.repeat(2, 1), cond.repeat(2, 1, 1))
+        draws = x0 - energy_t0 * v.unflatten(0, (2, M))
+        with torch.no_grad():
+            sample_l1 = F.l1_loss(draws[0], x1)
+        return {"energy": energy_score(draws, x1), "sample_l1": sample_l1, "stop": stop, **extra}
+    if head != "flow":
+        raise ValueError(f"unknown head {head!r} (expected 'flow' or 'energy')")
     keep = (torch.rand(M, generator=generator) >= cfg_dropout).to(mu.dtype)[:, None]
     t = torch.sigmoid(torch.randn(M, generator=generator))
     if small_t_share > 0:  # shallow solves (flow_start t0 <= SMALL_T_MAX) start where sigmoid(N(0,1)) rarely looks
@@ -270,6 +289,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--cond-noise", type=float, default=0.5, help="noise on the LocDiT's previous-patch condition")
     ap.add_argument("--small-t-share", type=float, default=0.3,
                     help=f"share of LocDiT patches with t ~ U(0, {SMALL_T_MAX}) instead of sigmoid(N(0, 1))")
+    ap.add_argument("--head", default="flow", choices=["flow", "energy"],
+                    help="the LocDiT's objective: flow matching (a velocity field) or the energy score of a one-step "
+                         "draw from the prior-and-noise start at --energy-t0 (synthesis: flow_start t0, 1 step, CFG 1)")
+    ap.add_argument("--energy-t0", type=float, default=ENERGY_T0)
     ap.add_argument("--prior-weight", type=float, default=1.0, help="weight of the prior head's L1 loss")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--warmup", type=int, default=300)
@@ -361,6 +384,9 @@ def main(argv=None) -> int:
     prep = lambda items: [(ids, to_patches(m, mean, std, floor, config.patch_size)) for ids, m in items]  # noqa: E731
     valid = prep(load_items(args.corpus / "eval_manifest.jsonl", args.valid_items))
     extra = {"inventory_version": INVENTORY_VERSION, "lexicon_file": lex_path.name, "corpus": str(args.corpus)}
+    head_key = "energy" if args.head == "energy" else "diff"
+    if args.head == "energy":  # how this model is meant to be sampled: the exporter's generation defaults
+        extra["generation"] = {"flow_start": args.energy_t0, "steps": 1, "cfg": 1.0}
 
     def checkpoint():
         atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
@@ -384,8 +410,8 @@ def main(argv=None) -> int:
             model.train()
             out = losses(model, make_batch(batch_items, config.audio_start_token), dit_fraction=args.dit_fraction,
                          audio_dropout=args.audio_dropout, cond_noise=args.cond_noise,
-                         small_t_share=args.small_t_share, generator=gen)
-            loss = out["diff"] + out["stop"] + args.prior_weight * out.get("prior", 0.0)
+                         small_t_share=args.small_t_share, head=args.head, energy_t0=args.energy_t0, generator=gen)
+            loss = out[head_key] + out["stop"] + args.prior_weight * out.get("prior", 0.0)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             gnorm = torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -408,16 +434,16 @@ def main(argv=None) -> int:
                 vgen = torch.Generator().manual_seed(1234)
                 with torch.no_grad():
                     vs = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0,
-                                 generator=vgen)
+                                 head=args.head, energy_t0=args.energy_t0, generator=vgen)
                           for b in batches(valid, args.max_tokens, random.Random(0))]
                     # the same audio with another item's text: a model that reads the text does worse here
                     wrong = [(valid[(k + 1) % len(valid)][0], valid[k][1]) for k in range(len(valid))]
                     ws = [losses(model, make_batch(b, config.audio_start_token), cfg_dropout=0.0,
-                                 generator=vgen)
+                                 head=args.head, energy_t0=args.energy_t0, generator=vgen)
                           for b in batches(wrong, args.max_tokens, random.Random(0))]
                 row = {"step": step, **{k: float(np.mean([float(v[k]) for v in vs])) for k in vs[0]}}
-                row["diff_wrong_text"] = float(np.mean([float(v["diff"]) for v in ws]))
-                row["text_gap"] = row["diff_wrong_text"] / row["diff"] - 1  # ~0: the text is ignored
+                row[f"{head_key}_wrong_text"] = float(np.mean([float(v[head_key]) for v in ws]))
+                row["text_gap"] = row[f"{head_key}_wrong_text"] / row[head_key] - 1  # ~0: the text is ignored
                 if "prior" in row:
                     row["prior_text_gap"] = float(np.mean([float(v["prior"]) for v in ws])) / row["prior"] - 1
                 valid_log.write(json.dumps(row) + "\n")

@@ -259,3 +259,69 @@ def test_pack_writes_only_what_is_named_and_checks_first(tmp_path):
     assert sorted(p.name for p in dest.iterdir()) == ["vocoder"]  # no acoustic model, no lexicon
     with pytest.raises(SystemExit, match="generator directory"):
         checkpoints.main(["pack", "--vocoder", str(tmp_path), "--dest", str(dest)])
+
+
+def test_energy_score_prefers_the_true_distribution_to_its_median():
+    """A bimodal target (each patch +1 or -1 everywhere): draws from the same two modes score lower than the median
+    (0) and than draws of one mode only; equal draws on the target score 0."""
+    from recipes.default_voice.energy_score import energy_score
+
+    g = torch.Generator().manual_seed(0)
+    sign = lambda: torch.where(torch.rand(4000, 1, 1, generator=g) < 0.5, -1.0, 1.0).expand(4000, 2, 3)  # noqa: E731
+    target = sign()
+    true = torch.stack((sign(), sign()))
+    median = torch.zeros(2, 4000, 2, 3)
+    one_mode = torch.ones(2, 4000, 2, 3)
+    scores = [float(energy_score(s, target)) for s in (true, median, one_mode)]
+    assert scores[0] < scores[1] - 0.2 and scores[0] < scores[2] - 0.2
+    assert float(energy_score(torch.stack((target, target)), target)) == pytest.approx(0, abs=1e-3)
+    with pytest.raises(ValueError):
+        energy_score(torch.zeros(3, 4, 2, 3), target[:4])
+
+
+def test_energy_head_trains_the_locdit_as_a_one_step_sampler_and_reaches_the_lm():
+    model, batch = _tiny_model_and_batch(3, 5)
+    out = ta.losses(model, batch, head="energy", generator=torch.Generator().manual_seed(0))
+    assert set(out) >= {"energy", "sample_l1", "stop", "prior"} and "diff" not in out
+    out["energy"].backward()
+    assert float(model.base_lm.embed_tokens.weight.grad.abs().sum()) > 0  # through mu, into the LM
+    assert float(model.loc_dit.in_proj.weight.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="unknown head"):
+        ta.losses(model, batch, head="nope")
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    first = None
+    for _ in range(30):
+        out = ta.losses(model, batch, head="energy", generator=torch.Generator().manual_seed(0))
+        loss = out["energy"] + out["stop"] + out["prior"]
+        first = float(loss) if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss) < 0.7 * first
+    # the draw the loss scores is the bundle's shallow solve (flow_start t0, 1 Euler step, CFG 1) of the same noise
+    model.eval()
+    mu = torch.randn(2, model.config.dit.hidden_dim)
+    cond, z = torch.randn(2, ta.PATCH, model.config.feat_dim), torch.randn(2, ta.PATCH, model.config.feat_dim)
+    t0 = ta.ENERGY_T0
+    x0 = (1 - t0) * model.prior(mu) + t0 * z
+    with torch.no_grad():
+        draw = x0 - t0 * model.velocity(x0, torch.full((2,), t0), mu, cond)
+    solved = model.sample_patch(mu, cond, z, n_steps=1, cfg_value=1.0, flow_start=t0)
+    assert torch.allclose(solved, draw, atol=1e-5)
+
+
+def test_energy_head_run_saves_its_sampling_and_the_exporter_reads_it(corpus):
+    from export.default_voice import GENERATION, ExportError, generation_defaults
+
+    root, out = corpus
+    assert ta.main(["--corpus", str(root), "--out", str(out), "--size", "tiny", "--max-steps", "2", "--head",
+                    "energy", "--max-tokens", "400", "--log-every", "1", "--valid-every", "2", "--warmup", "2",
+                    "--ckpt-minutes", "100"]) == 0
+    payload = torch.load(out / "model.pt", weights_only=False)
+    assert payload["generation"] == {"flow_start": ta.ENERGY_T0, "steps": 1, "cfg": 1.0}
+    assert generation_defaults(payload) == {**GENERATION, "flow_start": ta.ENERGY_T0, "steps": 1, "cfg": 1.0}
+    assert generation_defaults({}) == GENERATION
+    with pytest.raises(ExportError, match="max_len"):
+        generation_defaults({"generation": {"max_len": 3}})
+    valid = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
+    assert valid and np.isfinite(valid[-1]["energy"]) and np.isfinite(valid[-1]["text_gap"])
