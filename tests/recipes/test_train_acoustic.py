@@ -293,7 +293,7 @@ def test_energy_head_trains_the_locdit_as_a_one_step_sampler_and_reaches_the_lm(
     for _ in range(30):
         out = ta.losses(model, batch, head="energy", generator=torch.Generator().manual_seed(0))
         loss = out["energy"] + out["stop"] + out["prior"]
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         opt.zero_grad()
         loss.backward()
         opt.step()
