@@ -11,7 +11,9 @@ exported from, so the voice in the wheel is reproducible from the repository alo
 
     checkpoints/acoustic.pt        weights (float16), config, mel statistics, step      (train_acoustic.py --init)
     checkpoints/lexicon.json       the G2P lexicon it was trained with
-    checkpoints/vocoder/           config.yaml + pytorch_model.bin (float16), the official Vocos layout
+    checkpoints/vocoder/           config.yaml + pytorch_model.bin (float16), the official Vocos layout, and
+                                   discriminators.pt (MPD + MRD, float16, 1.6 MB) when packed from a trainer's
+                                   output: the next adversarial round continues the game instead of restarting it
     checkpoints/letter_to_sound.pt the G2P's model for words the lexicon lacks (float16, config, step)
 
 Weights are stored in float16 (half the bytes; the exported graphs are float32 / int8 either way, and export reads
@@ -66,7 +68,14 @@ def pack(acoustic: Path | None, vocoder: Path | None, dest: Path, letter_to_soun
         state = torch.load(vocoder / "pytorch_model.bin", map_location="cpu", weights_only=True)
         torch.save(_half(state), voc / "pytorch_model.bin.tmp")
         (voc / "pytorch_model.bin.tmp").replace(voc / "pytorch_model.bin")
-        print(f"packed the vocoder from {vocoder} into {dest}")
+        trainer = vocoder.parent / "state.pt"  # train_vocoder.py writes generator/ beside it at every checkpoint
+        if trainer.is_file():
+            s = torch.load(trainer, map_location="cpu", weights_only=False)
+            torch.save({"mpd": _half(s["mpd"]), "mrd": _half(s["mrd"]), "step": int(s["step"])},
+                       voc / "discriminators.pt.tmp")
+            (voc / "discriminators.pt.tmp").replace(voc / "discriminators.pt")
+        print(f"packed the vocoder from {vocoder} into {dest}" + (" (with its discriminators)" if trainer.is_file()
+                                                                  else ""))
     if letter_to_sound is not None:
         payload = torch.load(letter_to_sound / "model.pt", map_location="cpu", weights_only=False)
         payload["model"] = _half(payload["model"])

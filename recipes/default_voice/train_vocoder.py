@@ -227,7 +227,8 @@ class Trainer:
 
     def init_from(self, path: Path) -> None:
         """Fine-tuning start: a trainer's state.pt (generator and discriminators) or an official-layout generator
-        directory (the generator; fresh discriminators). Optimizers, schedules and the step start afresh."""
+        directory (the generator; its discriminators too when ``discriminators.pt`` lies beside it, as
+        ``checkpoints.py pack`` writes them, else fresh ones). Optimizers, schedules and the step start afresh."""
         from voxlite.convert.vocos import load_official_dir
 
         if path.is_dir():
@@ -235,6 +236,14 @@ class Trainer:
                 self.gen.load_state_dict(load_official_dir(path).state_dict())
             except RuntimeError as e:
                 raise SystemExit(f"{path}: another generator size than this run's ({e})") from None
+            if (path / "discriminators.pt").is_file():
+                try:
+                    d = torch.load(path / "discriminators.pt", map_location="cpu", weights_only=True)
+                    self.mpd.load_state_dict({k: v.float() for k, v in d["mpd"].items()})
+                    self.mrd.load_state_dict({k: v.float() for k, v in d["mrd"].items()})
+                except (RuntimeError, EOFError, KeyError, OSError) as e:
+                    raise SystemExit(f"{path / 'discriminators.pt'} does not fit this run's discriminators (sizes "
+                                     f"or file): {e}") from None
             return
         s = torch.load(path, map_location="cpu", weights_only=False)
         if VocosConfig.from_dict(s["config"]) != self.cfg:

@@ -215,3 +215,26 @@ def test_gta_fine_tune_from_a_state(corpus, tmp_path):
     assert torch.load(out / "state.pt", weights_only=False)["step"] == 1
     with pytest.raises(SystemExit, match="no gta.json"):
         tv.Trainer(tv.parse_args([*argv[:-3], "--gta", str(tmp_path / "missing")]))
+
+
+def test_packed_vocoder_keeps_its_discriminators_for_the_next_round(corpus, tmp_path):
+    """checkpoints.py pack --vocoder takes the discriminators from the trainer's state beside generator/ (float16),
+    and --init from the packed directory loads them: the next adversarial round continues the game."""
+    from recipes.default_voice import checkpoints
+
+    torch.set_num_threads(1)
+    base = _run(corpus, tmp_path / "base", 2)
+    dest = tmp_path / "packed"
+    checkpoints.pack(None, tmp_path / "base" / "generator", dest)
+    packed = torch.load(dest / "vocoder" / "discriminators.pt", weights_only=True)
+    assert packed["step"] == 2 and all(v.dtype == torch.float16 for v in packed["mpd"].values())
+    argv = ["--corpus", str(corpus), "--out", str(tmp_path / "next"), "--max-steps", "1", *TINY]
+    trainer = tv.Trainer(tv.parse_args([*argv, "--init", str(dest / "vocoder")]))
+    for name in ("mpd", "mrd"):
+        for k, v in base[name].items():
+            torch.testing.assert_close(getattr(trainer, name).state_dict()[k], v.half().float())
+    fresh = tv.Trainer(tv.parse_args([*argv, "--init", str(tmp_path / "base" / "generator")]))  # no file: fresh
+    assert any(not torch.equal(fresh.mpd.state_dict()[k], v) for k, v in base["mpd"].items())
+    (dest / "vocoder" / "discriminators.pt").write_bytes(b"")  # corrupt: not silently fresh
+    with pytest.raises(SystemExit, match="discriminators.pt does not fit"):
+        tv.Trainer(tv.parse_args([*argv, "--init", str(dest / "vocoder")]))
