@@ -15,7 +15,9 @@ pytest.importorskip("transformers")
 
 from tests.models import audioldm2_official as official  # noqa: E402
 
-AUDIO_ATOL = 1e-4
+# fp32 end to end over a diffusion loop: 5 of 5,120 samples differ by 1.2-1.3e-4 on an AVX-512 / AMX CPU (Intel Xeon),
+# where torch's and ONNX Runtime's kernels round differently; under 1e-4 on AVX2 (AMD EPYC). Audio peaks ~0.04.
+AUDIO_ATOL = 2e-4
 PROMPT, NEGATIVE = "rain on a tin roof", "low quality, noise"
 SECONDS = 0.32  # 32 mel frames -> latents (4, 16, 8)
 

@@ -86,7 +86,9 @@ def test_blockwise_int8_quantizes_matmuls_and_keeps_named_ones_float(tmp_path):
 def test_blockwise_int8_is_closer_to_fp32_than_dynamic(tmp_path, outlier):
     """Why the default voice's acoustic graphs use it: dynamic quantization gives each activation tensor one
     scale (a hidden channel 30x larger than the rest sets it and flattens the others); per-block scales follow the
-    activations. Measured here: 26.8 / 25.5 dB dynamic, 39.8 / 37.3 dB blockwise."""
+    activations. Measured (no outlier / outlier): on an AVX2 CPU (AMD EPYC) 26.8 / 25.5 dB dynamic, 39.8 / 37.3 dB
+    blockwise; on an AVX-512 VNNI CPU (Intel Xeon with AMX) ONNX Runtime's dynamic int8 kernels lose less without an
+    outlier (37.9 dB dynamic, 39.8 blockwise), so the wide margin is asserted where the outlier sets the scale."""
     pytest.importorskip("onnx_ir")
     from export.graphs import compare, to_int8_blockwise
 
@@ -96,4 +98,4 @@ def test_blockwise_int8_is_closer_to_fp32_than_dynamic(tmp_path, outlier):
     dynamic = compare(ref, _run(to_int8(src, tmp_path / "dyn.onnx"), x)).snr_db
     blockwise = compare(ref, _run(to_int8_blockwise(src, tmp_path / "blk.onnx"), x)).snr_db
     assert blockwise > 33.0, blockwise
-    assert blockwise > dynamic + 8.0, (blockwise, dynamic)
+    assert blockwise > dynamic + (8.0 if outlier else 1.0), (blockwise, dynamic)

@@ -36,6 +36,9 @@ public:
             ov::AnyMap config{ov::hint::performance_mode(ov::hint::PerformanceMode::LATENCY), ov::hint::num_requests(1)};
             if (options.device == "CPU") {
                 config.emplace(ov::num_streams(1));
+                // OpenVINO runs f32 graphs in bf16 by default on CPUs with native bf16 (AVX-512 BF16, AMX): the
+                // free-running voice then diverges from the Python backend, which asks for f32 as well.
+                config.emplace(ov::hint::inference_precision(ov::element::f32));
                 if (options.threads > 0) config.emplace(ov::inference_num_threads(options.threads));
             }
             if (!options.cache_dir.empty()) config.emplace(ov::cache_dir(options.cache_dir));
