@@ -60,6 +60,14 @@ MAX_GRAPH_THREADS = {"prefill": 1, "step": 1, "locdit": 1}
 # dynamic int8 (one scale per activation tensor) cost the voice 1.9 WER points against fp32 on the 633 held-out
 # sentences (README "Default voice").
 INT8_BLOCKWISE = ("prefill", "step", "locdit")
+# The vocoder decoder's int8 variant keeps its activations float (block-wise int8 weights, ``to_int8_blockwise``
+# with ``weight_only``). Dynamic int8 gives each activation tensor one scale from the decoded span's range, so a
+# streamed span rounds differently from the whole utterance: with the session-18 vocoder the stream strayed 11.7 dB
+# from the offline render, and the offline render 12.8-25 dB from the float decode (five sentences). Per-block
+# activation scales came to 24-31 dB from float, weight-only to ~50 dB on random latents, and no slower than
+# per-block activations (ONNX Runtime, this 2-core AVX-512 CPU: 90 ms per 10 s of audio at 2 threads, against
+# 81 fp32 and 42 dynamic int8).
+INT8_WEIGHT_ONLY = ("decoder",)
 
 
 class _MelNormalisation(nn.Module):
@@ -114,7 +122,7 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
 def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
                          name: str = "voxlite-default", overwrite: bool = False, keep_fp32: bool = True,
                          float_only=(), int8_keep_float=(), int8_blockwise=INT8_BLOCKWISE,
-                         letter_to_sound: str | Path | None = None, letter_to_sound_precision: str = "fp32",
+                         int8_weight_only=INT8_WEIGHT_ONLY, letter_to_sound: str | Path | None = None, letter_to_sound_precision: str = "fp32",
                          log=print) -> Path:
     """``letter_to_sound``: the G2P's model for words the lexicon lacks (``train_letter_to_sound.py``'s model.pt;
     default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported (fp32 by default)
@@ -130,6 +138,7 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
                   "acoustic_step": int(payload.get("step", 0)), "lexicon": "misaki 0.9.4 us_gold + us_silver "
                   "(Apache-2.0)", "inventory_version": int(payload.get("inventory_version", 0))}
     provenance["int8_blockwise"] = list(int8_blockwise)
+    provenance["int8_weight_only"] = list(int8_weight_only)
     if letter_to_sound is None and (Path(acoustic).parent / "letter_to_sound.pt").is_file():
         letter_to_sound = Path(acoustic).parent / "letter_to_sound.pt"
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +156,7 @@ def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | P
                              codec_hparams={"window": WINDOW},
                              graph_metadata={g: {"max_threads": n} for g, n in MAX_GRAPH_THREADS.items()},
                              keep_fp32=keep_fp32, float_only=float_only, int8_keep_float=int8_keep_float,
-                             int8_blockwise=int8_blockwise)
+                             int8_blockwise=int8_blockwise, int8_weight_only=int8_weight_only)
 
 
 def main(argv=None, prog: str | None = None) -> int:
@@ -167,13 +176,17 @@ def main(argv=None, prog: str | None = None) -> int:
     parser.add_argument("--int8-blockwise", nargs="*", default=list(INT8_BLOCKWISE),
                         choices=["prefill", "step", "locdit", "decoder"],
                         help="graphs whose int8 variant has block-wise scales (none: dynamic int8 everywhere)")
+    parser.add_argument("--int8-weight-only", nargs="*", default=list(INT8_WEIGHT_ONLY),
+                        choices=["prefill", "step", "locdit", "decoder"],
+                        help="graphs whose int8 variant has block-wise int8 weights and float activations")
     parser.add_argument("--letter-to-sound", type=Path, default=None,
                         help="train_letter_to_sound.py's model.pt (default: letter_to_sound.pt beside --acoustic)")
     args = parser.parse_args(argv)
     out = export_default_voice(args.acoustic, args.vocoder, args.out, precisions=tuple(args.precision),
                                name=args.name, overwrite=args.overwrite, keep_fp32=not args.no_fp32,
                                float_only=tuple(args.float_graphs), int8_keep_float=tuple(args.int8_keep_float),
-                               int8_blockwise=tuple(args.int8_blockwise), letter_to_sound=args.letter_to_sound)
+                               int8_blockwise=tuple(args.int8_blockwise),
+                               int8_weight_only=tuple(args.int8_weight_only), letter_to_sound=args.letter_to_sound)
     print(f"wrote {out}")
     return 0
 

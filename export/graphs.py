@@ -4,6 +4,7 @@ against the PyTorch reference before a bundle is published (``Bounds``, ``verify
 does all of it for a set of graph specs and adds them to a ``BundleWriter``."""
 from __future__ import annotations
 
+import logging
 import math
 import os
 import tempfile
@@ -175,10 +176,12 @@ def to_int8(src: str | os.PathLike, dst: str | os.PathLike, *, op_types: Sequenc
 
 
 def to_int8_blockwise(src: str | os.PathLike, dst: str | os.PathLike, *, block_size: int = 32,
-                      keep_float: Sequence[str] = ()) -> Path:
+                      keep_float: Sequence[str] = (), weight_only: bool = False) -> Path:
     """int8 weights in blocks of ``block_size`` input channels, each with its own scale (ONNX Runtime's
     ``MatMulNBits``, 8 bits, symmetric), and activations quantized to int8 at run time per block too
     (``accuracy_level`` 4: MLAS's int8 dot-product kernels). Only MatMul weights are quantized (Gemms stay float).
+    ``weight_only``: activations stay float (``accuracy_level`` 1: the weights are dequantized in the kernel), so
+    each output row depends on its own input row only, as in the float graph.
 
     Why next to ``to_int8``: dynamic quantization gives each activation tensor one scale, which cost the default
     voice's 256-wide acoustic model ~2 WER points on 633 held-out sentences against fp32; per-block scales
@@ -186,11 +189,15 @@ def to_int8_blockwise(src: str | os.PathLike, dst: str | os.PathLike, *, block_s
     import onnx
     from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
 
+    # it logs a line per node at INFO (thousands per bundle)
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     model = onnx.load(str(src))
     excluded = [n.name for n in model.graph.node if any(k in n.name for k in keep_float)]
-    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, accuracy_level=4, bits=8,
-                                          op_types_to_quantize=("MatMul",))
-    quantizer = MatMulNBitsQuantizer(model, bits=8, block_size=block_size, is_symmetric=True, accuracy_level=4,
+    accuracy_level = 1 if weight_only else 4
+    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, accuracy_level=accuracy_level,
+                                          bits=8, op_types_to_quantize=("MatMul",))
+    quantizer = MatMulNBitsQuantizer(model, bits=8, block_size=block_size, is_symmetric=True,
+                                     accuracy_level=accuracy_level,
                                      nodes_to_exclude=excluded, op_types_to_quantize=("MatMul",), algo_config=config)
     quantizer.process()
     out = quantizer.model.model if hasattr(quantizer.model, "model") else quantizer.model
@@ -342,7 +349,7 @@ class MethodModule(nn.Module):
 
 def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precisions=("fp32",),
                  metadata: dict | None = None, int8_keep_float=(), float_only=(), openvino_ir: bool = False,
-                 shared_data: str | None = None, keep_fp32: bool = True, int8_blockwise=(),
+                 shared_data: str | None = None, keep_fp32: bool = True, int8_blockwise=(), int8_weight_only=(),
                  component: str = "model", graph_metadata: dict | None = None, log=print) -> None:
     """Export each spec ``{graph name: (module, args, input names, output names, dynamic axes)}`` to ONNX in every
     precision, verify each variant against the module's own outputs (``verify`` with the family's ``bounds``) and
@@ -350,7 +357,8 @@ def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precis
     ``keep_fp32=False``: a graph that gets a quantized variant is stored without its fp32 one (small bundles; fp32
     is still exported as the quantizer's input). ``int8_blockwise``: graphs whose int8 variant has block-wise
     weight and activation scales (``to_int8_blockwise``) instead of dynamic quantization's one scale per
-    activation tensor. ``float_only``: graphs without an int8 variant. ``openvino_ir``: also an ``ov-<precision>``
+    activation tensor; ``int8_weight_only``: graphs whose int8 variant has block-wise int8 weights and float
+    activations (``to_int8_blockwise(weight_only=True)``). ``float_only``: graphs without an int8 variant. ``openvino_ir``: also an ``ov-<precision>``
     OpenVINO IR of each fp32 / fp16 variant, verified like the rest. ``component``: the bundle component the
     graphs belong to (declared on the writer first); ``graph_metadata``: per-graph manifest metadata (e.g.
     ``{"step": {"max_threads": 1}}``)."""
@@ -372,8 +380,8 @@ def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precis
             path = fp32 if precision == "fp32" else Path(tmp) / f"{gname}.{precision}.onnx"
             if precision == "fp16":
                 to_fp16(fp32, path)
-            elif precision == "int8" and gname in int8_blockwise:
-                to_int8_blockwise(fp32, path, keep_float=int8_keep_float)
+            elif precision == "int8" and (gname in int8_blockwise or gname in int8_weight_only):
+                to_int8_blockwise(fp32, path, keep_float=int8_keep_float, weight_only=gname in int8_weight_only)
             elif precision == "int8":
                 to_int8(fp32, path, keep_float=int8_keep_float)
             if precision != "fp32":

@@ -262,7 +262,7 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
                   letter_to_sound: str | Path | None = None, voice_cloning: bool = True,
                   lm_hparams: dict | None = None, codec_hparams: dict | None = None,
                   graph_metadata: dict | None = None, keep_fp32: bool = True, float_only=(), int8_keep_float=(),
-                  int8_blockwise=()) -> Path:
+                  int8_blockwise=(), int8_weight_only=()) -> Path:
     """Write the bundle: components ``lm`` (prefill / step / locdit), ``codec`` (the AudioVAE, or a vocoder) and,
     with a ``tokenizer``, ``text``; capabilities text-to-speech and, with ``voice_cloning``, voice-cloning.
 
@@ -273,8 +273,9 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
     streaming ``window``). ``graph_metadata``: per-graph manifest metadata of the lm graphs (``max_threads``).
     ``float_only``: lm graphs that get no int8 variant (a small model whose int8 activations lose too much; its fp32
     weights are small). ``int8_keep_float``: node-name substrings of the lm graphs left float in their int8
-    variants (``to_int8``'s ``keep_float``). ``int8_blockwise``: lm graphs whose int8 variant has block-wise scales
-    (``to_int8_blockwise``)."""
+    variants (``to_int8``'s ``keep_float``). ``int8_blockwise``: graphs whose int8 variant has block-wise scales
+    (``to_int8_blockwise``), ``int8_weight_only`` graphs whose int8 variant has block-wise weights and float
+    activations: lm graph names (prefill, step, locdit) and codec graph names (decoder)."""
     precisions = check_precisions(precisions)
     specs, hparams = voxcpm_specs(model)
     if lm_hparams:
@@ -297,10 +298,11 @@ def export_voxcpm(model, vae_parts: CodecParts, out: str | Path, *, precisions=(
             write_graphs(writer, specs, tmp, precisions=precisions, bounds=VOXCPM_BOUNDS, log=log, shared_data="weights",
                          metadata=metadata, keep_fp32=keep_fp32, component="lm", graph_metadata=graph_metadata,
                          float_only=tuple(float_only), int8_keep_float=tuple(int8_keep_float),
-                         int8_blockwise=tuple(int8_blockwise))
+                         int8_blockwise=tuple(int8_blockwise), int8_weight_only=tuple(int8_weight_only))
             write_codec_component(writer, vae_parts, tmp, precisions=precisions, hparams_changes=codec_hparams,
                                   bounds=VOXCPM_BOUNDS, log=log, shared_data="weights", metadata=metadata,
-                                  keep_fp32=keep_fp32)
+                                  keep_fp32=keep_fp32, int8_blockwise=tuple(int8_blockwise),
+                                  int8_weight_only=tuple(int8_weight_only))
         return writer.finish()
 
 
