@@ -371,6 +371,9 @@ def main(argv=None) -> int:
         weights = dict(state["model"])
         if state.get("aux") is not None and "prior_proj.weight" not in weights:  # states from before the prior
             weights.update({f"prior_proj.{k}": v for k, v in state["aux"].items()})  # head: its training-only aux
+        if state.get("head", "flow") != args.head:  # states from before --head were all "flow"
+            raise SystemExit(f"{state_path} trained the {state.get('head', 'flow')!r} head; resuming it with "
+                             f"--head {args.head} would switch the objective mid-run (use another --out)")
         model.load_state_dict(weights)
         opt.load_state_dict(state["opt"])
         step = state["step"]
@@ -390,7 +393,7 @@ def main(argv=None) -> int:
 
     def checkpoint():
         atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "rng": rng.getstate(),
-                     "torch_rng": gen.get_state(), "stats": stats}, state_path)
+                     "torch_rng": gen.get_state(), "stats": stats, "head": args.head}, state_path)
         atomic_save(export_payload(model, stats, {**extra, "step": step}), model_path)
 
     stop = StopOnSignal()  # SIGTERM / Ctrl-C: checkpoint at the end of the step, then exit

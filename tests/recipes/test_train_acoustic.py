@@ -325,3 +325,7 @@ def test_energy_head_run_saves_its_sampling_and_the_exporter_reads_it(corpus):
         generation_defaults({"generation": {"max_len": 3}})
     valid = [json.loads(line) for line in (out / "valid.jsonl").read_text().splitlines()]
     assert valid and np.isfinite(valid[-1]["energy"]) and np.isfinite(valid[-1]["text_gap"])
+    # the state remembers its head: resuming it with the other objective is refused, not silently switched
+    assert torch.load(out / "state.pt", weights_only=False)["head"] == "energy"
+    with pytest.raises(SystemExit, match="would switch the objective"):
+        _run(root, out, 4)
