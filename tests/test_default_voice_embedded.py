@@ -59,7 +59,7 @@ def test_streams_the_same_audio(voice):
     """The stream is the offline audio, chunk by chunk: the same length, the same samples up to float rounding
     (each streamed window covers the vocoder's receptive field, 28 frames left and 29 right, and the int8 decoder
     keeps its activations float, so no rounding depends on the window). Measured: max abs difference 4.4e-10
-    ("Good morning.") and 2.0e-10 ("Yes."), samples peaking near 0.5."""
+    ("Good morning.") and 2.5e-10 ("Yes."), samples peaking at 0.69 and 0.79."""
     for text, seed in (("Good morning.", 1), ("Yes.", 3)):
         chunks = list(voice.stream(text, seed=seed))
         offline = voice.synthesize(text, seed=seed).samples

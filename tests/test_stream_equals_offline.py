@@ -213,8 +213,8 @@ def test_stream_with_the_int8_decoder(voice, float_decode, monkeypatch):
     """The shipped int8 decoder has int8 weights and float activations (``export.default_voice.INT8_WEIGHT_ONLY``):
     each frame's arithmetic does not depend on the rest of the decoded span, so the stream equals the offline
     render to float rounding, and both are the float decode up to the weights' rounding. Measured on five
-    sentences: stream vs offline 117-132 dB SNR, offline vs float 50-54 dB. (The dynamic-int8 decoder it replaced,
-    one activation scale per tensor per span: stream vs offline 11.7-28 dB, offline vs float 12.8-25 dB.)"""
+    sentences: stream vs offline 113-131 dB SNR, offline vs float 49-51 dB. (Dynamic int8, one activation scale
+    per tensor per span, on the session-18 vocoder: stream vs offline 11.7-28 dB, offline vs float 12.8-25 dB.)"""
     for text, seed in TEXTS:
         chunks = list(voice.stream(text, seed=seed))
         offline = voice.synthesize(text, seed=seed).samples
