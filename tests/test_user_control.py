@@ -25,20 +25,27 @@ def voice():
 
 
 def _f0(x: np.ndarray, rate: int = 24000) -> float:
-    """Median autocorrelation pitch (70-400 Hz) of the loud 40 ms frames."""
+    """Median pitch (70-400 Hz) of the loud 40 ms frames, by YIN: the first lag whose cumulative-mean-normalised
+    difference falls below 0.3, taken to its local minimum. (Autocorrelation's argmax picked a harmonic, 200-400
+    Hz, in about half the frames of a brighter vocoder, which moved the median by 16 % with the pitch unchanged.)"""
     n = int(0.04 * rate)
     frames = [x[i:i + n] for i in range(0, len(x) - n, n // 2)]
     level = max(np.sqrt(np.mean(f ** 2)) for f in frames)
+    lo, hi = rate // 400, rate // 70
+    width = n - hi
     f0s = []
     for f in frames:
         if np.sqrt(np.mean(f ** 2)) < 0.3 * level:
             continue
-        f = f - f.mean()
-        ac = np.correlate(f, f, "full")[n - 1:]
-        lo, hi = rate // 400, rate // 70
-        lag = lo + int(np.argmax(ac[lo:hi]))
-        if ac[lag] > 0.3 * ac[0]:  # voiced
-            f0s.append(rate / lag)
+        f = f.astype(np.float64)
+        d = np.array([np.sum((f[:width] - f[lag:lag + width]) ** 2) for lag in range(1, hi + 1)])  # lags 1..hi
+        cmnd = d * np.arange(1, hi + 1) / np.maximum(np.cumsum(d), 1e-12)
+        below = np.nonzero(cmnd[lo - 1:] < 0.3)[0]
+        if len(below):  # voiced
+            i = lo - 1 + below[0]
+            while i + 1 < hi and cmnd[i + 1] < cmnd[i]:
+                i += 1
+            f0s.append(rate / (i + 1))
     return float(np.median(f0s))
 
 
