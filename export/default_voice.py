@@ -64,9 +64,9 @@ INT8_BLOCKWISE = ("prefill", "step", "locdit")
 # with ``weight_only``). Dynamic int8 gives each activation tensor one scale from the decoded span's range, so a
 # streamed span rounds differently from the whole utterance: with the session-18 vocoder the stream strayed 11.7 dB
 # from the offline render, and the offline render 12.8-25 dB from the float decode (five sentences). Per-block
-# activation scales came to 24-31 dB from float, weight-only to ~50 dB on random latents, and no slower than
-# per-block activations (ONNX Runtime, this 2-core AVX-512 CPU: 90 ms per 10 s of audio at 2 threads, against
-# 81 fp32 and 42 dynamic int8).
+# activation scales came to 24-31 dB from float, weight-only to 49-54 dB with the stream equal to the offline render
+# to float rounding, no slower than per-block activations but 2.1x dynamic int8's time and ~30 MB more peak RSS
+# (ONNX Runtime, a 2-core AVX-512 CPU: 90 ms per 10 s of audio at 2 threads, against 81 fp32 and 42 dynamic).
 INT8_WEIGHT_ONLY = ("decoder",)
 
 
@@ -122,8 +122,8 @@ def vocoder_parts(generator_dir: str | Path, mean, std, mel_preset: str):
 def export_default_voice(acoustic: str | Path, vocoder: str | Path, out: str | Path, *, precisions=("fp32",),
                          name: str = "voxlite-default", overwrite: bool = False, keep_fp32: bool = True,
                          float_only=(), int8_keep_float=(), int8_blockwise=INT8_BLOCKWISE,
-                         int8_weight_only=INT8_WEIGHT_ONLY, letter_to_sound: str | Path | None = None, letter_to_sound_precision: str = "fp32",
-                         log=print) -> Path:
+                         int8_weight_only=INT8_WEIGHT_ONLY, letter_to_sound: str | Path | None = None,
+                         letter_to_sound_precision: str = "fp32", log=print) -> Path:
     """``letter_to_sound``: the G2P's model for words the lexicon lacks (``train_letter_to_sound.py``'s model.pt;
     default: ``letter_to_sound.pt`` beside the acoustic checkpoint, if there is one), exported (fp32 by default)
     into the tokenizer. fp32 because its argmax decides phonemes: with dynamic int8 activations the engines' float
