@@ -359,9 +359,9 @@ def write_graphs(writer, specs: dict, tmp: str | Path, *, bounds: Bounds, precis
     weight and activation scales (``to_int8_blockwise``) instead of dynamic quantization's one scale per
     activation tensor; ``int8_weight_only``: graphs whose int8 variant has block-wise int8 weights and float
     activations (``to_int8_blockwise(weight_only=True)``). ``float_only``: graphs without an int8 variant.
-    ``openvino_ir``: also an ``ov-<precision>`` OpenVINO IR of each fp32 / fp16 variant, verified like the rest. ``component``: the bundle component the
-    graphs belong to (declared on the writer first); ``graph_metadata``: per-graph manifest metadata (e.g.
-    ``{"step": {"max_threads": 1}}``)."""
+    ``openvino_ir``: also an ``ov-<precision>`` OpenVINO IR of each fp32 / fp16 variant, verified like the rest.
+    ``component``: the bundle component the graphs belong to (declared on the writer first); ``graph_metadata``:
+    per-graph manifest metadata (e.g. ``{"step": {"max_threads": 1}}``)."""
     metadata = dict(metadata or {})
     for gname, (module, args, ins, outs, axes) in specs.items():
         fp32 = export_onnx(module, args, Path(tmp) / f"{gname}.onnx", input_names=ins, output_names=outs,
